@@ -1,0 +1,259 @@
+"""Use cases of the admin API (design.md §3.4): agendas, events, import and export."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from . import store
+from .domain.agendas import AgendaSpec, agenda_item, read_agenda, read_event, slugify
+from .domain.events import EventRecord, event_detail, shrink_problem
+from .errors import BusinessError, InvalidPayload, NotFound, invalid
+from .parsing import Payload
+
+
+def _agenda_or_404(slug: str) -> AgendaSpec:
+    agenda = store.get_agenda(slug)
+    if agenda is None:
+        raise NotFound('unknown agenda', f'agenda {slug} does not exist')
+    return agenda
+
+
+def _events_agenda_or_404(slug: str) -> AgendaSpec:
+    agenda = _agenda_or_404(slug)
+    if agenda.kind != 'events':
+        raise NotFound('not an events agenda', f'agenda {slug} is not an events agenda')
+    return agenda
+
+
+def _event_or_404(agenda: str, slug: str) -> EventRecord:
+    record = store.get_event(agenda, slug)
+    if record is None:
+        raise NotFound('unknown event', f'event {slug} does not exist in agenda {agenda}')
+    return record
+
+
+# ---- agendas ------------------------------------------------------------------------------
+
+def list_agendas(query: Payload, base_url: str) -> list[dict[str, Any]]:
+    """`GET /api/agenda/`: `q` is a substring of the slug, `category` and `kind` exact."""
+    q = query.str('q', max_length=200)
+    category = query.str('category', max_length=200)
+    kind = query.str('kind', max_length=20)
+    query.check()
+    resources = None
+    items = []
+    for agenda in sorted(store.list_agendas(), key=lambda a: (a.label.lower(), a.slug)):
+        if q and q not in agenda.slug:
+            continue
+        if category and agenda.category != category:
+            continue
+        if kind and agenda.kind != kind:
+            continue
+        if agenda.resources and resources is None:
+            resources = store.list_resources()
+        items.append(agenda_item(agenda, base_url, resources))
+    return items
+
+
+def get_agenda(slug: str, base_url: str) -> dict[str, Any]:
+    agenda = _agenda_or_404(slug)
+    return agenda_item(agenda, base_url, store.list_resources() if agenda.resources else None)
+
+
+def create_agenda(body: Payload, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
+    """`POST /api/agenda/`: an agenda with its settings (and, like an import, its content)."""
+    spec = read_agenda(body.data, tz)
+    _check_references([spec])
+    if store.get_agenda(spec.slug) is not None:
+        raise invalid('slug', f'An agenda with the slug "{spec.slug}" already exists.')
+    store.apply_operations(store.plan_agenda(spec, None))
+    return agenda_item(spec, base_url, store.list_resources() if spec.resources else None)
+
+
+# ---- events -------------------------------------------------------------------------------
+
+def create_event(agenda_slug: str, body: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    agenda = _events_agenda_or_404(agenda_slug)
+    spec = read_event(body, tz, slug_required=False)
+    body.check()
+    if not spec.slug:
+        base = slugify(spec.label or '') or f'{agenda.slug}-{spec.start.astimezone(tz):%Y-%m-%d-%H%M}'
+        candidates = [base] + [f'{base}-{n}' for n in range(2, 50)]
+    else:
+        candidates = [spec.slug]
+    for slug in candidates:
+        created = spec.__class__(**{**spec.__dict__, 'slug': slug})
+        if store.create_event(agenda.slug, created):
+            return event_detail(agenda, EventRecord(agenda.slug, created), base_url, tz, now)
+    raise invalid('slug', f'An event with the slug "{spec.slug or candidates[0]}" already exists.')
+
+
+def get_event(agenda_slug: str, event_slug: str, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    agenda = _events_agenda_or_404(agenda_slug)
+    return event_detail(agenda, _event_or_404(agenda.slug, event_slug), base_url, tz, now)
+
+
+def update_event(agenda_slug: str, event_slug: str, body: Payload, base_url: str, tz: ZoneInfo,
+                 now: datetime) -> dict[str, Any]:
+    """`PATCH`: absent fields keep their value; a change that no longer fits the bookings is refused."""
+    agenda = _events_agenda_or_404(agenda_slug)
+    record = _event_or_404(agenda.slug, event_slug)
+    if 'slug' in body and body.data.get('slug') != record.slug:
+        raise invalid('slug', 'The slug of an event cannot change.')
+    body.read.add('slug')
+    spec = read_event(body, tz, current=record.spec)
+    body.check()
+    problem = shrink_problem(record, spec)
+    if problem:
+        raise BusinessError('event has bookings', problem)
+    try:
+        store.update_event(agenda.slug, spec)
+    except store.Refused:
+        raise BusinessError('event has bookings', f'event {record.slug} has more bookings than that') from None
+    updated = store.get_event(agenda.slug, record.slug) or record
+    return event_detail(agenda, updated, base_url, tz, now)
+
+
+def delete_event(agenda_slug: str, event_slug: str) -> dict[str, Any]:
+    agenda = _events_agenda_or_404(agenda_slug)
+    record = _event_or_404(agenda.slug, event_slug)
+    if record.has_bookings:
+        raise BusinessError('event has bookings', f'event {record.slug} has bookings: cancel them first')
+    try:
+        store.delete_event(agenda.slug, record.slug)
+    except store.Refused:
+        raise BusinessError('event has bookings', f'event {record.slug} has bookings: cancel them first') from None
+    return {}
+
+
+# ---- import and export ---------------------------------------------------------------------
+
+def _read_document(data: dict[str, Any], tz: ZoneInfo) -> tuple[list[AgendaSpec], dict[str, dict]]:
+    errors: dict[str, list[str]] = {}
+    categories: dict[str, str] = {}
+    raw_categories = data.get('categories') or []
+    if not isinstance(raw_categories, list):
+        errors['categories'] = ['Expected a list of items.']
+    else:
+        for index, item in enumerate(raw_categories):
+            if isinstance(item, dict) and isinstance(item.get('slug'), str) and isinstance(item.get('label'), str):
+                categories[item['slug']] = item['label']
+            else:
+                errors[f'categories.{index}'] = ['Expected an object with a slug and a label.']
+    resources: dict[str, dict] = {}
+    raw_resources = data.get('resources') or []
+    if not isinstance(raw_resources, list):
+        errors['resources'] = ['Expected a list of items.']
+    else:
+        for index, item in enumerate(raw_resources):
+            if isinstance(item, dict) and isinstance(item.get('slug'), str) and isinstance(item.get('label'), str):
+                description = item.get('description')
+                resources[item['slug']] = {'label': item['label'],
+                                           'description': description if isinstance(description, str) else None}
+            else:
+                errors[f'resources.{index}'] = ['Expected an object with a slug and a label.']
+    raw_agendas = data.get('agendas')
+    if not isinstance(raw_agendas, list):
+        errors['agendas'] = ['Expected a list of agendas.']
+        raw_agendas = []
+    agendas = []
+    for index, item in enumerate(raw_agendas):
+        try:
+            agendas.append(read_agenda(item, tz, path=f'agendas.{index}', categories=categories))
+        except InvalidPayload as exc:
+            errors.update(exc.errors or {})
+    seen: set[str] = set()
+    for index, agenda in enumerate(agendas):
+        if agenda.slug in seen:
+            errors.setdefault(f'agendas.{index}.slug', []).append(f'Duplicate agenda slug "{agenda.slug}".')
+        seen.add(agenda.slug)
+    if errors:
+        raise InvalidPayload(errors)
+    return agendas, resources
+
+
+def _check_references(agendas: list[AgendaSpec], resources: dict[str, dict] | None = None) -> None:
+    """Virtual agendas group meetings agendas; meetings agendas use known resources."""
+    errors: dict[str, list[str]] = {}
+    in_document = {a.slug: a.kind for a in agendas}
+    known_resources = None
+    for agenda in agendas:
+        for real in agenda.real_agendas:
+            kind = in_document.get(real) or getattr(store.get_agenda(real), 'kind', None)
+            if kind != 'meetings':
+                errors.setdefault(f'{agenda.slug}.real_agendas', []).append(
+                    f'"{real}" is not a meetings agenda.')
+        if agenda.resources:
+            if known_resources is None:
+                known_resources = {**store.list_resources(), **(resources or {})}
+            for slug in agenda.resources:
+                if slug not in known_resources:
+                    errors.setdefault(f'{agenda.slug}.resources', []).append(f'Unknown resource "{slug}".')
+    if errors:
+        raise InvalidPayload(errors)
+
+
+def _removal_problems(new: AgendaSpec, current: store.LoadedAgenda) -> list[str]:
+    problems = []
+    if new.kind != current.spec.kind and any(r.has_bookings for r in current.events):
+        problems.append(f'agenda {new.slug} has bookings: its kind cannot change')
+    new_events = {e.slug: e for e in new.events} if new.kind == 'events' else {}
+    for record in current.events:
+        spec = new_events.get(record.slug)
+        if spec is None:
+            if record.has_bookings:
+                problems.append(f'event {record.slug} of agenda {new.slug} has bookings and would be deleted')
+        else:
+            problem = shrink_problem(record, spec)
+            if problem:
+                problems.append(f'{problem} (agenda {new.slug})')
+    return problems
+
+
+def import_document(body: Payload, tz: ZoneInfo) -> dict[str, Any]:
+    """All or nothing: validate everything, refuse any loss of booked places, then write.
+
+    Each agenda of the document replaces the stored one; one whose content is the same is
+    left untouched and listed in neither `created` nor `updated`.
+    """
+    agendas, resources = _read_document(body.data, tz)
+    _check_references(agendas, resources)
+    operations = store.save_resources(resources)
+    created, updated, problems = [], [], []
+    for agenda in agendas:
+        current = store.load_agenda(agenda.slug)
+        if current is not None and current.spec == agenda:
+            continue
+        if current is not None:
+            problems.extend(_removal_problems(agenda, current))
+        operations.extend(store.plan_agenda(agenda, current))
+        (updated if current else created).append(agenda.slug)
+    if problems:
+        raise BusinessError('import refused', '; '.join(problems))
+    try:
+        store.apply_operations(operations)
+    except store.Refused:
+        raise BusinessError('import refused', 'bookings changed during the import: nothing was imported, '
+                                              'try again') from None
+    return {'created': created, 'updated': updated}
+
+
+def export_document(tz: ZoneInfo) -> dict[str, Any]:
+    agendas = []
+    categories: dict[str, str] = {}
+    used_resources: set[str] = set()
+    for summary in sorted(store.list_agendas(), key=lambda a: a.slug):
+        loaded = store.load_agenda(summary.slug)
+        if loaded is None:
+            continue
+        agendas.append(loaded.spec.export(tz))
+        if loaded.spec.category:
+            categories[loaded.spec.category] = loaded.spec.category_label or loaded.spec.category
+        used_resources.update(loaded.spec.resources)
+    resources = store.list_resources()
+    return {
+        'agendas': agendas,
+        'categories': [{'slug': s, 'label': label} for s, label in sorted(categories.items())],
+        'resources': [{'slug': s, **resources[s]} for s in sorted(resources)],
+    }

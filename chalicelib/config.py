@@ -1,0 +1,101 @@
+"""Configuration from the environment (design.md §3.2), read once per process.
+
+Tests and the local runner change the environment and call `reset()`.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# 1 min, 5 min, 30 min, 2 h, 6 h, then every 12 h: 3 days and 8.6 hours in all (Stripe-like).
+DEFAULT_CALLBACK_RETRY_DELAYS = (60, 300, 1800, 7200, 21600) + (43200,) * 6
+
+
+class ConfigurationError(RuntimeError):
+    """A variable is set to something unusable: the service must not start half-configured."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_clients: dict[str, str]
+    signature_keys: dict[str, str]
+    time_zone: ZoneInfo
+    base_url: str | None
+    callback_hosts: frozenset[str]
+    orig: str | None
+    callback_retry_delays: tuple[int, ...]
+    table_name: str
+    callback_queue_name: str
+
+    def callback_key(self, host: str) -> str | None:
+        """Publik uses one shared secret per pair of services, whichever the direction."""
+        return self.signature_keys.get(host)
+
+
+def _json_object(name: str) -> dict[str, str]:
+    raw = os.environ.get(name, '').strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f'{name} is not valid JSON') from exc
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and k and v for k, v in value.items()):
+        raise ConfigurationError(f'{name} must be a JSON object of non-empty strings')
+    return value
+
+
+def _retry_delays() -> tuple[int, ...]:
+    raw = os.environ.get('CHRONO_CALLBACK_RETRY_DELAYS', '').strip()
+    if not raw:
+        return DEFAULT_CALLBACK_RETRY_DELAYS
+    try:
+        delays = tuple(int(part) for part in raw.split(',') if part.strip())
+    except ValueError as exc:
+        raise ConfigurationError('CHRONO_CALLBACK_RETRY_DELAYS must be comma-separated seconds') from exc
+    if any(d < 0 for d in delays):
+        raise ConfigurationError('CHRONO_CALLBACK_RETRY_DELAYS cannot hold negative delays')
+    return delays
+
+
+def _base_url() -> str | None:
+    raw = os.environ.get('CHRONO_BASE_URL', '').strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ('http', 'https') or not parts.hostname:
+        raise ConfigurationError('CHRONO_BASE_URL must be an http(s) URL')
+    return raw.rstrip('/')
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    tz_name = os.environ.get('CHRONO_TIME_ZONE', '').strip() or 'Europe/Paris'
+    try:
+        time_zone = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(f'CHRONO_TIME_ZONE: unknown time zone {tz_name!r}') from exc
+    base_url = _base_url()
+    orig = os.environ.get('CHRONO_ORIG', '').strip() or (urlsplit(base_url).hostname if base_url else None)
+    hosts = frozenset(
+        h.strip().lower() for h in os.environ.get('CHRONO_CALLBACK_HOSTS', '').split(',') if h.strip())
+    return Settings(
+        api_clients=_json_object('CHRONO_API_CLIENTS'),
+        signature_keys=_json_object('CHRONO_SIGNATURE_KEYS'),
+        time_zone=time_zone,
+        base_url=base_url,
+        callback_hosts=hosts,
+        orig=orig,
+        callback_retry_delays=_retry_delays(),
+        table_name=os.environ.get('CHRONO_TABLE', '').strip() or 'chrono',
+        callback_queue_name=os.environ.get('CHRONO_CALLBACK_QUEUE', '').strip() or 'chrono-callbacks',
+    )
+
+
+def reset() -> None:
+    settings.cache_clear()

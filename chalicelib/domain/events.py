@@ -1,0 +1,125 @@
+"""Events: bookability and how an event is shown (spec chrono-api.md §5.2, §7.1, §7.4)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .agendas import AgendaSpec, EventSpec, local_text
+from .places import Places
+from .window import booking_window
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """An event as stored: its configuration and its live counters."""
+
+    agenda: str
+    spec: EventSpec
+    reserved: int = 0
+    waiting_list_reserved: int = 0
+    checked: bool = False
+    check_locked: bool = False
+    invoiced: bool = False
+
+    @property
+    def slug(self) -> str:
+        return self.spec.slug
+
+    @property
+    def places(self) -> Places:
+        return Places(self.spec.places, self.reserved, self.spec.waiting_list_places, self.waiting_list_reserved)
+
+    @property
+    def has_bookings(self) -> bool:
+        return self.reserved > 0 or self.waiting_list_reserved > 0
+
+    @property
+    def end(self) -> datetime | None:
+        return self.spec.start + timedelta(minutes=self.spec.duration) if self.spec.duration else None
+
+
+def is_recurring_primary(event: EventSpec) -> bool:
+    return bool(event.recurrence_days)
+
+
+def is_bookable(agenda: AgendaSpec, event: EventSpec, now: datetime, tz: ZoneInfo,
+                bypass_delays: bool = False, events: str = 'future') -> bool:
+    """Published, not cancelled, not a recurring primary, in the window, and in the asked period."""
+    if event.cancelled or is_recurring_primary(event):
+        return False
+    if event.publication_datetime and event.publication_datetime > now:
+        return False
+    is_past = event.start < now
+    if (events == 'future' and is_past) or (events == 'past' and not is_past):
+        return False
+    if bypass_delays or is_past:
+        return True
+    return booking_window(agenda, now, tz).contains(event.start)
+
+
+def event_text(event: EventSpec, tz: ZoneInfo) -> str:
+    return event.label or local_text(event.start, tz)
+
+
+def event_item(agenda: AgendaSpec, record: EventRecord, base_url: str, tz: ZoneInfo,
+               now: datetime) -> dict[str, Any]:
+    """The status shape of an event (spec §7.1), also the base of datetimes items."""
+    spec = record.spec
+    places = record.places
+    url = f'{base_url}/api/agenda/{agenda.slug}'
+    local = spec.start.astimezone(tz)
+    return {
+        'id': spec.slug,
+        'slug': spec.slug,
+        'text': event_text(spec, tz),
+        'label': spec.label or '',
+        'date': local.strftime('%Y-%m-%d'),
+        'datetime': local_text(spec.start, tz),
+        'end_datetime': local_text(record.end, tz) or '',
+        'description': spec.description,
+        'pricing': spec.pricing,
+        'url': spec.url,
+        'disabled': places.full or not is_bookable(agenda, spec, now, tz),
+        'checked': record.checked,
+        'cancelled': spec.cancelled,
+        'places': places.as_dict(),
+        'api': {
+            'bookings_url': f'{url}/bookings/{spec.slug}/',
+            'fillslot_url': f'{url}/fillslot/{spec.slug}/',
+            'status_url': f'{url}/status/{spec.slug}/',
+            'check_url': f'{url}/check/{spec.slug}/',
+        },
+    }
+
+
+def event_detail(agenda: AgendaSpec, record: EventRecord, base_url: str, tz: ZoneInfo,
+                 now: datetime) -> dict[str, Any]:
+    """`GET /api/agenda/<agenda>/event/<event>/`: the status shape plus the event's settings."""
+    spec = record.spec
+    item = event_item(agenda, record, base_url, tz, now)
+    item.update(
+        start_datetime=local_text(spec.start, tz),
+        duration=spec.duration,
+        waiting_list_places=spec.waiting_list_places,
+        publication_datetime=local_text(spec.publication_datetime, tz),
+        recurrence_days=list(spec.recurrence_days) if spec.recurrence_days is not None else None,
+        recurrence_week_interval=spec.recurrence_week_interval,
+        recurrence_end_date=spec.recurrence_end_date,
+        primary_event=spec.primary_event,
+        agenda=agenda.slug,
+    )
+    return item
+
+
+def shrink_problem(record: EventRecord, new: EventSpec) -> str | None:
+    """Why `new` cannot replace the event's configuration given its bookings, if it cannot."""
+    if new.places < record.reserved:
+        return f'event {record.slug} has {record.reserved} booked places, more than {new.places}'
+    if new.waiting_list_places < record.waiting_list_reserved:
+        return (f'event {record.slug} has {record.waiting_list_reserved} places booked in the waiting list, '
+                f'more than {new.waiting_list_places}')
+    if record.has_bookings and (new.recurrence_days or None) != (record.spec.recurrence_days or None):
+        return f'event {record.slug} has bookings: its recurrence cannot change'
+    return None

@@ -1,0 +1,50 @@
+"""Place arithmetic of an event (spec chrono-api.md §7.1)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Places:
+    total: int
+    reserved: int
+    waiting_list_total: int = 0
+    waiting_list_reserved: int = 0
+
+    @property
+    def available(self) -> int:
+        return max(0, self.total - self.reserved)
+
+    @property
+    def has_waiting_list(self) -> bool:
+        return self.waiting_list_total > 0
+
+    @property
+    def waiting_list_available(self) -> int:
+        return max(0, self.waiting_list_total - self.waiting_list_reserved)
+
+    @property
+    def waiting_list_activated(self) -> bool:
+        """The next booking goes to the waiting list."""
+        return self.has_waiting_list and (self.waiting_list_reserved > 0 or self.available == 0)
+
+    @property
+    def full(self) -> bool:
+        return self.available == 0 and (not self.has_waiting_list or self.waiting_list_available == 0)
+
+    def as_dict(self) -> dict:
+        data = {
+            'total': self.total,
+            'reserved': self.reserved,
+            'available': self.available,
+            'full': self.full,
+            'has_waiting_list': self.has_waiting_list,
+        }
+        if self.has_waiting_list:
+            data.update(
+                waiting_list_total=self.waiting_list_total,
+                waiting_list_reserved=self.waiting_list_reserved,
+                waiting_list_available=self.waiting_list_available,
+                waiting_list_activated=self.waiting_list_activated,
+            )
+        return data

@@ -1,0 +1,183 @@
+"""The HTTP edge: how every route reads a request and writes Chrono's answer.
+
+`Api.route` registers a Chalice view that authenticates, decodes path parameters once,
+reads the body leniently, calls the handler with a `Call`, and renders the result or the
+`ChronoError` it raised. The middleware rewrites the answers Chalice produces by itself
+(405, malformed input, unhandled errors) into Chrono's error shape.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+from urllib.parse import parse_qsl, unquote
+from zoneinfo import ZoneInfo
+
+from chalice import Chalice, Response
+
+from . import config, store
+from .auth import Caller, authenticate
+from .errors import ChronoError, InternalError, InvalidPayload, NotFound
+from .parsing import Payload
+
+log = logging.getLogger(__name__)
+JSON_HEADERS = {'Content-Type': 'application/json'}
+HOST_RE = re.compile(r'^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$')
+BODYLESS_METHODS = ('GET', 'HEAD', 'DELETE')
+# Chalice's own error codes and the Chrono error classes that replace them.
+CHALICE_ERRORS = {
+    'MethodNotAllowedError': 'method not allowed',
+    'UnsupportedMediaType': 'invalid payload',
+    'BadRequestError': 'invalid payload',
+    'BadRequest': 'invalid payload',
+    'InternalServerError': 'internal error',
+}
+
+
+@dataclass
+class Call:
+    """What a handler needs from the request, already parsed and authenticated."""
+
+    body: Payload
+    query: Payload
+    query_lists: dict[str, list[str]]
+    base_url: str
+    caller: Caller
+    now: datetime
+    tz: ZoneInfo
+    method: str
+
+
+def answer(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=json.dumps(body, ensure_ascii=False, separators=(',', ':')), status_code=status,
+                    headers={**JSON_HEADERS, **(headers or {})})
+
+
+def error_answer(error: ChronoError) -> Response:
+    headers = {'WWW-Authenticate': 'Basic realm="chrono"'} if error.status == 401 else None
+    return answer(error.body(), error.status, headers)
+
+
+def query_pairs(request) -> list[tuple[str, str]]:
+    params = request.query_params or {}
+    return [(name, value) for name in params for value in params.getlist(name)]
+
+
+def raw_query(request) -> str | None:
+    """The query string exactly as sent, when the front door passes it (see README, signatures)."""
+    context = request.context or {}
+    raw = context.get('rawQueryString')
+    return raw if isinstance(raw, str) else None
+
+
+def base_url(request) -> str:
+    configured = config.settings().base_url
+    if configured:
+        return configured
+    host = request.headers.get('host', '')
+    if not HOST_RE.match(host):
+        host = 'localhost'
+    proto = request.headers.get('x-forwarded-proto', 'http').split(',')[0].strip().lower()
+    return f"{'https' if proto == 'https' else 'http'}://{host}"
+
+
+def read_body(request) -> dict[str, Any]:
+    """An object from a JSON or form-encoded body; no body is `{}` (w.c.s. POSTs without one)."""
+    if request.method in BODYLESS_METHODS:
+        return {}  # Lingo sends `{}` with its GETs: accepted and ignored.
+    raw = request.raw_body or b''
+    if isinstance(raw, str):
+        raw = raw.encode('utf-8')
+    if not raw.strip():
+        return {}
+    content_type = request.headers.get('content-type', '').split(';')[0].strip().lower()
+    try:
+        text = raw.decode('utf-8')
+    except UnicodeDecodeError:
+        raise InvalidPayload({'non_field_errors': ['The body is not valid UTF-8.']}) from None
+    if content_type in ('', 'application/json') or content_type.endswith('+json'):
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise InvalidPayload({'non_field_errors': ['The body is not valid JSON.']}) from None
+        if not isinstance(data, dict):
+            raise InvalidPayload({'non_field_errors': ['Expected a JSON object.']})
+        return data
+    if content_type == 'application/x-www-form-urlencoded':
+        data: dict[str, Any] = {}
+        for name, value in parse_qsl(text, keep_blank_values=True):
+            data.setdefault(name, []).append(value)
+        return {name: values[0] if len(values) == 1 else values for name, values in data.items()}
+    raise InvalidPayload({'non_field_errors': [f'Unsupported media type "{content_type}".']},
+                         err_desc='invalid payload: send application/json')
+
+
+def decode_path(params: dict[str, str]) -> dict[str, str]:
+    """Path parameters arrive percent-encoded (`%40`, `%3A`): decode them exactly once."""
+    decoded = {}
+    for name, value in params.items():
+        try:
+            decoded[name] = unquote(value or '', errors='strict')
+        except UnicodeDecodeError:
+            raise NotFound('not found', f'invalid {name} in path') from None
+    return decoded
+
+
+class Api:
+    """Registers Chrono routes on a Chalice app; handlers receive a `Call` and path values."""
+
+    def __init__(self, app: Chalice) -> None:
+        self.app = app
+        app.register_middleware(rewrite_chalice_errors, 'http')
+
+    def route(self, path: str, methods: tuple[str, ...] = ('GET',)) -> Callable:
+        def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+            def view(**params: str) -> Response:
+                return self.dispatch(handler, params)
+            view.__name__ = handler.__name__
+            self.app.route(path, methods=list(methods), content_types=['*/*'], name=handler.__name__)(view)
+            return handler
+        return decorator
+
+    def dispatch(self, handler: Callable[..., Any], params: dict[str, str]) -> Response:
+        request = self.app.current_request
+        try:
+            settings = config.settings()
+            now = datetime.now(timezone.utc)
+            pairs = query_pairs(request)
+            caller = authenticate(request.headers.get('authorization'), raw_query(request), pairs,
+                                  settings.api_clients, settings.signature_keys, now, store.claim_nonce)
+            query = {name: value for name, value in pairs}
+            lists: dict[str, list[str]] = {}
+            for name, value in pairs:
+                lists.setdefault(name, []).append(value)
+            call = Call(body=Payload(read_body(request)), query=Payload(query), query_lists=lists,
+                        base_url=base_url(request), caller=caller, now=now, tz=settings.time_zone,
+                        method=request.method)
+            result = handler(call, **decode_path(params))
+        except ChronoError as error:
+            return error_answer(error)
+        except Exception:  # noqa: BLE001 - a bug or an outage must still answer in Chrono's shape
+            log.exception('unhandled error in %s', handler.__name__)
+            return error_answer(InternalError('internal error'))
+        if isinstance(result, Response):
+            return result
+        return answer({'err': 0, **result})
+
+
+def rewrite_chalice_errors(event, get_response):
+    """Answers Chalice builds itself (`{"Code", "Message"}`) get Chrono's keys instead."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and 'Code' in body:
+        status = 400 if body['Code'] == 'UnsupportedMediaType' else response.status_code
+        err_class = CHALICE_ERRORS.get(body['Code'], 'invalid request')
+        desc = str(body.get('Message') or err_class)
+        if status >= 500:
+            desc = 'internal error'
+        headers = {k: v for k, v in response.headers.items() if k.lower() in ('allow',)}
+        return answer({'err': 1, 'err_class': err_class, 'err_desc': desc}, status, headers)
+    return response

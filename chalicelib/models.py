@@ -1,0 +1,253 @@
+"""The single DynamoDB table, declared as pynamodb models (docs/table-design.md).
+
+One table, generic keys. An agenda and all its configuration share the partition
+`AGENDA#<slug>`: one Query with `begins_with(sk, "cfg#")` loads an agenda with its meeting
+types, desks, opening hours, closures; events sit beside them under `event#`, so a large
+events agenda never slows down loading its configuration. Bookings have their own
+partitions (`BOOKING#<id>`) so that concurrent bookings never contend on one item except
+the counters of the event they book.
+
+Only `store.py` imports this module.
+"""
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+AGENDAS_PARTITION = 'AGENDAS'
+RESOURCES_PARTITION = 'RESOURCES'
+CONFIG_PREFIX = 'cfg#'
+EVENT_PREFIX = 'event#'
+
+
+def agenda_pk(slug: str) -> str:
+    return f'AGENDA#{slug}'
+
+
+def booking_pk(booking_id: int) -> str:
+    return f'BOOKING#{booking_id}'
+
+
+def event_bookings_key(agenda: str, event: str) -> str:
+    return f'EVENT#{agenda}#{event}'
+
+
+def user_key(user_external_id: str) -> str:
+    return f'USER#{user_external_id}'
+
+
+class ByGsi1(GlobalSecondaryIndex):
+    """Agenda listing (`AGENDAS`) and bookings of a user (`USER#<id>`, by start time)."""
+
+    class Meta:
+        index_name = 'gsi1'
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class ByGsi2(GlobalSecondaryIndex):
+    """Events of an agenda by start time (`EVENTS#<agenda>`), bookings of an event (`EVENT#...`)."""
+
+    class Meta:
+        index_name = 'gsi2'
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class TableItem(Model):
+    class Meta:
+        table_name = os.environ.get('CHRONO_TABLE') or 'chrono'
+        billing_mode = 'PAY_PER_REQUEST'
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    item_type = DiscriminatorAttribute(attr_name='type')
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+    by_gsi1 = ByGsi1()
+    by_gsi2 = ByGsi2()
+
+
+class Agenda(TableItem, discriminator='agenda'):
+    """pk AGENDA#<slug>, sk cfg#agenda; gsi1 AGENDAS/<slug> lists every agenda."""
+
+    slug = UnicodeAttribute()
+    label = UnicodeAttribute()
+    kind = UnicodeAttribute()  # events | meetings | virtual
+    category = UnicodeAttribute(null=True)
+    category_label = UnicodeAttribute(null=True)
+    minimal_booking_delay = NumberAttribute(null=True)
+    minimal_booking_delay_in_working_days = BooleanAttribute(default=False)
+    maximal_booking_delay = NumberAttribute(null=True)
+    minimal_booking_time = UnicodeAttribute(null=True)  # HH:MM:SS
+    minimal_cancellation_delay = NumberAttribute(null=True)
+    minimal_cancellation_delay_in_working_days = BooleanAttribute(default=False)
+    anonymize_delay = NumberAttribute(null=True)
+    admin_role = UnicodeAttribute(null=True)
+    edit_role = UnicodeAttribute(null=True)
+    view_role = UnicodeAttribute(null=True)
+    events_type = UnicodeAttribute(null=True)
+    booking_form_url = UnicodeAttribute(null=True)
+    partial_bookings = BooleanAttribute(default=False)
+    free_range = BooleanAttribute(default=False)
+    absence_reasons = JSONAttribute(null=True)  # [{"slug", "label"}]
+    resources = ListAttribute(of=UnicodeAttribute, null=True)  # resource slugs (meetings)
+    real_agendas = ListAttribute(of=UnicodeAttribute, null=True)  # virtual agendas
+    excluded_timeperiods = JSONAttribute(null=True)  # virtual: [{"weekday", "start_time", "end_time"}]
+
+
+class Event(TableItem, discriminator='event'):
+    """pk AGENDA#<agenda>, sk event#<slug>; gsi2 EVENTS#<agenda>/<start utc>#<slug>.
+
+    `reserved` and `waiting_list_reserved` are the place counters: every booking changes
+    them in the same transaction that writes the booking, under a condition on them.
+    """
+
+    agenda = UnicodeAttribute()
+    slug = UnicodeAttribute()
+    label = UnicodeAttribute(null=True)
+    start = UTCDateTimeAttribute()
+    duration = NumberAttribute(null=True)  # minutes
+    places = NumberAttribute()
+    waiting_list_places = NumberAttribute(default=0)
+    reserved = NumberAttribute(default=0)
+    waiting_list_reserved = NumberAttribute(default=0)
+    publication_datetime = UTCDateTimeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    pricing = UnicodeAttribute(null=True)
+    url = UnicodeAttribute(null=True)
+    cancelled = BooleanAttribute(default=False)
+    checked = BooleanAttribute(default=False)
+    check_locked = BooleanAttribute(default=False)
+    invoiced = BooleanAttribute(default=False)
+    recurrence_days = ListAttribute(of=NumberAttribute, null=True)
+    recurrence_week_interval = NumberAttribute(null=True)
+    recurrence_end_date = UnicodeAttribute(null=True)  # YYYY-MM-DD
+    primary_event = UnicodeAttribute(null=True)
+    custom_fields = JSONAttribute(null=True)
+
+
+class MeetingType(TableItem, discriminator='meetingtype'):
+    """pk AGENDA#<agenda>, sk cfg#meetingtype#<slug>."""
+
+    agenda = UnicodeAttribute()
+    slug = UnicodeAttribute()
+    label = UnicodeAttribute()
+    duration = NumberAttribute()  # minutes
+    position = NumberAttribute(default=0)
+
+
+class Desk(TableItem, discriminator='desk'):
+    """pk AGENDA#<agenda>, sk cfg#desk#<slug>; `position` is the desk order used by fillslot."""
+
+    agenda = UnicodeAttribute()
+    slug = UnicodeAttribute()
+    label = UnicodeAttribute()
+    position = NumberAttribute(default=0)
+    unavailability_calendars = ListAttribute(of=UnicodeAttribute, null=True)
+    exceptions_sources = JSONAttribute(null=True)
+
+
+class TimePeriod(TableItem, discriminator='timeperiod'):
+    """pk AGENDA#<agenda>, sk cfg#desk#<desk>#period#<position>: opening hours of a desk.
+
+    Weekly (`weekday`, optionally only some `weekday_indexes` of the month: 1 = first) or
+    on a single `date`.
+    """
+
+    agenda = UnicodeAttribute()
+    desk = UnicodeAttribute()
+    position = NumberAttribute()
+    weekday = NumberAttribute(null=True)  # 0 = Monday
+    weekday_indexes = ListAttribute(of=NumberAttribute, null=True)
+    date = UnicodeAttribute(null=True)  # YYYY-MM-DD
+    start_time = UnicodeAttribute()  # HH:MM:SS
+    end_time = UnicodeAttribute()
+
+
+class TimePeriodException(TableItem, discriminator='exception'):
+    """pk AGENDA#<agenda>, sk cfg#desk#<desk>#exception#<start utc>#<position>: a closure."""
+
+    agenda = UnicodeAttribute()
+    desk = UnicodeAttribute()
+    position = NumberAttribute()
+    label = UnicodeAttribute(null=True)
+    start = UTCDateTimeAttribute()
+    end = UTCDateTimeAttribute()
+
+
+class Resource(TableItem, discriminator='resource'):
+    """pk RESOURCES, sk <slug>: shared by every meetings agenda that lists it."""
+
+    slug = UnicodeAttribute()
+    label = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+
+
+class Booking(TableItem, discriminator='booking'):
+    """pk BOOKING#<id>, sk booking; gsi1 USER#<user>/<start utc>#<id>; gsi2 EVENT#<agenda>#<event>/<id>.
+
+    A booking of `count` places is one item: the places are counted on the event in the
+    same transaction. `primary_booking` links the other events of a multi-event group.
+    """
+
+    booking_id = NumberAttribute()
+    agenda = UnicodeAttribute()
+    event = UnicodeAttribute(null=True)
+    primary_booking = NumberAttribute(null=True)
+    count = NumberAttribute(default=1)
+    in_waiting_list = BooleanAttribute(default=False)
+    start = UTCDateTimeAttribute()
+    end = UTCDateTimeAttribute(null=True)
+    desk = UnicodeAttribute(null=True)
+    meeting_type = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    cancelled_at = UTCDateTimeAttribute(null=True)
+    anonymized_at = UTCDateTimeAttribute(null=True)
+    label = UnicodeAttribute(null=True)
+    user_display_label = UnicodeAttribute(null=True)
+    user_name = UnicodeAttribute(null=True)
+    user_first_name = UnicodeAttribute(null=True)
+    user_last_name = UnicodeAttribute(null=True)
+    user_email = UnicodeAttribute(null=True)
+    user_phone_number = UnicodeAttribute(null=True)
+    user_external_id = UnicodeAttribute(null=True)
+    extra_emails = ListAttribute(of=UnicodeAttribute, null=True)
+    extra_phone_numbers = ListAttribute(of=UnicodeAttribute, null=True)
+    backoffice_url = UnicodeAttribute(null=True)
+    form_url = UnicodeAttribute(null=True)
+    cancel_callback_url = UnicodeAttribute(null=True)
+    presence_callback_url = UnicodeAttribute(null=True)
+    absence_callback_url = UnicodeAttribute(null=True)
+    color = UnicodeAttribute(null=True)
+    extra_data = JSONAttribute(null=True)
+    user_was_present = BooleanAttribute(null=True)
+    user_absence_reason = UnicodeAttribute(null=True)
+    user_check_type_slug = UnicodeAttribute(null=True)
+    user_check_type_label = UnicodeAttribute(null=True)
+
+
+class Nonce(TableItem, discriminator='nonce'):
+    """pk NONCE#<orig>#<nonce>, sk nonce: a used signature nonce, kept past the clock window (TTL)."""
+
+
+MODELS = (TableItem, Agenda, Event, MeetingType, Desk, TimePeriod, TimePeriodException, Resource, Booking, Nonce)

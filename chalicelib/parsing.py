@@ -1,0 +1,213 @@
+"""Lenient reading of what Publik clients send (spec chrono-api.md §1.3).
+
+w.c.s. renders templates into JSON, so numbers and booleans arrive as strings ("2", "True"),
+empty values as "" and lists as comma-joined strings. `Payload` reads them all, collects every
+problem per field, and raises one `InvalidPayload` (HTTP 400) listing them.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timezone
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from .errors import InvalidPayload
+
+TRUE = frozenset({'true', '1', 'on', 'yes', 't', 'y'})
+FALSE = frozenset({'false', '0', 'off', 'no', 'f', 'n'})
+MAX_INT = 2 ** 31 - 1
+MAX_STRING = 10_000
+SLUG_RE = re.compile(r'^[A-Za-z0-9_-]{1,160}$')
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == '')
+
+
+def to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in TRUE:
+            return True
+        if text in FALSE:
+            return False
+    raise ValueError('Must be a valid boolean.')
+
+
+def to_int(value: Any, minimum: int | None = None, maximum: int = MAX_INT) -> int:
+    if isinstance(value, bool):
+        raise ValueError('A valid integer is required.')
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError('A valid integer is required.')
+        number = int(value)
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r'\s*[+-]?\d{1,12}\s*', value):
+        number = int(value)
+    else:
+        raise ValueError('A valid integer is required.')
+    if minimum is not None and number < minimum:
+        raise ValueError(f'Ensure this value is greater than or equal to {minimum}.')
+    if number > maximum:
+        raise ValueError(f'Ensure this value is less than or equal to {maximum}.')
+    return number
+
+
+def to_list(value: Any) -> list[str]:
+    """A JSON list of scalars, or a comma-joined string (w.c.s. `|join:","`)."""
+    if isinstance(value, str):
+        items: Iterable[Any] = value.split(',')
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise ValueError('Expected a list of items or a comma-separated string.')
+    result = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise ValueError('Expected a list of strings.')
+        text = str(item).strip()
+        if text:
+            result.append(text)
+    return result
+
+
+def to_date(value: Any) -> date:
+    if isinstance(value, str) and re.fullmatch(r'\d{4}-\d{2}-\d{2}', value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError('Date has wrong format. Use one of these formats instead: YYYY-MM-DD.')
+
+
+def to_time(value: Any) -> time:
+    if isinstance(value, str) and re.fullmatch(r'\d{2}:\d{2}(:\d{2})?', value.strip()):
+        try:
+            return time.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError('Time has wrong format. Use one of these formats instead: hh:mm[:ss].')
+
+
+def to_datetime(value: Any, tz: ZoneInfo) -> datetime:
+    """An aware datetime. Naive values are wall-clock times in `tz`.
+
+    A wall-clock time that does not exist (spring DST gap) is refused; an ambiguous one
+    (autumn) is the first occurrence, as in summer time.
+    """
+    if isinstance(value, str):
+        text = value.strip().replace('T', ' ')
+        if text.endswith('Z'):
+            text = text[:-1] + '+00:00'
+        if re.fullmatch(r'\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([+-]\d{2}:?\d{2})?', text):
+            try:
+                parsed = datetime.fromisoformat(text)
+            except ValueError:
+                parsed = None
+            if parsed is not None:
+                if parsed.tzinfo is not None:
+                    return parsed.astimezone(timezone.utc)
+                return localize(parsed, tz)
+    raise ValueError('Datetime has wrong format. Use one of these formats instead: YYYY-MM-DD HH:MM[:SS].')
+
+
+def localize(naive: datetime, tz: ZoneInfo) -> datetime:
+    aware = naive.replace(tzinfo=tz, fold=0)
+    # A non-existent wall time does not survive the round trip through UTC.
+    if aware.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != naive:
+        raise ValueError(f'{naive:%Y-%m-%d %H:%M} does not exist in {tz.key} (daylight saving time change).')
+    return aware
+
+
+class Payload:
+    """Typed, lenient access to a request body or query, collecting errors per field."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.errors: dict[str, list[str]] = {}
+        self.read: set[str] = set()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.data and not is_blank(self.data[name])
+
+    def error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, []).append(message)
+
+    def _get(self, name: str, required: bool) -> Any:
+        self.read.add(name)
+        value = self.data.get(name)
+        if is_blank(value):
+            if required:
+                self.error(name, 'This field is required.')
+            return None
+        return value
+
+    def _convert(self, name: str, required: bool, default: Any, convert) -> Any:
+        value = self._get(name, required)
+        if value is None:
+            return default
+        try:
+            return convert(value)
+        except ValueError as exc:
+            self.error(name, str(exc))
+            return default
+
+    def str(self, name: str, required: bool = False, default: str | None = None,
+            max_length: int = MAX_STRING) -> str | None:
+        def convert(value: Any) -> str:
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise ValueError('Not a valid string.')
+            text = str(value)
+            if len(text) > max_length:
+                raise ValueError(f'Ensure this field has no more than {max_length} characters.')
+            return text
+        return self._convert(name, required, default, convert)
+
+    def slug(self, name: str, required: bool = False, default: str | None = None) -> str | None:
+        def convert(value: Any) -> str:
+            if not isinstance(value, str) or not SLUG_RE.match(value):
+                raise ValueError('Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.')
+            return value
+        return self._convert(name, required, default, convert)
+
+    def bool(self, name: str, required: bool = False, default: bool = False) -> bool:
+        return self._convert(name, required, default, to_bool)
+
+    def int(self, name: str, required: bool = False, default: int | None = None,
+            minimum: int | None = None, maximum: int = MAX_INT) -> int | None:
+        return self._convert(name, required, default, lambda v: to_int(v, minimum, maximum))
+
+    def list(self, name: str, required: bool = False, default: list | None = None) -> list[str] | None:
+        return self._convert(name, required, default, to_list)
+
+    def date(self, name: str, required: bool = False) -> date | None:
+        return self._convert(name, required, None, to_date)
+
+    def time(self, name: str, required: bool = False, default: time | None = None) -> time | None:
+        return self._convert(name, required, default, to_time)
+
+    def datetime(self, name: str, tz: ZoneInfo, required: bool = False) -> datetime | None:
+        return self._convert(name, required, None, lambda v: to_datetime(v, tz))
+
+    def choice(self, name: str, choices: Iterable[str], required: bool = False,
+               default: str | None = None) -> str | None:
+        allowed = tuple(choices)
+
+        def convert(value: Any) -> str:
+            if value not in allowed:
+                raise ValueError(f'"{value}" is not a valid choice.')
+            return value
+        return self._convert(name, required, default, convert)
+
+    def unread(self) -> dict[str, Any]:
+        """Keys no getter asked for (fillslot stores them in `extra_data`)."""
+        return {k: v for k, v in self.data.items() if k not in self.read}
+
+    def check(self) -> None:
+        if self.errors:
+            raise InvalidPayload(self.errors)

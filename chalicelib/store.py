@@ -1,0 +1,479 @@
+"""The repository: the only module that talks to DynamoDB (docs/table-design.md).
+
+It turns pynamodb items into the domain's dataclasses and back, and it owns every
+condition: a write that a capacity or consistency rule guards carries its condition here,
+next to the write.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time as clock
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
+from typing import Any, Callable, Iterable
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from . import config
+from .domain.agendas import (
+    AgendaSpec,
+    DeskSpec,
+    EventSpec,
+    ExceptionSpec,
+    ExcludedPeriodSpec,
+    MeetingTypeSpec,
+    TimePeriodSpec,
+)
+from .domain.events import EventRecord
+from .models import (
+    AGENDAS_PARTITION,
+    CONFIG_PREFIX,
+    EVENT_PREFIX,
+    MODELS,
+    RESOURCES_PARTITION,
+    Agenda,
+    Desk,
+    Event,
+    MeetingType,
+    Nonce,
+    Resource,
+    TableItem,
+    TimePeriod,
+    TimePeriodException,
+    agenda_pk,
+)
+
+log = logging.getLogger(__name__)
+NONCE_TTL = timedelta(seconds=120)  # longer than the ±30 s window in which a signature is valid
+MAX_TRANSACTION_ITEMS = 100
+_bound_table: str | None = None
+_connection: Connection | None = None
+
+
+def _bind() -> None:
+    """Point every model at the configured table (tests and the local runner change it)."""
+    global _bound_table, _connection
+    name = config.settings().table_name
+    if name != _bound_table:
+        for model in MODELS:
+            model.Meta.table_name = name
+            model._connection = None
+        _connection = None
+        _bound_table = name
+
+
+def reset() -> None:
+    """Forget cached clients: the next call reads the endpoint variables again."""
+    global _bound_table, _connection
+    _bound_table = None
+    _connection = None
+    for model in MODELS:
+        model._connection = None
+
+
+def connection() -> Connection:
+    global _connection
+    _bind()
+    if _connection is None:
+        _connection = Connection()
+    return _connection
+
+
+def create_table() -> None:
+    """Create the table as docs/table-design.md describes it (local runs and tests)."""
+    _bind()
+    if not TableItem.exists():
+        TableItem.create_table(wait=True, billing_mode='PAY_PER_REQUEST', ignore_update_ttl_errors=True)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(timezone.utc) if moment else None
+
+
+def _utc_key(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+# ---- signature nonces -------------------------------------------------------------------
+
+def claim_nonce(orig: str, nonce: str, now: datetime) -> bool:
+    """Record a signature nonce; False when it was already used (a replay)."""
+    _bind()
+    item = Nonce(pk=f'NONCE#{orig}#{nonce}', sk='nonce', expires_at=now + NONCE_TTL)
+    # TTL deletion is lazy: an expired record no longer counts.
+    condition = Nonce.pk.does_not_exist() | (Nonce.expires_at < now)
+    try:
+        item.save(condition=condition)
+    except PutError as exc:
+        if exc.cause_response_code == 'ConditionalCheckFailedException':
+            return False
+        raise
+    return True
+
+
+# ---- agendas ------------------------------------------------------------------------------
+
+AGENDA_FIELDS = (
+    'category', 'category_label', 'minimal_booking_delay', 'minimal_booking_delay_in_working_days',
+    'maximal_booking_delay', 'minimal_cancellation_delay', 'minimal_cancellation_delay_in_working_days',
+    'anonymize_delay', 'admin_role', 'edit_role', 'view_role', 'events_type', 'booking_form_url',
+    'partial_bookings', 'free_range',
+)
+
+
+def _agenda_item(spec: AgendaSpec) -> Agenda:
+    return Agenda(
+        pk=agenda_pk(spec.slug), sk=f'{CONFIG_PREFIX}agenda', gsi1pk=AGENDAS_PARTITION, gsi1sk=spec.slug,
+        slug=spec.slug, label=spec.label, kind=spec.kind,
+        minimal_booking_time=spec.minimal_booking_time.strftime('%H:%M:%S') if spec.minimal_booking_time else None,
+        absence_reasons=[list(r) for r in spec.absence_reasons] or None,
+        resources=list(spec.resources) or None,
+        real_agendas=list(spec.real_agendas) or None,
+        excluded_timeperiods=[p.export() for p in spec.excluded_timeperiods] or None,
+        **{name: getattr(spec, name) for name in AGENDA_FIELDS},
+    )
+
+
+def _number(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _agenda_spec(item: Agenda) -> AgendaSpec:
+    values = {name: getattr(item, name) for name in AGENDA_FIELDS}
+    for name in ('minimal_booking_delay', 'maximal_booking_delay', 'minimal_cancellation_delay', 'anonymize_delay'):
+        values[name] = _number(values[name])
+    return AgendaSpec(
+        slug=item.slug, label=item.label, kind=item.kind,
+        minimal_booking_time=time.fromisoformat(item.minimal_booking_time) if item.minimal_booking_time else None,
+        absence_reasons=tuple(tuple(r) for r in item.absence_reasons or ()),
+        resources=tuple(item.resources or ()),
+        real_agendas=tuple(item.real_agendas or ()),
+        excluded_timeperiods=tuple(
+            ExcludedPeriodSpec(weekday=p['weekday'], start_time=time.fromisoformat(p['start_time']),
+                               end_time=time.fromisoformat(p['end_time']))
+            for p in item.excluded_timeperiods or ()),
+        **values,
+    )
+
+
+def get_agenda(slug: str) -> AgendaSpec | None:
+    _bind()
+    try:
+        return _agenda_spec(Agenda.get(agenda_pk(slug), f'{CONFIG_PREFIX}agenda'))
+    except Agenda.DoesNotExist:
+        return None
+
+
+def list_agendas() -> list[AgendaSpec]:
+    _bind()
+    return [_agenda_spec(item) for item in Agenda.by_gsi1.query(AGENDAS_PARTITION)]
+
+
+def create_agenda(spec: AgendaSpec) -> bool:
+    """Create the agenda's own item; False if the slug is taken."""
+    _bind()
+    try:
+        _agenda_item(spec).save(condition=Agenda.pk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == 'ConditionalCheckFailedException':
+            return False
+        raise
+    return True
+
+
+# ---- events -------------------------------------------------------------------------------
+
+EVENT_CONFIG = ('label', 'duration', 'places', 'waiting_list_places', 'publication_datetime', 'description',
+                'pricing', 'url', 'cancelled', 'recurrence_week_interval', 'recurrence_end_date', 'primary_event')
+
+
+def _event_values(spec: EventSpec) -> dict[str, Any]:
+    values = {name: getattr(spec, name) for name in EVENT_CONFIG}
+    values['start'] = _utc(spec.start)
+    values['publication_datetime'] = _utc(spec.publication_datetime)
+    values['recurrence_days'] = list(spec.recurrence_days) if spec.recurrence_days is not None else None
+    values['gsi2sk'] = f'{_utc_key(spec.start)}#{spec.slug}'
+    return values
+
+
+def _event_item(agenda: str, spec: EventSpec) -> Event:
+    return Event(pk=agenda_pk(agenda), sk=f'{EVENT_PREFIX}{spec.slug}', gsi2pk=f'EVENTS#{agenda}',
+                 agenda=agenda, slug=spec.slug, reserved=0, waiting_list_reserved=0, **_event_values(spec))
+
+
+def _event_record(item: Event) -> EventRecord:
+    spec = EventSpec(
+        slug=item.slug, start=item.start, places=int(item.places), label=item.label,
+        duration=_number(item.duration), waiting_list_places=int(item.waiting_list_places or 0),
+        publication_datetime=item.publication_datetime, description=item.description, pricing=item.pricing,
+        url=item.url, cancelled=bool(item.cancelled),
+        recurrence_days=tuple(int(d) for d in item.recurrence_days) if item.recurrence_days is not None else None,
+        recurrence_week_interval=_number(item.recurrence_week_interval),
+        recurrence_end_date=item.recurrence_end_date, primary_event=item.primary_event,
+    )
+    return EventRecord(agenda=item.agenda, spec=spec, reserved=int(item.reserved or 0),
+                       waiting_list_reserved=int(item.waiting_list_reserved or 0), checked=bool(item.checked),
+                       check_locked=bool(item.check_locked), invoiced=bool(item.invoiced))
+
+
+def get_event(agenda: str, slug: str) -> EventRecord | None:
+    _bind()
+    try:
+        return _event_record(Event.get(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}', consistent_read=True))
+    except Event.DoesNotExist:
+        return None
+
+
+def list_events(agenda: str) -> list[EventRecord]:
+    _bind()
+    items = Event.query(agenda_pk(agenda), Event.sk.startswith(EVENT_PREFIX))
+    return sorted((_event_record(i) for i in items), key=lambda r: (r.spec.start, r.slug))
+
+
+def _event_update_actions(spec: EventSpec) -> list:
+    actions = []
+    for name, value in _event_values(spec).items():
+        attribute = getattr(Event, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    return actions
+
+
+def _fits_bookings(spec: EventSpec):
+    """The condition that keeps an update from shrinking an event below its bookings."""
+    return (Event.reserved <= spec.places) & (Event.waiting_list_reserved <= spec.waiting_list_places)
+
+
+def _has_no_bookings():
+    return (Event.reserved == 0) & (Event.waiting_list_reserved == 0)
+
+
+def create_event(agenda: str, spec: EventSpec) -> bool:
+    """Create an event; False if its slug is taken in the agenda."""
+    _bind()
+    try:
+        _event_item(agenda, spec).save(condition=Event.pk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == 'ConditionalCheckFailedException':
+            return False
+        raise
+    return True
+
+
+class Refused(Exception):
+    """A guarded write found the data changed under it (bookings arrived meanwhile)."""
+
+
+def update_event(agenda: str, spec: EventSpec) -> None:
+    """Replace an event's configuration, never its counters; Refused if bookings no longer fit."""
+    with_transaction(lambda tx: tx.update(
+        Event(agenda_pk(agenda), f'{EVENT_PREFIX}{spec.slug}'), actions=_event_update_actions(spec),
+        condition=Event.pk.exists() & _fits_bookings(spec)))
+
+
+def delete_event(agenda: str, slug: str) -> None:
+    """Delete an event that has no booking; Refused otherwise."""
+    with_transaction(lambda tx: tx.delete(
+        Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}'), condition=Event.pk.exists() & _has_no_bookings()))
+
+
+# ---- transactions -------------------------------------------------------------------------
+
+def is_conflict(exc: TransactWriteError) -> bool:
+    return any(r is not None and r.code == 'TransactionConflict' for r in exc.cancellation_reasons)
+
+
+def with_transaction(build: Callable[[TransactWrite], None], attempts: int = 5) -> None:
+    """Run one transaction; contention (TransactionConflict) is retried with jittered backoff,
+    a failed condition raises Refused."""
+    for attempt in range(attempts):
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                build(tx)
+            return
+        except TransactWriteError as exc:
+            if is_conflict(exc) and attempt + 1 < attempts:
+                clock.sleep(random.uniform(0, 0.05 * 2 ** attempt))
+                continue
+            if exc.cause_response_code == 'TransactionCanceledException' and not is_conflict(exc):
+                raise Refused(str(exc)) from exc
+            raise
+
+
+# ---- meetings configuration -----------------------------------------------------------------
+
+def _config_items(spec: AgendaSpec) -> list[TableItem]:
+    """Every configuration item of an agenda but the agenda item itself."""
+    pk = agenda_pk(spec.slug)
+    items: list[TableItem] = []
+    for position, mt in enumerate(spec.meetingtypes):
+        items.append(MeetingType(pk=pk, sk=f'{CONFIG_PREFIX}meetingtype#{mt.slug}', agenda=spec.slug, slug=mt.slug,
+                                 label=mt.label, duration=mt.duration, position=position))
+    for position, desk in enumerate(spec.desks):
+        desk_sk = f'{CONFIG_PREFIX}desk#{desk.slug}'
+        items.append(Desk(pk=pk, sk=desk_sk, agenda=spec.slug, slug=desk.slug, label=desk.label, position=position,
+                          unavailability_calendars=list(desk.unavailability_calendars) or None))
+        for index, period in enumerate(desk.timeperiods):
+            items.append(TimePeriod(
+                pk=pk, sk=f'{desk_sk}#period#{index:04d}', agenda=spec.slug, desk=desk.slug, position=index,
+                weekday=period.weekday, weekday_indexes=list(period.weekday_indexes or ()) or None,
+                date=period.date, start_time=period.start_time.strftime('%H:%M:%S'),
+                end_time=period.end_time.strftime('%H:%M:%S')))
+        for index, exception in enumerate(desk.exceptions):
+            items.append(TimePeriodException(
+                pk=pk, sk=f'{desk_sk}#exception#{_utc_key(exception.start)}#{index:04d}', agenda=spec.slug,
+                desk=desk.slug, position=index, label=exception.label, start=_utc(exception.start),
+                end=_utc(exception.end)))
+    return items
+
+
+def _assemble(agenda: Agenda, items: Iterable[TableItem]) -> AgendaSpec:
+    spec = _agenda_spec(agenda)
+    types, desks, periods, exceptions = [], [], {}, {}
+    for item in items:
+        if isinstance(item, MeetingType):
+            types.append((item.position, MeetingTypeSpec(slug=item.slug, label=item.label,
+                                                         duration=int(item.duration))))
+        elif isinstance(item, Desk):
+            desks.append(item)
+        elif isinstance(item, TimePeriod):
+            periods.setdefault(item.desk, []).append((item.position, TimePeriodSpec(
+                start_time=time.fromisoformat(item.start_time), end_time=time.fromisoformat(item.end_time),
+                weekday=_number(item.weekday),
+                weekday_indexes=tuple(int(i) for i in item.weekday_indexes) if item.weekday_indexes else None,
+                date=item.date)))
+        elif isinstance(item, TimePeriodException):
+            exceptions.setdefault(item.desk, []).append(ExceptionSpec(start=item.start, end=item.end,
+                                                                      label=item.label))
+    desk_specs = tuple(DeskSpec(
+        slug=d.slug, label=d.label,
+        timeperiods=tuple(p for _, p in sorted(periods.get(d.slug, []), key=lambda x: x[0])),
+        exceptions=tuple(sorted(exceptions.get(d.slug, []), key=lambda e: (e.start, e.end))),
+        unavailability_calendars=tuple(d.unavailability_calendars or ()),
+    ) for d in sorted(desks, key=lambda d: (d.position, d.slug)))
+    return AgendaSpec(**{**spec.__dict__, 'meetingtypes': tuple(t for _, t in sorted(types, key=lambda x: x[0])),
+                         'desks': desk_specs})
+
+
+@dataclass
+class LoadedAgenda:
+    """An agenda with everything below it, and the raw keys of its items (for imports)."""
+
+    spec: AgendaSpec
+    events: list[EventRecord] = field(default_factory=list)
+    config_keys: set[str] = field(default_factory=set)
+
+
+def load_agenda(slug: str, with_events: bool = True) -> LoadedAgenda | None:
+    """The whole agenda: one Query for its configuration, one for its events."""
+    _bind()
+    items = list(TableItem.query(agenda_pk(slug), TableItem.sk.startswith(CONFIG_PREFIX), consistent_read=True))
+    agenda = next((i for i in items if isinstance(i, Agenda)), None)
+    if agenda is None:
+        return None
+    spec = _assemble(agenda, items)
+    events = list_events(slug) if with_events and spec.kind == 'events' else []
+    if events:
+        spec = AgendaSpec(**{**spec.__dict__, 'events': tuple(r.spec for r in events)})
+    return LoadedAgenda(spec=spec, events=events,
+                        config_keys={i.sk for i in items if not isinstance(i, Agenda)})
+
+
+# ---- resources ----------------------------------------------------------------------------
+
+def list_resources() -> dict[str, dict[str, Any]]:
+    _bind()
+    return {r.slug: {'label': r.label, 'description': r.description}
+            for r in Resource.query(RESOURCES_PARTITION)}
+
+
+# ---- imports --------------------------------------------------------------------------------
+
+@dataclass
+class Operation:
+    """One write of an import, with the write that undoes it."""
+
+    apply: Callable[[TransactWrite], None]
+    undo: Callable[[TransactWrite], None] | None = None
+
+
+def _put(item: TableItem, condition=None) -> Callable[[TransactWrite], None]:
+    return lambda tx: tx.save(item, condition=condition)
+
+
+def _delete(item: TableItem, condition=None) -> Callable[[TransactWrite], None]:
+    return lambda tx: tx.delete(item, condition=condition)
+
+
+def plan_agenda(new: AgendaSpec, current: LoadedAgenda | None) -> list[Operation]:
+    """The writes that turn `current` into `new`; each event write guarded by its bookings."""
+    ops: list[Operation] = []
+    agenda_item = _agenda_item(new)
+    if current is None:
+        ops.append(Operation(_put(agenda_item, Agenda.pk.does_not_exist()), _delete(agenda_item)))
+    elif current.spec.settings_only() != new.settings_only():
+        ops.append(Operation(_put(agenda_item), _put(_agenda_item(current.spec))))
+    pk = agenda_pk(new.slug)
+    old_events = {r.slug: r for r in (current.events if current else [])}
+    new_events = {e.slug: e for e in new.events} if new.kind == 'events' else {}
+    for slug, spec in new_events.items():
+        record = old_events.get(slug)
+        if record is None:
+            item = _event_item(new.slug, spec)
+            ops.append(Operation(_put(item, Event.pk.does_not_exist()), _delete(item)))
+        elif record.spec != spec:
+            target = Event(pk, f'{EVENT_PREFIX}{slug}')
+            ops.append(Operation(
+                lambda tx, t=target, s=spec: tx.update(t, actions=_event_update_actions(s),
+                                                       condition=_fits_bookings(s)),
+                lambda tx, t=target, s=record.spec: tx.update(t, actions=_event_update_actions(s))))
+    for slug, record in old_events.items():
+        if slug not in new_events:
+            item = _event_item(new.slug, record.spec)
+            ops.append(Operation(_delete(item, _has_no_bookings()), _put(item)))
+    new_config = {i.sk: i for i in _config_items(new)}
+    old_config = {i.sk: i for i in _config_items(current.spec)} if current else {}
+    for sk, item in new_config.items():
+        old = old_config.get(sk)
+        if old is None or old.serialize() != item.serialize():
+            ops.append(Operation(_put(item), _put(old) if old is not None else _delete(item)))
+    for sk in (current.config_keys if current else set()) - set(new_config):
+        old = old_config.get(sk) or TableItem(pk, sk)
+        ops.append(Operation(_delete(old), _put(old) if sk in old_config else None))
+    return ops
+
+
+def apply_operations(ops: list[Operation]) -> None:
+    """Apply an import's writes: one transaction when it fits (up to 100 items), otherwise
+    transactions of 100, each failed step undoing the steps already applied."""
+    applied: list[list[Operation]] = []
+    for start in range(0, len(ops), MAX_TRANSACTION_ITEMS):
+        chunk = ops[start:start + MAX_TRANSACTION_ITEMS]
+        try:
+            with_transaction(lambda tx, c=chunk: [op.apply(tx) for op in c])
+        except Exception:
+            for done in reversed(applied):
+                undo = [op.undo for op in done if op.undo is not None]
+                for begin in range(0, len(undo), MAX_TRANSACTION_ITEMS):
+                    try:
+                        with_transaction(lambda tx, u=undo[begin:begin + MAX_TRANSACTION_ITEMS]: [f(tx) for f in u])
+                    except Exception:  # noqa: BLE001 - keep undoing the rest, then report
+                        log.exception('import rollback step failed')
+            raise
+        applied.append(chunk)
+
+
+def save_resources(resources: dict[str, dict[str, Any]]) -> list[Operation]:
+    ops = []
+    current = list_resources()
+    for slug, value in resources.items():
+        if current.get(slug) != value:
+            item = Resource(pk=RESOURCES_PARTITION, sk=slug, slug=slug, label=value['label'],
+                            description=value.get('description'))
+            old = current.get(slug)
+            undo = (_put(Resource(pk=RESOURCES_PARTITION, sk=slug, slug=slug, label=old['label'],
+                                  description=old.get('description'))) if old else _delete(item))
+            ops.append(Operation(_put(item), undo))
+    return ops
