@@ -1,0 +1,33 @@
+# The two commands a newcomer types: `make run` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DDB_STAMP := node_modules/.installed
+PORT ?= 8000
+export AWS_DEFAULT_REGION ?= eu-west-3
+
+.PHONY: run test install unit package bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(DDB_STAMP): package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+install: $(STAMP) $(DDB_STAMP)
+
+run: install
+	PORT=$(PORT) $(BIN)/python -m local
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
+clean:
+	rm -rf $(VENV) node_modules build .pytest_cache

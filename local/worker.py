@@ -1,0 +1,33 @@
+"""A local stand-in for the SQS event source: receive, invoke the app's SQS handler, delete
+what succeeded (what failed comes back after the visibility timeout, as on AWS)."""
+from __future__ import annotations
+
+import boto3
+
+from chalicelib import config
+
+
+def _handler():
+    import app as chrono
+    return getattr(chrono, 'deliver_callbacks', None)
+
+
+def pump(wait_seconds: int = 1) -> int:
+    """Handle one batch; returns how many messages were received."""
+    handler = _handler()
+    sqs = boto3.client('sqs')
+    queue_url = sqs.get_queue_url(QueueName=config.settings().callback_queue_name)['QueueUrl']
+    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
+                                   AttributeNames=['All'], MessageAttributeNames=['All']).get('Messages', [])
+    if not received or handler is None:
+        return len(received)
+    records = [{'messageId': m['MessageId'], 'receiptHandle': m['ReceiptHandle'], 'body': m['Body'],
+                'attributes': m.get('Attributes', {}), 'messageAttributes': m.get('MessageAttributes', {}),
+                'eventSource': 'aws:sqs', 'eventSourceARN': f'arn:aws:sqs:local:000000000000:{queue_url}'}
+               for m in received]
+    result = handler({'Records': records}, None) or {}
+    failed = {f['itemIdentifier'] for f in result.get('batchItemFailures', [])}
+    for message in received:
+        if message['MessageId'] not in failed:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message['ReceiptHandle'])
+    return len(received)
