@@ -7,6 +7,7 @@ parsing and error rendering happen in `chalicelib.http.Api`.
 from chalice import Chalice
 
 from chalicelib import admin
+from chalicelib.gateway import http_api_handler
 from chalicelib.http import Api, Call
 
 app = Chalice(app_name='chrono')
@@ -62,3 +63,7 @@ def import_agendas(call: Call):
 @api.route('/api/export', methods=('GET',))
 def export_agendas(call: Call):
     return admin.export_document(call.tz)
+
+
+# The Lambda handler behind an HTTP API or a function URL (README: signatures and the raw query).
+http_handler = http_api_handler(app)

@@ -1,0 +1,188 @@
+"""The service as a user meets it: `python -m local` (what `make run` runs) over real HTTP."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from urllib.parse import urlencode
+
+import pytest
+import requests
+
+from chalicelib.signature import sign_query
+from tests.conftest import ROOT
+
+KEYS = {'wcs.example.org': 'wcs-key', 'lingo.example.org': 'lingo-key'}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def start_service(extra_env: dict[str, str]) -> tuple[subprocess.Popen, str, int]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('AWS_', 'CHRONO_'))}
+    env.update(PORT=str(port), PYTHONUNBUFFERED='1', **extra_env)
+    process = subprocess.Popen([sys.executable, '-m', 'local'], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    output = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        if 'Ctrl-C stops everything' in line:
+            return process, ''.join(output), port
+    process.kill()
+    raise AssertionError('the local service did not start:\n' + ''.join(output))
+
+
+@pytest.fixture(scope='module')
+def service():
+    process, banner, port = start_service({'CHRONO_SIGNATURE_KEYS': json.dumps(KEYS)})
+    yield f'http://127.0.0.1:{port}', banner
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=30)
+
+
+def signed(url_path: str, query: str, orig: str = 'wcs.example.org') -> str:
+    query = f'{query}&orig={orig}' if query else f'orig={orig}'
+    return f'{url_path}?{sign_query(query, KEYS[orig])}'
+
+
+def test_banner_tells_the_url_the_credentials_and_a_curl_command(service):
+    base, banner = service
+    assert 'ready' in banner and f'{base}/' in banner
+    assert 'API client (HTTP Basic): demo / demo' in banner
+    assert f'curl -u demo:demo {base}/api/agenda/' in banner
+
+
+def test_demo_agendas_are_listed_with_the_keys_clients_read(service):
+    base, _ = service
+    response = requests.get(f'{base}/api/agenda/', auth=('demo', 'demo'), timeout=10)
+    assert response.status_code == 200
+    assert response.headers['Content-Type'] == 'application/json'
+    data = response.json()
+    assert data['err'] == 0
+    by_slug = {item['slug']: item for item in data['data']}
+    assert sorted(by_slug) == ['passeports', 'piscine']
+    assert by_slug['piscine']['kind'] == 'events'
+    assert (by_slug['piscine']['category'], by_slug['piscine']['category_label']) == ('sport', 'Sport')
+    assert by_slug['piscine']['api']['datetimes_url'] == f'{base}/api/agenda/piscine/datetimes/'
+    meetings = by_slug['passeports']
+    assert (meetings['kind'], meetings['free_range'], meetings['category_label']) == ('meetings', False, 'État civil')
+    assert meetings['api']['meetings_url'] == f'{base}/api/agenda/passeports/meetings/'
+
+
+def test_demo_events_have_a_waiting_list(service):
+    base, _ = service
+    export = requests.get(f'{base}/api/export', auth=('demo', 'demo'), timeout=10).json()
+    piscine = next(a for a in export['agendas'] if a['slug'] == 'piscine')
+    assert len(piscine['events']) == 6
+    assert {(e['places'], e['waiting_list_places']) for e in piscine['events']} == {(20, 5)}
+    passeports = next(a for a in export['agendas'] if a['slug'] == 'passeports')
+    assert [d['slug'] for d in passeports['desks']] == ['guichet-1', 'guichet-2']
+    assert [(m['slug'], m['duration']) for m in passeports['meetingtypes']] == [('depot', 30), ('retrait', 15)]
+
+
+def test_trailing_slash_is_optional(service):
+    base, _ = service
+    with_slash = requests.get(f'{base}/api/agenda/', auth=('demo', 'demo'), timeout=10)
+    without = requests.get(f'{base}/api/agenda', auth=('demo', 'demo'), timeout=10)
+    assert with_slash.status_code == without.status_code == 200
+    assert with_slash.json() == without.json()
+
+
+def test_signature_from_wcs_encoder_verifies_on_the_raw_query(service):
+    base, _ = service
+    # w.c.s. re-encodes with urlencode: `+` for spaces, `%3A` for colons, blank values dropped.
+    query = urlencode([('q', 'pisc'), ('lock_code', 'a b:c')])
+    response = requests.get(base + signed('/api/agenda/', query), timeout=10)
+    assert response.status_code == 200, response.text
+    assert [a['slug'] for a in response.json()['data']] == ['piscine']
+
+
+def test_signature_with_raw_colon_as_lingo_sends_it_verifies(service):
+    base, _ = service
+    url = base + signed('/api/agenda/', 'NameID=&email=&q=pisc&user_external_id=user:1', 'lingo.example.org')
+    assert ':1&' in url
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200, response.text
+    assert [a['slug'] for a in response.json()['data']] == ['piscine']
+
+
+def test_percent_20_and_repeated_keys_verify(service):
+    base, _ = service
+    response = requests.get(base + signed('/api/agenda/', 'q=pisc&lock_code=a%20b&x=1&x=2'), timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def test_tampered_expired_and_replayed_signatures_are_refused(service):
+    base, _ = service
+    good = signed('/api/agenda/', 'q=pisc')
+    tampered = good.replace('q=pisc', 'q=pass')
+    answers = [requests.get(base + tampered, timeout=10)]
+    answers.append(requests.get(base + good, timeout=10))
+    answers.append(requests.get(base + good, timeout=10))  # the same nonce again
+    expired = sign_query('orig=wcs.example.org', KEYS['wcs.example.org'], now=datetime.now(timezone.utc) - timedelta(seconds=31))
+    old = requests.get(f'{base}/api/agenda/?{expired}', timeout=10)
+    assert [a.status_code for a in answers] == [401, 200, 401]
+    assert old.status_code == 401
+    for refused in (answers[0], answers[2], old):
+        body = refused.json()
+        assert body['err'] == 1 and set(body) == {'err', 'err_class', 'err_desc'}
+
+
+def test_get_with_a_json_body_and_a_caller_url_header(service):
+    base, _ = service
+    response = requests.get(f'{base}/api/agenda/piscine/', auth=('demo', 'demo'), data='{}', timeout=10,
+                            headers={'Content-Type': 'application/json', 'Publik-Caller-URL': ''})
+    assert response.status_code == 200
+    assert response.json()['data']['slug'] == 'piscine'
+
+
+def test_text_plain_and_malformed_bodies_get_chrono_400(service):
+    base, _ = service
+    for headers, body in (({'Content-Type': 'text/plain'}, 'hello'),
+                          ({'Content-Type': 'application/json'}, '{bad'),
+                          ({'Content-Type': 'application/json'}, b'\xff\xfe')):
+        response = requests.post(f'{base}/api/agenda/', auth=('demo', 'demo'), data=body, headers=headers,
+                                 timeout=10)
+        assert response.status_code == 400
+        body = response.json()
+        assert (body['err'], body['err_class']) == (1, 'invalid payload')
+        assert 'Code' not in body
+
+
+def test_percent_encoded_path_parameters_are_decoded_once(service):
+    base, _ = service
+    first = (date.today() + timedelta(days=(1 - date.today().weekday()) % 7 or 7)).isoformat()
+    response = requests.get(f'{base}/api/agenda/piscine/event/natation%2D{first}/', auth=('demo', 'demo'),
+                            timeout=10)
+    assert response.status_code == 200
+    assert response.json()['data']['slug'] == f'natation-{first}'
+    missing = requests.get(f'{base}/api/agenda/piscine/event/natation%252D{first}/', auth=('demo', 'demo'),
+                           timeout=10)
+    assert missing.status_code == 404
+
+
+def test_ctrl_c_stops_everything_and_leaves_no_process_behind():
+    process, banner, port = start_service({})
+    ddb_port = int(re.search(r'DynamoDB Local: http://127\.0\.0\.1:(\d+)', banner).group(1))
+    assert requests.get(f'http://127.0.0.1:{port}/api/agenda/', auth=('demo', 'demo'), timeout=10).status_code == 200
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    for closed in (port, ddb_port):
+        with pytest.raises(OSError):
+            socket.create_connection(('127.0.0.1', closed), timeout=1).close()
+    java = subprocess.run(['pgrep', '-f', f'DynamoDBLocal.jar.*-port {ddb_port}'], capture_output=True, text=True)
+    assert java.stdout.strip() == ''
