@@ -9,7 +9,7 @@ from . import store
 from .domain.agendas import AgendaSpec, agenda_item, read_agenda, read_event, slugify
 from .domain.events import EventRecord, event_detail, shrink_problem
 from .errors import BusinessError, InvalidPayload, NotFound, invalid
-from .parsing import Payload
+from .parsing import SLUG_RE, Payload
 
 
 def _agenda_or_404(slug: str) -> AgendaSpec:
@@ -129,30 +129,28 @@ def delete_event(agenda_slug: str, event_slug: str) -> dict[str, Any]:
 
 # ---- import and export ---------------------------------------------------------------------
 
+def _named_items(data: dict[str, Any], name: str, errors: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """The top-level `categories` or `resources` of an export: `{slug: {"label", "description"}}`."""
+    raw = data.get(name) or []
+    if not isinstance(raw, list):
+        errors[name] = ['Expected a list of items.']
+        return {}
+    items = {}
+    for index, item in enumerate(raw):
+        if (isinstance(item, dict) and isinstance(item.get('slug'), str) and SLUG_RE.match(item['slug'])
+                and isinstance(item.get('label'), str) and item['label'].strip()):
+            description = item.get('description')
+            items[item['slug']] = {'label': item['label'][:250],
+                                   'description': description if isinstance(description, str) else None}
+        else:
+            errors[f'{name}.{index}'] = ['Expected an object with a slug and a label.']
+    return items
+
+
 def _read_document(data: dict[str, Any], tz: ZoneInfo) -> tuple[list[AgendaSpec], dict[str, dict]]:
     errors: dict[str, list[str]] = {}
-    categories: dict[str, str] = {}
-    raw_categories = data.get('categories') or []
-    if not isinstance(raw_categories, list):
-        errors['categories'] = ['Expected a list of items.']
-    else:
-        for index, item in enumerate(raw_categories):
-            if isinstance(item, dict) and isinstance(item.get('slug'), str) and isinstance(item.get('label'), str):
-                categories[item['slug']] = item['label']
-            else:
-                errors[f'categories.{index}'] = ['Expected an object with a slug and a label.']
-    resources: dict[str, dict] = {}
-    raw_resources = data.get('resources') or []
-    if not isinstance(raw_resources, list):
-        errors['resources'] = ['Expected a list of items.']
-    else:
-        for index, item in enumerate(raw_resources):
-            if isinstance(item, dict) and isinstance(item.get('slug'), str) and isinstance(item.get('label'), str):
-                description = item.get('description')
-                resources[item['slug']] = {'label': item['label'],
-                                           'description': description if isinstance(description, str) else None}
-            else:
-                errors[f'resources.{index}'] = ['Expected an object with a slug and a label.']
+    categories = {slug: value['label'] for slug, value in _named_items(data, 'categories', errors).items()}
+    resources = _named_items(data, 'resources', errors)
     raw_agendas = data.get('agendas')
     if not isinstance(raw_agendas, list):
         errors['agendas'] = ['Expected a list of agendas.']
