@@ -112,7 +112,8 @@ def to_datetime(value: Any, tz: ZoneInfo) -> datetime:
             if parsed is not None:
                 if parsed.tzinfo is not None:
                     return parsed.astimezone(timezone.utc)
-                return localize(parsed, tz)
+                # UTC: an instant in the repeated autumn hour compares unequal to everything otherwise.
+                return localize(parsed, tz).astimezone(timezone.utc)
     raise ValueError('Datetime has wrong format. Use one of these formats instead: YYYY-MM-DD HH:MM[:SS].')
 
 

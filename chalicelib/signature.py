@@ -109,13 +109,9 @@ def verify_raw(raw_query: str, keys: dict[str, str], now: datetime) -> SignedCal
     return check(raw_query[:index], signature, keys, now)
 
 
-def _encodings(value: str) -> list[str]:
+def _encodings(value: str) -> tuple[str, str, str]:
     """How Publik clients encode one value: urlencode (`+`, `%3A`), `%20`, or left readable."""
-    variants = []
-    for encoded in (quote_plus(value, safe=''), quote(value, safe=''), quote(value, safe=LENIENT_SAFE)):
-        if encoded not in variants:
-            variants.append(encoded)
-    return variants
+    return quote_plus(value, safe=''), quote(value, safe=''), quote(value, safe=LENIENT_SAFE)
 
 
 def rebuild_queries(pairs: Sequence[tuple[str, str]]) -> Iterable[tuple[str, str]]:
@@ -131,11 +127,11 @@ def rebuild_queries(pairs: Sequence[tuple[str, str]]) -> Iterable[tuple[str, str
     body = pairs[:-1]
     signature = quote(pairs[-1][1].replace(' ', '+'), safe='')
     fixed = {'algo', 'timestamp', 'nonce'}
-    choices = [[quote_plus(v, safe='')] if k in fixed else _encodings(v) for k, v in body]
+    styles = [(quote_plus(v, safe=''),) * 3 if k in fixed else _encodings(v) for k, v in body]
     keys = [quote_plus(k, safe='') for k, _ in body]
     # Whole-query styles first (one encoder per client), then value-by-value mixes.
-    uniform = (tuple(c[min(style, len(c) - 1)] for c in choices) for style in range(3))
-    mixed = itertools.islice(itertools.product(*choices), MAX_VARIANTS)
+    uniform = (tuple(s[style] for s in styles) for style in range(3))
+    mixed = itertools.islice(itertools.product(*(tuple(dict.fromkeys(s)) for s in styles)), MAX_VARIANTS)
     seen = set()
     for combination in itertools.chain(uniform, mixed):
         signed = '&'.join(f'{k}={v}' for k, v in zip(keys, combination))

@@ -345,9 +345,10 @@ def _read_exception(r: Reader, data: Any, path: str, tz: ZoneInfo) -> ExceptionS
     return None if p.errors else ExceptionSpec(start=start, end=end, label=label)
 
 
-def _unique(r: Reader, slugs: list[str], path: str) -> None:
+def _unique(r: Reader, slugs: list[tuple[int, str]], path: str) -> None:
+    """Duplicate slugs, reported at their position in the document."""
     seen = set()
-    for index, slug in enumerate(slugs):
+    for index, slug in slugs:
         if slug in seen:
             r.error(f'{path}.{index}.slug', f'Duplicate slug "{slug}".')
         seen.add(slug)
@@ -420,8 +421,9 @@ def read_agenda(data: Any, tz: ZoneInfo, path: str = '', categories: dict[str, s
                 event = read_event(ep, tz)
                 r.merge(ep, f'{prefix}events.{index}')
                 if event:
-                    events.append(event)
-        _unique(r, [e.slug for e in events], f'{prefix}events')
+                    events.append((index, event))
+        _unique(r, [(i, e.slug) for i, e in events], f'{prefix}events')
+        events = [e for _, e in events]
         children['events'] = tuple(sorted(events, key=lambda e: (e.start, e.slug)))
     elif with_children and kind == 'meetings':
         types = []
@@ -430,11 +432,14 @@ def read_agenda(data: Any, tz: ZoneInfo, path: str = '', categories: dict[str, s
             if mp is not None:
                 mt_label = mp.str('label', required=True, max_length=250)
                 mt_slug = mp.slug('slug') or (slugify(mt_label) if mt_label else None)
+                if mt_label and not mt_slug and 'slug' not in mp.errors:
+                    mp.error('slug', 'A slug cannot be derived from this label; give one.')
                 duration = mp.int('duration', required=True, minimum=1, maximum=MAX_DURATION)
                 r.merge(mp, f'{prefix}meetingtypes.{index}')
-                if not mp.errors and mt_slug:
-                    types.append(MeetingTypeSpec(slug=mt_slug, label=mt_label, duration=duration))
-        _unique(r, [m.slug for m in types], f'{prefix}meetingtypes')
+                if not mp.errors:
+                    types.append((index, MeetingTypeSpec(slug=mt_slug, label=mt_label, duration=duration)))
+        _unique(r, [(i, m.slug) for i, m in types], f'{prefix}meetingtypes')
+        types = [m for _, m in types]
         desks = []
         for index, item in enumerate(r.items(p.data.get('desks'), f'{prefix}desks')):
             dpath = f'{prefix}desks.{index}'
@@ -443,19 +448,22 @@ def read_agenda(data: Any, tz: ZoneInfo, path: str = '', categories: dict[str, s
                 continue
             desk_label = dp.str('label', required=True, max_length=250)
             desk_slug = dp.slug('slug') or (slugify(desk_label) if desk_label else None)
+            if desk_label and not desk_slug and 'slug' not in dp.errors:
+                dp.error('slug', 'A slug cannot be derived from this label; give one.')
             calendars = dp.list('unavailability_calendars', default=[])
             r.merge(dp, dpath)
             periods = [_read_timeperiod(r, tp, f'{dpath}.timeperiods.{i}')
                        for i, tp in enumerate(r.items(dp.data.get('timeperiods'), f'{dpath}.timeperiods'))]
             exceptions = [_read_exception(r, ex, f'{dpath}.exceptions.{i}', tz)
                           for i, ex in enumerate(r.items(dp.data.get('exceptions'), f'{dpath}.exceptions'))]
-            if not dp.errors and desk_slug:
-                desks.append(DeskSpec(
+            if not dp.errors:
+                desks.append((index, DeskSpec(
                     slug=desk_slug, label=desk_label,
                     timeperiods=tuple(x for x in periods if x),
                     exceptions=tuple(sorted((x for x in exceptions if x), key=lambda e: (e.start, e.end))),
-                    unavailability_calendars=tuple(calendars or ())))
-        _unique(r, [d.slug for d in desks], f'{prefix}desks')
+                    unavailability_calendars=tuple(calendars or ()))))
+        _unique(r, [(i, d.slug) for i, d in desks], f'{prefix}desks')
+        desks = [d for _, d in desks]
         children.update(meetingtypes=tuple(types), desks=tuple(desks),
                         resources=tuple(p.list('resources', default=[]) or ()))
     elif with_children and kind == 'virtual':
@@ -531,6 +539,9 @@ def agenda_item(agenda: AgendaSpec, base_url: str, resources: dict[str, dict] | 
                 'fillslots_url': f'{url}/fillslots/',
             },
         )
+        if agenda.free_range:
+            # w.c.s. reads `api.datetimes_url` of every free-range agenda (spec §4.1).
+            item['api']['datetimes_url'] = f'{url}/free-range/datetimes/'
         if agenda.kind == 'virtual':
             item['real_agendas'] = list(agenda.real_agendas)
     return item
