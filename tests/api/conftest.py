@@ -1,0 +1,64 @@
+"""Helpers for the functional API tests (chalice.test.Client over moto).
+
+The fixtures `client`, `api`, `env` and `aws` come from tests/conftest.py; these only add to them.
+"""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import config
+from chalicelib.models import Event, agenda_pk
+
+GENERIC_401 = 'authentication failed: give valid API client credentials or a valid signature'
+
+
+def set_counters(agenda: str, event: str, reserved: int = 0, waiting: int = 0) -> None:
+    """Stand-in for bookings (no booking endpoint yet): set the event's place counters directly."""
+    Event(agenda_pk(agenda), f'event#{event}').update(
+        actions=[Event.reserved.set(reserved), Event.waiting_list_reserved.set(waiting)])
+
+
+@pytest.fixture(scope='session', autouse=True)
+def shared_botocore_loader():
+    """Speed only: every test builds new pynamodb connections, hence new botocore sessions, and
+    each one parsed the DynamoDB service model again (most of a test's time). Here the sessions
+    share one loader, as the clients of a single session always do."""
+    from botocore.loaders import create_loader
+    from pynamodb.connection import base
+
+    loader = create_loader()
+    original = base.get_session
+
+    def get_session():
+        session = original()
+        session.register_component('data_loader', loader)
+        return session
+
+    base.get_session = get_session
+    yield
+    base.get_session = original
+
+
+@pytest.fixture
+def configure(env):
+    """`env`, then the settings read at once, outside a request.
+
+    chalice.test.Client runs each request with the `dev` stage's variables of
+    .chalice/config.json laid over os.environ (CHRONO_TABLE=chrono-dev): settings first read
+    inside a request would point at a table the `aws` fixture never created. See
+    test_agendas.py::test_env_fixture_settings_apply_to_requests.
+    """
+    def set_env(**values):
+        env(**values)
+        config.settings()
+    return set_env
+
+
+@pytest.fixture
+def export(api):
+    """The current export document (without its `err` key)."""
+    def read():
+        status, body = api.get('/api/export/')
+        assert status == 200 and body['err'] == 0
+        return {k: v for k, v in body.items() if k != 'err'}
+    return read
