@@ -45,8 +45,8 @@ def configure(env):
 
     chalice.test.Client runs each request with the `dev` stage's variables of
     .chalice/config.json laid over os.environ (CHRONO_TABLE=chrono-dev): settings first read
-    inside a request would point at a table the `aws` fixture never created. See
-    test_agendas.py::test_env_fixture_settings_apply_to_requests.
+    inside a request would point at a table the `aws` fixture never created (every call
+    then answers 500), and the stage's CHRONO_TIME_ZONE would win over the test's.
     """
     def set_env(**values):
         env(**values)
