@@ -10,18 +10,22 @@ import time
 from .stack import LocalStack
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     port = int(os.environ.get('PORT') or 8000)
     started = time.monotonic()
     stack = LocalStack(port=port)
     # SIGTERM (and Ctrl-C) stop everything: DynamoDB Local is a child process we must not orphan.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         stack.start()
         from . import demo
         demo.load()
         user, password = next(iter(json.loads(os.environ['CHRONO_API_CLIENTS']).items()), ('?', '?'))
-        url = stack.url.replace('127.0.0.1', '127.0.0.1')
+        url = stack.url
         print(f'\nChrono booking API ready in {time.monotonic() - started:.1f} s: {url}/', flush=True)
         print(f'  API client (HTTP Basic): {user} / {password}')
         print(f'  Publik signature keys: {os.environ["CHRONO_SIGNATURE_KEYS"]}')

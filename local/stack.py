@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 
 from .dynamodb import DynamoDBLocal, local_aws_environment
 
@@ -85,10 +84,3 @@ class LocalStack:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-
-def wait_forever(stack: LocalStack) -> None:
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
