@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import store
-from .domain.agendas import AgendaSpec, agenda_item, read_agenda, read_event, slugify
+from .domain.agendas import AgendaSpec, agenda_item, keep_stored_instants, read_agenda, read_event, slugify
 from .domain.events import EventRecord, event_detail, shrink_problem
 from .errors import BusinessError, InvalidPayload, NotFound, invalid
 from .parsing import SLUG_RE, Payload
@@ -159,20 +159,20 @@ def _read_document(data: dict[str, Any], tz: ZoneInfo) -> tuple[list[AgendaSpec]
     if not isinstance(raw_agendas, list):
         errors['agendas'] = ['Expected a list of agendas.']
         raw_agendas = []
-    agendas = []
+    agendas: list[tuple[int, AgendaSpec]] = []  # with their position in the document, for error keys
     for index, item in enumerate(raw_agendas):
         try:
-            agendas.append(read_agenda(item, tz, path=f'agendas.{index}', categories=categories))
+            agendas.append((index, read_agenda(item, tz, path=f'agendas.{index}', categories=categories)))
         except InvalidPayload as exc:
             errors.update(exc.errors or {})
     seen: set[str] = set()
-    for index, agenda in enumerate(agendas):
+    for index, agenda in agendas:
         if agenda.slug in seen:
             errors.setdefault(f'agendas.{index}.slug', []).append(f'Duplicate agenda slug "{agenda.slug}".')
         seen.add(agenda.slug)
     if errors:
         raise InvalidPayload(errors)
-    return agendas, resources
+    return [agenda for _, agenda in agendas], resources
 
 
 def _check_references(agendas: list[tuple[str, AgendaSpec]], resources: dict[str, dict] | None = None) -> None:
@@ -228,6 +228,8 @@ def import_document(body: Payload, tz: ZoneInfo) -> dict[str, Any]:
     created, updated, problems = [], [], []
     for agenda in agendas:
         current = store.load_agenda(agenda.slug)
+        if current is not None:
+            agenda = keep_stored_instants(agenda, current.spec, tz)
         if current is not None and current.spec == agenda:
             continue
         if current is not None:

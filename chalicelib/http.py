@@ -84,6 +84,25 @@ def base_url(request) -> str:
     return f"{'https' if proto == 'https' else 'http'}://{host}"
 
 
+def has_lone_surrogate(data: Any) -> bool:
+    """JSON `\\ud800` escapes decode to strings that cannot be encoded as UTF-8 (nor stored).
+    Walked without recursion: the document may be nested as deep as the parser allows."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode('utf-8')
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
 def read_body(request) -> dict[str, Any]:
     """An object from a JSON or form-encoded body; no body is `{}` (w.c.s. POSTs without one)."""
     if request.method in BODYLESS_METHODS:
@@ -105,6 +124,8 @@ def read_body(request) -> dict[str, Any]:
             raise InvalidPayload({'non_field_errors': ['The body is not valid JSON.']}) from None
         if not isinstance(data, dict):
             raise InvalidPayload({'non_field_errors': ['Expected a JSON object.']})
+        if has_lone_surrogate(data):
+            raise InvalidPayload({'non_field_errors': ['The body holds an invalid \\u escape (lone surrogate).']})
         return data
     if content_type == 'application/x-www-form-urlencoded':
         data: dict[str, Any] = {}

@@ -204,8 +204,10 @@ class Payload:
         allowed = tuple(choices)
 
         def convert(value: Any) -> str:
-            if value not in allowed:
-                raise ValueError(f'"{value}" is not a valid choice.')
+            if not isinstance(value, str) or value not in allowed:
+                # Never echo a non-string: its repr can be huge or deeper than the recursion limit.
+                shown = f'"{value}"' if isinstance(value, str) and len(value) <= 100 else 'This value'
+                raise ValueError(f'{shown} is not a valid choice.')
             return value
         return self._convert(name, required, default, convert)
 

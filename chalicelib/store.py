@@ -281,8 +281,17 @@ def delete_event(agenda: str, slug: str) -> None:
 
 # ---- transactions -------------------------------------------------------------------------
 
+def _reasons(exc: TransactWriteError) -> set[str]:
+    return {r.code for r in exc.cancellation_reasons or () if r is not None and r.code not in (None, 'None')}
+
+
 def is_conflict(exc: TransactWriteError) -> bool:
-    return any(r is not None and r.code == 'TransactionConflict' for r in exc.cancellation_reasons)
+    return 'TransactionConflict' in _reasons(exc)
+
+
+def is_refusal(exc: TransactWriteError) -> bool:
+    """Only a failed condition is a business refusal; a ValidationException stays an error."""
+    return exc.cause_response_code == 'TransactionCanceledException' and _reasons(exc) == {'ConditionalCheckFailed'}
 
 
 def with_transaction(build: Callable[[TransactWrite], None], attempts: int = 5) -> None:
@@ -297,7 +306,7 @@ def with_transaction(build: Callable[[TransactWrite], None], attempts: int = 5) 
             if is_conflict(exc) and attempt + 1 < attempts:
                 clock.sleep(random.uniform(0, 0.05 * 2 ** attempt))
                 continue
-            if exc.cause_response_code == 'TransactionCanceledException' and not is_conflict(exc):
+            if is_refusal(exc):
                 raise Refused(str(exc)) from exc
             raise
 

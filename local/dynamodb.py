@@ -44,7 +44,8 @@ class DynamoDBLocal:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f'DynamoDB Local exited with code {self.process.returncode} (is Java 17+ installed?)')
+                raise RuntimeError(
+                    f'DynamoDB Local exited with code {self.process.returncode} (is Java 17+ installed?)')
             try:
                 with socket.create_connection(('127.0.0.1', self.port), timeout=0.5):
                     return self

@@ -73,7 +73,9 @@ def client(aws):
     from chalice.test import Client
 
     import app
-    with Client(app.app) as test_client:
+    # A stage absent from .chalice/config.json: the `dev` stage's variables (CHRONO_TABLE=chrono-dev)
+    # would otherwise be laid over the test environment during every request.
+    with Client(app.app, stage_name='test') as test_client:
         yield test_client
 
 

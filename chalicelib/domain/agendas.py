@@ -21,6 +21,8 @@ LOCAL_FORMAT = '%Y-%m-%d %H:%M:%S'
 MAX_PLACES = 100_000
 MAX_DURATION = 7 * 24 * 60
 MAX_DELAY = 3650
+# Lists kept inside the agenda item: capped so that it stays far below DynamoDB's 400 KB per item.
+MAX_AGENDA_LIST = 200
 
 
 def slugify(text: str) -> str:
@@ -182,6 +184,8 @@ class AgendaSpec:
             'slug': self.slug,
             'kind': self.kind,
             'category': self.category,
+            # Kept per agenda: agendas sharing a category may carry different labels.
+            'category_label': self.category_label if self.category else None,
             'minimal_booking_delay': self.minimal_booking_delay,
             'minimal_booking_delay_in_working_days': self.minimal_booking_delay_in_working_days,
             'maximal_booking_delay': self.maximal_booking_delay,
@@ -226,11 +230,14 @@ class Reader:
         for name, messages in payload.errors.items():
             self.errors.setdefault(f'{path}.{name}' if path else name, []).extend(messages)
 
-    def items(self, data: Any, path: str) -> list[Any]:
+    def items(self, data: Any, path: str, limit: int | None = None) -> list[Any]:
         if data is None:
             return []
         if not isinstance(data, list):
             self.errors.setdefault(path, []).append('Expected a list of items.')
+            return []
+        if limit is not None and len(data) > limit:
+            self.errors.setdefault(path, []).append(f'Ensure this list has no more than {limit} items.')
             return []
         return data
 
@@ -400,7 +407,8 @@ def read_agenda(data: Any, tz: ZoneInfo, path: str = '', categories: dict[str, s
         free_range=p.bool('free_range'),
     )
     reasons = []
-    for index, item in enumerate(r.items(p.data.get('absence_reasons'), f'{path}.absence_reasons'.lstrip('.'))):
+    for index, item in enumerate(r.items(p.data.get('absence_reasons'), f'{path}.absence_reasons'.lstrip('.'),
+                                                 MAX_AGENDA_LIST)):
         rp = r.payload(item, f'{path}.absence_reasons.{index}'.lstrip('.'))
         if rp is not None:
             reason_label = rp.str('label', max_length=250) or rp.str('text', max_length=250)
@@ -464,18 +472,21 @@ def read_agenda(data: Any, tz: ZoneInfo, path: str = '', categories: dict[str, s
                     unavailability_calendars=tuple(calendars or ()))))
         _unique(r, [(i, d.slug) for i, d in desks], f'{prefix}desks')
         desks = [d for _, d in desks]
-        children.update(meetingtypes=tuple(types), desks=tuple(desks),
-                        resources=tuple(p.list('resources', default=[]) or ()))
+        resources = p.list('resources', default=[]) or []
+        if len(resources) > MAX_AGENDA_LIST:
+            p.error('resources', f'Ensure this list has no more than {MAX_AGENDA_LIST} items.')
+        children.update(meetingtypes=tuple(types), desks=tuple(desks), resources=tuple(resources))
     elif with_children and kind == 'virtual':
         real = []
-        for index, item in enumerate(r.items(p.data.get('real_agendas'), f'{prefix}real_agendas')):
+        for index, item in enumerate(r.items(p.data.get('real_agendas'), f'{prefix}real_agendas', MAX_AGENDA_LIST)):
             real_slug = item.get('slug') if isinstance(item, dict) else item
             if not isinstance(real_slug, str) or not re.fullmatch(r'[A-Za-z0-9_-]{1,160}', real_slug):
                 r.error(f'{prefix}real_agendas.{index}', 'Expected a meetings agenda slug.')
             else:
                 real.append(real_slug)
         excluded = []
-        for index, item in enumerate(r.items(p.data.get('excluded_timeperiods'), f'{prefix}excluded_timeperiods')):
+        for index, item in enumerate(r.items(p.data.get('excluded_timeperiods'), f'{prefix}excluded_timeperiods',
+                                                 MAX_AGENDA_LIST)):
             xp = r.payload(item, f'{prefix}excluded_timeperiods.{index}')
             if xp is not None:
                 weekday = xp.int('weekday', required=True, minimum=0, maximum=6)
@@ -490,6 +501,20 @@ def read_agenda(data: Any, tz: ZoneInfo, path: str = '', categories: dict[str, s
     r.check()
     return AgendaSpec(slug=slug, label=label, kind=kind, category=category, category_label=category_label,
                       absence_reasons=tuple(reasons), **settings, **roles, **children)
+
+
+def keep_stored_instants(new: AgendaSpec, current: AgendaSpec, tz: ZoneInfo) -> AgendaSpec:
+    """An export writes wall-clock times without offset, so the two occurrences of the repeated
+    autumn hour read the same; on import, an event start that reads as the stored one keeps the
+    stored instant instead of moving to the first occurrence."""
+    stored = {e.slug: e.start for e in current.events}
+    events = []
+    for event in new.events:
+        old = stored.get(event.slug)
+        if old is not None and old != event.start and local_text(old, tz) == local_text(event.start, tz):
+            event = replace(event, start=old)
+        events.append(event)
+    return replace(new, events=tuple(sorted(events, key=lambda e: (e.start, e.slug))))
 
 
 # ---- rendering for the API ---------------------------------------------------------------

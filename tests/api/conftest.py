@@ -40,21 +40,6 @@ def shared_botocore_loader():
 
 
 @pytest.fixture
-def configure(env):
-    """`env`, then the settings read at once, outside a request.
-
-    chalice.test.Client runs each request with the `dev` stage's variables of
-    .chalice/config.json laid over os.environ (CHRONO_TABLE=chrono-dev): settings first read
-    inside a request would point at a table the `aws` fixture never created (every call
-    then answers 500), and the stage's CHRONO_TIME_ZONE would win over the test's.
-    """
-    def set_env(**values):
-        env(**values)
-        config.settings()
-    return set_env
-
-
-@pytest.fixture
 def export(api):
     """The current export document (without its `err` key)."""
     def read():

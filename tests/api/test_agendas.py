@@ -336,8 +336,8 @@ def test_api_urls_never_carry_brackets_even_from_an_odd_host(api):
                                             'http://localhost/api/agenda/piscine/fillslots/'], host
 
 
-def test_api_urls_use_chrono_base_url_over_the_host(api, configure):
-    configure(CHRONO_BASE_URL='https://chrono.example.net/')
+def test_api_urls_use_chrono_base_url_over_the_host(api, env):
+    env(CHRONO_BASE_URL='https://chrono.example.net/')
     create(api, label='Piscine')
     create(api, label='Rdv', kind='meetings')
     status, answer = api.get('/api/agenda/', headers={'Host': 'agendas.example.org'})

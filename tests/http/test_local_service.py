@@ -133,7 +133,8 @@ def test_tampered_expired_and_replayed_signatures_are_refused(service):
     answers = [requests.get(base + tampered, timeout=10)]
     answers.append(requests.get(base + good, timeout=10))
     answers.append(requests.get(base + good, timeout=10))  # the same nonce again
-    expired = sign_query('orig=wcs.example.org', KEYS['wcs.example.org'], now=datetime.now(timezone.utc) - timedelta(seconds=31))
+    expired = sign_query('orig=wcs.example.org', KEYS['wcs.example.org'],
+                         now=datetime.now(timezone.utc) - timedelta(seconds=31))
     old = requests.get(f'{base}/api/agenda/?{expired}', timeout=10)
     assert [a.status_code for a in answers] == [401, 200, 401]
     assert old.status_code == 401

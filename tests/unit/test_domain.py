@@ -476,7 +476,8 @@ def test_export_shape_of_an_event():
 
 
 def test_export_keys_per_kind():
-    common = {'label', 'slug', 'kind', 'category', 'minimal_booking_delay', 'minimal_booking_delay_in_working_days',
+    common = {'label', 'slug', 'kind', 'category', 'category_label', 'minimal_booking_delay',
+              'minimal_booking_delay_in_working_days',
               'maximal_booking_delay', 'minimal_booking_time', 'minimal_cancellation_delay',
               'minimal_cancellation_delay_in_working_days', 'anonymize_delay', 'permissions', 'events_type',
               'booking_form_url', 'absence_reasons'}
