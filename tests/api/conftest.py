@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import config
 from chalicelib.models import Event, agenda_pk
 
 GENERIC_401 = 'authentication failed: give valid API client credentials or a valid signature'

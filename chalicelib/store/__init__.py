@@ -1,0 +1,31 @@
+"""The repository: the only package that talks to DynamoDB (docs/table-design.md).
+
+It turns pynamodb items into the domain's dataclasses and back, and it owns every
+condition: a write that a capacity or consistency rule guards carries its condition here,
+next to the write. `tables` holds the table and transactions, `agendas` the configuration
+and events, `bookings` the bookings and their place counters.
+"""
+from .agendas import (
+    LoadedAgenda,
+    Operation,
+    apply_operations,
+    create_agenda,
+    create_event,
+    delete_event,
+    get_agenda,
+    get_event,
+    list_agendas,
+    list_events,
+    list_resources,
+    load_agenda,
+    plan_agenda,
+    save_resources,
+    update_event,
+)
+from .tables import NONCE_TTL, Refused, claim_nonce, connection, create_table, reset, with_transaction
+
+__all__ = [
+    'LoadedAgenda', 'Operation', 'apply_operations', 'create_agenda', 'create_event', 'delete_event', 'get_agenda',
+    'get_event', 'list_agendas', 'list_events', 'list_resources', 'load_agenda', 'plan_agenda', 'save_resources',
+    'update_event', 'NONCE_TTL', 'Refused', 'claim_nonce', 'connection', 'create_table', 'reset', 'with_transaction',
+]
