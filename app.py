@@ -6,7 +6,7 @@ parsing and error rendering happen in `chalicelib.http.Api`.
 """
 from chalice import Chalice
 
-from chalicelib import admin
+from chalicelib import admin, booking, slots
 from chalicelib.gateway import http_api_handler
 from chalicelib.http import Api, Call
 
@@ -29,6 +29,62 @@ def agenda_create(call: Call):
 @api.route('/api/agenda/{agenda}', methods=('GET',))
 def agenda_detail(call: Call, agenda: str):
     return {'data': admin.get_agenda(agenda, call.base_url)}
+
+
+# ---- events datetimes and status (spec §5.2, §7.1-7.2) -------------------------------------
+
+@api.route('/api/agenda/{agenda}/datetimes', methods=('GET',))
+def datetimes(call: Call, agenda: str):
+    return slots.datetimes(agenda, call.query, call.base_url, call.tz, call.now)
+
+
+@api.route('/api/agenda/{agenda}/status/{event}', methods=('GET',))
+def event_status(call: Call, agenda: str, event: str):
+    return slots.status(agenda, event, call.base_url, call.tz, call.now)
+
+
+@api.route('/api/agenda/{agenda}/bookings/{event}', methods=('GET',))
+def event_bookings(call: Call, agenda: str, event: str):
+    return {'data': slots.event_bookings(agenda, event, call.query)}
+
+
+# ---- booking (the seed document; spec §6.1-6.2) ---------------------------------------------
+
+@api.route('/api/agenda/{agenda}/fillslot/{slot}', methods=('POST',))
+def fillslot(call: Call, agenda: str, slot: str):
+    return booking.fillslot(agenda, slot, call.body, call.base_url, call.tz, call.now)
+
+
+@api.route('/api/agenda/{agenda}/fillslots', methods=('POST',))
+def fillslots(call: Call, agenda: str):
+    return booking.fillslots(agenda, call.body, call.base_url, call.tz, call.now)
+
+
+# ---- a booking's lifecycle (spec §8.3, §8.5-8.8) ---------------------------------------------
+
+@api.route('/api/booking/{booking_id}', methods=('GET',))
+def booking_detail(call: Call, booking_id: str):
+    return booking.get_booking(booking_id, call.base_url, call.tz)
+
+
+@api.route('/api/booking/{booking_id}/cancel', methods=('POST',))
+def booking_cancel(call: Call, booking_id: str):
+    return booking.cancel_booking(booking_id, call.now)
+
+
+@api.route('/api/booking/{booking_id}', methods=('DELETE',))
+def booking_delete(call: Call, booking_id: str):
+    return booking.cancel_booking(booking_id, call.now)
+
+
+@api.route('/api/booking/{booking_id}/accept', methods=('POST',))
+def booking_accept(call: Call, booking_id: str):
+    return booking.accept_booking(booking_id)
+
+
+@api.route('/api/booking/{booking_id}/suspend', methods=('POST',))
+def booking_suspend(call: Call, booking_id: str):
+    return booking.suspend_booking(booking_id)
 
 
 # ---- events (spec §7.4) ------------------------------------------------------------------

@@ -8,29 +8,9 @@ from zoneinfo import ZoneInfo
 from . import store
 from .domain.agendas import AgendaSpec, agenda_item, keep_stored_instants, read_agenda, read_event, slugify
 from .domain.events import EventRecord, event_detail, shrink_problem
-from .errors import BusinessError, InvalidPayload, NotFound, invalid
+from .errors import BusinessError, InvalidPayload, invalid
+from .lookup import agenda_or_404, event_or_404, events_agenda_or_404
 from .parsing import SLUG_RE, Payload
-
-
-def _agenda_or_404(slug: str) -> AgendaSpec:
-    agenda = store.get_agenda(slug)
-    if agenda is None:
-        raise NotFound('unknown agenda', f'agenda {slug} does not exist')
-    return agenda
-
-
-def _events_agenda_or_404(slug: str) -> AgendaSpec:
-    agenda = _agenda_or_404(slug)
-    if agenda.kind != 'events':
-        raise NotFound('not an events agenda', f'agenda {slug} is not an events agenda')
-    return agenda
-
-
-def _event_or_404(agenda: str, slug: str) -> EventRecord:
-    record = store.get_event(agenda, slug)
-    if record is None:
-        raise NotFound('unknown event', f'event {slug} does not exist in agenda {agenda}')
-    return record
 
 
 # ---- agendas ------------------------------------------------------------------------------
@@ -57,7 +37,7 @@ def list_agendas(query: Payload, base_url: str) -> list[dict[str, Any]]:
 
 
 def get_agenda(slug: str, base_url: str) -> dict[str, Any]:
-    agenda = _agenda_or_404(slug)
+    agenda = agenda_or_404(slug)
     return agenda_item(agenda, base_url, store.list_resources() if agenda.resources else None)
 
 
@@ -78,7 +58,7 @@ def create_agenda(body: Payload, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
 # ---- events -------------------------------------------------------------------------------
 
 def create_event(agenda_slug: str, body: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
-    agenda = _events_agenda_or_404(agenda_slug)
+    agenda = events_agenda_or_404(agenda_slug)
     spec = read_event(body, tz, slug_required=False)
     body.check()
     if not spec.slug:
@@ -94,15 +74,15 @@ def create_event(agenda_slug: str, body: Payload, base_url: str, tz: ZoneInfo, n
 
 
 def get_event(agenda_slug: str, event_slug: str, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
-    agenda = _events_agenda_or_404(agenda_slug)
-    return event_detail(agenda, _event_or_404(agenda.slug, event_slug), base_url, tz, now)
+    agenda = events_agenda_or_404(agenda_slug)
+    return event_detail(agenda, event_or_404(agenda.slug, event_slug), base_url, tz, now)
 
 
 def update_event(agenda_slug: str, event_slug: str, body: Payload, base_url: str, tz: ZoneInfo,
                  now: datetime) -> dict[str, Any]:
     """`PATCH`: absent fields keep their value; a change that no longer fits the bookings is refused."""
-    agenda = _events_agenda_or_404(agenda_slug)
-    record = _event_or_404(agenda.slug, event_slug)
+    agenda = events_agenda_or_404(agenda_slug)
+    record = event_or_404(agenda.slug, event_slug)
     if 'slug' in body and body.data.get('slug') != record.slug:
         raise invalid('slug', 'The slug of an event cannot change.')
     body.read.add('slug')
@@ -120,8 +100,8 @@ def update_event(agenda_slug: str, event_slug: str, body: Payload, base_url: str
 
 
 def delete_event(agenda_slug: str, event_slug: str) -> dict[str, Any]:
-    agenda = _events_agenda_or_404(agenda_slug)
-    record = _event_or_404(agenda.slug, event_slug)
+    agenda = events_agenda_or_404(agenda_slug)
+    record = event_or_404(agenda.slug, event_slug)
     if record.has_bookings:
         raise BusinessError('event has bookings', f'event {record.slug} has bookings: cancel them first')
     try:

@@ -33,6 +33,11 @@ class BusinessError(ChronoError):
     """A refusal the client must handle (sold out, already cancelled...): HTTP 200, err != 0."""
 
 
+class Busy(BusinessError):
+    """DynamoDB kept cancelling the write for contention: nothing was written, the client may
+    retry. A refusal rather than a 5xx, since w.c.s. shows `err_desc` either way."""
+
+
 class BadRequest(ChronoError):
     status = 400
 

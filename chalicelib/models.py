@@ -36,8 +36,15 @@ def agenda_pk(slug: str) -> str:
     return f'AGENDA#{slug}'
 
 
+LEG_PREFIX = 'leg#'
+
+
 def booking_pk(booking_id: int) -> str:
     return f'BOOKING#{booking_id}'
+
+
+def leg_sk(leg: int) -> str:
+    return f'{LEG_PREFIX}{leg:03d}'
 
 
 def event_bookings_key(agenda: str, event: str) -> str:
@@ -46,6 +53,10 @@ def event_bookings_key(agenda: str, event: str) -> str:
 
 def user_key(user_external_id: str) -> str:
     return f'USER#{user_external_id}'
+
+
+def user_event_pk(agenda: str, event: str, user_external_id: str) -> str:
+    return f'USEREVENT#{agenda}#{event}#{user_external_id}'
 
 
 class ByGsi1(GlobalSecondaryIndex):
@@ -204,16 +215,20 @@ class Resource(TableItem, discriminator='resource'):
 
 
 class Booking(TableItem, discriminator='booking'):
-    """pk BOOKING#<id>, sk booking; gsi1 USER#<user>/<start utc>#<id>; gsi2 EVENT#<agenda>#<event>/<id>.
+    """One leg of a booking: pk BOOKING#<id>, sk leg#<nnn>.
 
-    A booking of `count` places is one item: the places are counted on the event in the
-    same transaction. `primary_booking` links the other events of a multi-event group.
+    A booking is one partition; its legs are the events it holds (one for a plain fillslot,
+    several for a `fillslots` group, leg#000 being the primary). A leg of `count` places is
+    one item; the places are counted on the event in the same transaction.
+    gsi1 USER#<user>/<start utc>#<id>#<leg>: bookings of a user by date;
+    gsi2 EVENT#<agenda>#<event>/<id>#<leg>: bookings of an event.
     """
 
     booking_id = NumberAttribute()
+    leg = NumberAttribute(default=0)
+    legs = NumberAttribute(default=1)
     agenda = UnicodeAttribute()
     event = UnicodeAttribute(null=True)
-    primary_booking = NumberAttribute(null=True)
     count = NumberAttribute(default=1)
     in_waiting_list = BooleanAttribute(default=False)
     start = UTCDateTimeAttribute()
@@ -238,6 +253,7 @@ class Booking(TableItem, discriminator='booking'):
     cancel_callback_url = UnicodeAttribute(null=True)
     presence_callback_url = UnicodeAttribute(null=True)
     absence_callback_url = UnicodeAttribute(null=True)
+    sms_counter = UnicodeAttribute(null=True)
     color = UnicodeAttribute(null=True)
     extra_data = JSONAttribute(null=True)
     user_was_present = BooleanAttribute(null=True)
@@ -246,8 +262,17 @@ class Booking(TableItem, discriminator='booking'):
     user_check_type_label = UnicodeAttribute(null=True)
 
 
+class UserEventBookings(TableItem, discriminator='user_event'):
+    """pk USEREVENT#<agenda>#<event>#<user>, sk count: how many live bookings a user holds on an
+    event. Every booking with a `user_external_id` changes it in its transaction, so that
+    `exclude_user` is a condition (two parallel requests of one user cannot both pass)."""
+
+    bookings = NumberAttribute(default=0)
+
+
 class Nonce(TableItem, discriminator='nonce'):
     """pk NONCE#<orig>#<nonce>, sk nonce: a used signature nonce, kept past the clock window (TTL)."""
 
 
-MODELS = (TableItem, Agenda, Event, MeetingType, Desk, TimePeriod, TimePeriodException, Resource, Booking, Nonce)
+MODELS = (TableItem, Agenda, Event, MeetingType, Desk, TimePeriod, TimePeriodException, Resource, Booking,
+          UserEventBookings, Nonce)

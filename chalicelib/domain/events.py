@@ -64,8 +64,9 @@ def event_text(event: EventSpec, tz: ZoneInfo) -> str:
 
 
 def event_item(agenda: AgendaSpec, record: EventRecord, base_url: str, tz: ZoneInfo,
-               now: datetime) -> dict[str, Any]:
-    """The status shape of an event (spec §7.1), also the base of datetimes items."""
+               now: datetime, disabled: bool | None = None) -> dict[str, Any]:
+    """The status shape of an event (spec §7.1), also the base of datetimes items (which
+    decide `disabled` with their own parameters)."""
     spec = record.spec
     places = record.places
     url = f'{base_url}/api/agenda/{agenda.slug}'
@@ -81,7 +82,7 @@ def event_item(agenda: AgendaSpec, record: EventRecord, base_url: str, tz: ZoneI
         'description': spec.description,
         'pricing': spec.pricing,
         'url': spec.url,
-        'disabled': places.full or not is_bookable(agenda, spec, now, tz),
+        'disabled': (places.full or not is_bookable(agenda, spec, now, tz)) if disabled is None else disabled,
         'checked': record.checked,
         'cancelled': spec.cancelled,
         'places': places.as_dict(),

@@ -6,13 +6,14 @@ import logging
 import random
 import time as clock
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Any, Callable
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import CancellationReason, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from .. import config
+from ..errors import Busy
 from ..models import MODELS, Nonce, TableItem
 
 log = logging.getLogger(__name__)
@@ -103,18 +104,81 @@ def is_refusal(exc: TransactWriteError) -> bool:
     return exc.cause_response_code == 'TransactionCanceledException' and _reasons(exc) == {'ConditionalCheckFailed'}
 
 
-def with_transaction(build: Callable[[TransactWrite], None], attempts: int = 5) -> None:
-    """Run one transaction; contention (TransactionConflict) is retried with jittered backoff,
-    a failed condition raises Refused."""
+def _retrying(run: Callable[[], None], attempts: int) -> TransactWriteError | None:
+    """Run a transaction; contention (TransactionConflict, not a failed condition) is retried
+    with jittered backoff. Returns the error when a condition failed; raises any other."""
     for attempt in range(attempts):
         try:
-            with TransactWrite(connection=connection()) as tx:
-                build(tx)
-            return
+            run()
+            return None
         except TransactWriteError as exc:
-            if is_conflict(exc) and attempt + 1 < attempts:
-                clock.sleep(random.uniform(0, 0.05 * 2 ** attempt))
-                continue
+            if is_conflict(exc):
+                if attempt + 1 < attempts:
+                    clock.sleep(random.uniform(0, min(0.5, 0.02 * 2 ** attempt)))
+                    continue
+                raise Busy('busy', 'too many simultaneous changes on the same places: try again') from exc
             if is_refusal(exc):
-                raise Refused(str(exc)) from exc
+                return exc
             raise
+    raise AssertionError('unreachable')
+
+
+def with_transaction(build: Callable[[TransactWrite], None], attempts: int = 8) -> None:
+    """Run one transaction built by `build`; a failed condition raises Refused."""
+    def run() -> None:
+        with TransactWrite(connection=connection()) as tx:
+            build(tx)
+    refusal = _retrying(run, attempts)
+    if refusal is not None:
+        raise Refused(str(refusal)) from refusal
+
+
+class Transaction:
+    """A TransactWrite whose cancellation reasons map back to the writes that caused them.
+
+    pynamodb sends condition checks, then deletes, puts and updates, whatever the order of
+    the calls (docs: stack-facts Q6); each write carries a tag, and `failures` pairs the
+    reasons with the tags in pynamodb's order. A conformance test on DynamoDB Local holds
+    pynamodb to that order.
+    """
+
+    ORDER = ('check', 'delete', 'put', 'update')
+
+    def __init__(self) -> None:
+        self._writes: dict[str, list[tuple[Any, Callable[[TransactWrite], None]]]] = {k: [] for k in self.ORDER}
+
+    def __len__(self) -> int:
+        return sum(len(writes) for writes in self._writes.values())
+
+    def put(self, item: TableItem, condition=None, tag: Any = None) -> None:
+        self._writes['put'].append((tag, lambda tx: tx.save(item, condition=condition)))
+
+    def update(self, item: TableItem, actions: list, condition=None, tag: Any = None,
+               return_old: bool = False) -> None:
+        return_values = 'ALL_OLD' if return_old else None
+        self._writes['update'].append((tag, lambda tx: tx.update(item, actions=actions, condition=condition,
+                                                                 return_values=return_values)))
+
+    def delete(self, item: TableItem, condition=None, tag: Any = None) -> None:
+        self._writes['delete'].append((tag, lambda tx: tx.delete(item, condition=condition)))
+
+    def build(self, tx: TransactWrite) -> None:
+        for kind in self.ORDER:
+            for _, write in self._writes[kind]:
+                write(tx)
+
+    def run(self) -> None:
+        with TransactWrite(connection=connection()) as tx:
+            self.build(tx)
+
+    def failures(self, exc: TransactWriteError) -> list[tuple[Any, CancellationReason]]:
+        """(tag, reason) of every write whose condition failed, in the order of ORDER."""
+        tags = [tag for kind in self.ORDER for tag, _ in self._writes[kind]]
+        return [(tag, reason) for tag, reason in zip(tags, exc.cancellation_reasons or ())
+                if reason is not None and reason.code == 'ConditionalCheckFailed']
+
+
+def run_guarded(transaction: Transaction, attempts: int = 8) -> list[tuple[Any, CancellationReason]]:
+    """Run a transaction; returns the failed conditions with their tags (empty: written)."""
+    refusal = _retrying(transaction.run, attempts)
+    return transaction.failures(refusal) if refusal is not None else []

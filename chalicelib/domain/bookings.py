@@ -1,0 +1,322 @@
+"""Bookings of events: what a fillslot asks, where its places go, how a booking is shown
+(the seed document; spec chrono-api.md §6.1-6.2, §8.3-8.8, §9.2-9.4). No I/O here.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..errors import BadRequest, BusinessError, InvalidPayload, NotFound
+from ..parsing import Payload, is_blank, to_int
+from .agendas import MAX_PLACES, AgendaSpec, local_text
+from .events import EventRecord, is_bookable, is_recurring_primary
+from .places import Places
+
+EVENTS_CHOICES = ('future', 'past', 'all')
+# What a booking stores as given (seed parameters), with their length limits.
+TEXT_FIELDS = ('label', 'user_display_label', 'user_name', 'user_first_name', 'user_last_name', 'user_email',
+               'user_phone_number', 'sms_counter')
+URL_FIELDS = ('backoffice_url', 'form_url', 'cancel_callback_url', 'presence_callback_url', 'absence_callback_url')
+MAX_TEXT = 1000
+MAX_URL = 2048
+MAX_USER_ID = 250  # part of DynamoDB keys
+MAX_EXTRA_CONTACTS = 50
+MAX_EXTRA_DATA = 32_000  # bytes of JSON: a booking item stays far below DynamoDB's 400 KB
+# Keys that steer the call rather than describe the booking: never stored in `extra_data`.
+CONTROL_KEYS = ('cancel_booking_id', 'count', 'exclude_user', 'bypass_delays', 'events', 'force_waiting_list', 'slots',
+                'lock_code', 'confirm_after_lock', 'use_color_for', 'resources')
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """A fillslot body, read leniently (w.c.s. sends "2", "true", "")."""
+
+    count: int = 1
+    exclude_user: bool = False
+    bypass_delays: bool = False
+    force_waiting_list: bool = False
+    events: str = 'future'
+    cancel_booking_id: int | None = None
+    user_external_id: str | None = None
+    # Stored as given: TEXT_FIELDS, URL_FIELDS, extra_emails, extra_phone_numbers, extra_data.
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _read_count(p: Payload) -> int:
+    p.read.add('count')
+    value = p.data.get('count')
+    if is_blank(value):
+        return 1
+    try:
+        count = to_int(value, maximum=MAX_PLACES)
+    except ValueError:
+        shown = value if isinstance(value, (str, int, float)) and len(str(value)) <= 100 else '...'
+        raise BadRequest(f'invalid value for count ({shown})') from None
+    if count <= 0:
+        raise BadRequest('count cannot be less than or equal to zero')
+    return count
+
+
+def _read_cancel_booking_id(p: Payload) -> int | None:
+    p.read.add('cancel_booking_id')
+    value = p.data.get('cancel_booking_id')
+    if is_blank(value):
+        return None
+    try:
+        return to_int(value, minimum=0, maximum=2 ** 63 - 1)
+    except ValueError:
+        raise BadRequest('cancel_booking_id is not an integer') from None
+
+
+def _read_contacts(p: Payload, name: str) -> list[str] | None:
+    values = p.list(name)
+    if values is None:
+        return None
+    contacts = [v.strip() for v in values if v.strip()]
+    if len(contacts) > MAX_EXTRA_CONTACTS or any(len(v) > MAX_TEXT for v in contacts):
+        p.error(name, f'Ensure this list has no more than {MAX_EXTRA_CONTACTS} values of {MAX_TEXT} characters.')
+    return contacts or None
+
+
+def read_booking_request(p: Payload) -> BookingRequest:
+    """Every seed parameter; any other key goes to `extra_data` (spec §6.1)."""
+    count = _read_count(p)
+    cancel_booking_id = _read_cancel_booking_id(p)
+    fields: dict[str, Any] = {}
+    for name in TEXT_FIELDS:
+        fields[name] = p.str(name, max_length=MAX_TEXT)  # never checked for format: w.c.s. sends "nothing"
+    for name in URL_FIELDS:
+        fields[name] = p.str(name, max_length=MAX_URL)
+    user_external_id = p.str('user_external_id', max_length=MAX_USER_ID)
+    fields['user_external_id'] = user_external_id
+    fields['extra_emails'] = _read_contacts(p, 'extra_emails')
+    fields['extra_phone_numbers'] = _read_contacts(p, 'extra_phone_numbers')
+    request = BookingRequest(
+        count=count,
+        exclude_user=p.bool('exclude_user'),
+        bypass_delays=p.bool('bypass_delays'),
+        force_waiting_list=p.bool('force_waiting_list'),
+        events=p.choice('events', EVENTS_CHOICES, default='future'),
+        cancel_booking_id=cancel_booking_id,
+        user_external_id=user_external_id,
+        fields=fields,
+    )
+    p.read.update(CONTROL_KEYS)
+    extra_data = p.unread()
+    if len(json.dumps(extra_data, ensure_ascii=False)) > MAX_EXTRA_DATA:
+        p.error('non_field_errors', f'The extra keys (extra_data) exceed {MAX_EXTRA_DATA} bytes.')
+    p.check()
+    fields['extra_data'] = extra_data or None
+    return request
+
+
+# ---- placing a booking ------------------------------------------------------------------------
+
+def check_bookable(agenda: AgendaSpec, event: EventRecord, now: datetime, tz: ZoneInfo,
+                   request: BookingRequest) -> None:
+    spec = event.spec
+    if spec.cancelled:
+        raise BusinessError('event is cancelled', f'event {spec.slug} is cancelled')
+    if is_recurring_primary(spec):
+        raise BusinessError(f'event {spec.slug} is recurrent, direct booking is forbidden')
+    if not is_bookable(agenda, spec, now, tz, request.bypass_delays, request.events):
+        raise BusinessError('event not bookable', f'event {spec.slug} is not bookable')
+
+
+def goes_to_waiting_list(places: Places, count: int, force_waiting_list: bool = False) -> bool:
+    """Where `count` places go (spec §9.2), or the refusal.
+
+    The booking waits when forced, when the main list lacks `count` places, or when anyone
+    is already waiting (first come, first served); `sold out` when its list lacks room.
+    """
+    if force_waiting_list and not places.has_waiting_list:
+        raise BusinessError('no waiting list')
+    if places.has_waiting_list and (force_waiting_list or places.waiting_list_reserved > 0
+                                    or places.available < count):
+        if places.waiting_list_available < count:
+            raise BusinessError('sold out')
+        return True
+    if places.available < count:
+        raise BusinessError('sold out')
+    return False
+
+
+def can_take(places: Places, count: int) -> bool:
+    """A booking of `count` places would be accepted (in either list)."""
+    try:
+        goes_to_waiting_list(places, count)
+    except BusinessError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A decision to write: `count` places of `event` in one list, valid while the event's
+    counters still allow it (the store turns that into the transaction's condition)."""
+
+    event: EventRecord
+    count: int
+    in_waiting_list: bool
+    forced: bool = False
+
+    @property
+    def places_after(self) -> Places:
+        p = self.event.places
+        if self.in_waiting_list:
+            return Places(p.total, p.reserved, p.waiting_list_total, p.waiting_list_reserved + self.count)
+        return Places(p.total, p.reserved + self.count, p.waiting_list_total, p.waiting_list_reserved)
+
+
+def place(event: EventRecord, request: BookingRequest) -> Placement:
+    waiting = goes_to_waiting_list(event.places, request.count, request.force_waiting_list)
+    return Placement(event=event, count=request.count, in_waiting_list=waiting, forced=request.force_waiting_list)
+
+
+# ---- bookings as stored --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Leg:
+    """One event of a booking (a plain fillslot has one leg; a `fillslots` group several)."""
+
+    booking_id: int
+    leg: int
+    legs: int
+    agenda: str
+    event: str | None
+    count: int
+    in_waiting_list: bool
+    start: datetime
+    end: datetime | None
+    created_at: datetime
+    cancelled_at: datetime | None = None
+    anonymized_at: datetime | None = None
+    desk: str | None = None
+    meeting_type: str | None = None
+    user_was_present: bool | None = None
+    user_absence_reason: str | None = None
+    user_check_type_slug: str | None = None
+    user_check_type_label: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+    @property
+    def user_external_id(self) -> str | None:
+        return self.fields.get('user_external_id')
+
+
+def check_replaceable(legs: list[Leg], count: int) -> None:
+    """`cancel_booking_id` (spec §9.4): the booking to replace exists, is live, and holds as
+    many places as the new one."""
+    if not legs:
+        raise BusinessError('cancel booking: booking does not exist')
+    if any(leg.cancelled for leg in legs):
+        raise BusinessError('cancel booking: booking already cancelled')
+    if legs[0].count != count:
+        raise BusinessError('cancel booking: count is different')
+
+
+def booking_urls(base_url: str, booking_id: int) -> dict[str, str]:
+    url = f'{base_url}/api/booking/{booking_id}'
+    return {
+        'booking_url': f'{url}/',
+        'cancel_url': f'{url}/cancel/',
+        'ics_url': f'{url}/ics/',
+        'anonymize_url': f'{url}/anonymize/',
+        'accept_url': f'{url}/accept/',
+        'suspend_url': f'{url}/suspend/',
+    }
+
+
+def fillslot_answer(agenda: AgendaSpec, booking_id: int, placements: list[Placement], base_url: str,
+                    tz: ZoneInfo, cancelled_booking_id: int | None = None) -> dict[str, Any]:
+    """The seed's answer: `places` is the event's state right after this booking, as the
+    transaction's condition saw it (others may have booked since)."""
+    first = placements[0]
+    answer: dict[str, Any] = {
+        'booking_id': booking_id,
+        'datetime': local_text(first.event.spec.start, tz),
+        'end_datetime': local_text(first.event.end, tz),
+        'in_waiting_list': first.in_waiting_list,
+        'agenda': {'label': agenda.label, 'slug': agenda.slug},
+        'api': booking_urls(base_url, booking_id),
+    }
+    if len(placements) == 1:
+        answer['places'] = first.places_after.as_dict()
+    else:
+        answer['events'] = [{
+            'slug': p.event.slug,
+            'text': p.event.spec.label or local_text(p.event.spec.start, tz),
+            'datetime': local_text(p.event.spec.start, tz),
+            'end_datetime': local_text(p.event.end, tz),
+            'description': p.event.spec.description,
+            'in_waiting_list': p.in_waiting_list,
+        } for p in placements]
+    if cancelled_booking_id is not None:
+        answer['cancelled_booking_id'] = cancelled_booking_id
+    return answer
+
+
+def booking_detail(legs: list[Leg], tz: ZoneInfo, base_url: str) -> dict[str, Any]:
+    """`GET /api/booking/<id>/` (spec §8.3): the documented keys, the stored fields, the event."""
+    primary = legs[0]
+    fields = primary.fields
+    data: dict[str, Any] = {
+        'booking_id': primary.booking_id,
+        'id': primary.booking_id,
+        'in_waiting_list': primary.in_waiting_list,
+        'user_was_present': primary.user_was_present,
+        'user_absence_reason': primary.user_absence_reason or '',
+        'user_check_type_slug': primary.user_check_type_slug,
+        'user_check_type_label': primary.user_check_type_label,
+        'extra_data': fields.get('extra_data'),
+        'count': primary.count,
+        'agenda': primary.agenda,
+        'event': primary.event,
+        'datetime': local_text(primary.start, tz),
+        'end_datetime': local_text(primary.end, tz),
+        'creation_datetime': local_text(primary.created_at, tz),
+        'anonymization_datetime': local_text(primary.anonymized_at, tz),
+    }
+    for name in (*TEXT_FIELDS, *URL_FIELDS, 'user_external_id'):
+        data[name] = fields.get(name)
+    data['extra_emails'] = fields.get('extra_emails') or []
+    data['extra_phone_numbers'] = fields.get('extra_phone_numbers') or []
+    if len(legs) > 1:
+        data['events'] = [{'agenda': leg.agenda, 'event': leg.event, 'datetime': local_text(leg.start, tz),
+                           'in_waiting_list': leg.in_waiting_list} for leg in legs]
+    data['api'] = booking_urls(base_url, primary.booking_id)
+    return data
+
+
+def require_live(legs: list[Leg], err_class: str = 'booking is cancelled') -> None:
+    if any(leg.cancelled for leg in legs):
+        raise BusinessError(err_class)
+
+
+def require_events_booking(legs: list[Leg]) -> None:
+    """accept and suspend exist for events agendas only (meetings have no waiting list)."""
+    if legs[0].meeting_type is not None:
+        raise NotFound('not found', 'accept and suspend apply to events bookings only')
+
+
+def invalid_slots(unknown: list[str]) -> BadRequest:
+    return BadRequest(f'invalid slugs: {", ".join(unknown)}')
+
+
+def read_slots(p: Payload, max_slots: int) -> list[str]:
+    """`slots` of a fillslots call: a list or a comma-joined string, in the given order."""
+    slots = p.list('slots') or []
+    p.check()
+    slots = list(dict.fromkeys(s.strip() for s in slots if s.strip()))
+    if not slots:
+        raise BadRequest('slots list cannot be empty')
+    if len(slots) > max_slots:
+        raise InvalidPayload({'slots': [f'Ensure this list has no more than {max_slots} slots.']})
+    return slots

@@ -1,0 +1,51 @@
+"""Finding what a path names, or answering Chrono's 404 (spec chrono-api.md §1.4)."""
+from __future__ import annotations
+
+from . import store
+from .domain.agendas import AgendaSpec
+from .domain.bookings import Leg
+from .domain.events import EventRecord
+from .errors import NotFound
+from .parsing import SLUG_RE
+
+BOOKING_ID_MAX_DIGITS = 19
+
+
+def unknown_agenda(slug: str) -> NotFound:
+    return NotFound('unknown agenda', f'agenda {slug} does not exist')
+
+
+def unknown_event(agenda: str, slug: str) -> NotFound:
+    return NotFound('unknown event', f'event {slug} does not exist in agenda {agenda}')
+
+
+def agenda_or_404(slug: str) -> AgendaSpec:
+    agenda = store.get_agenda(slug) if SLUG_RE.match(slug) else None
+    if agenda is None:
+        raise unknown_agenda(slug)
+    return agenda
+
+
+def events_agenda_or_404(slug: str) -> AgendaSpec:
+    agenda = agenda_or_404(slug)
+    if agenda.kind != 'events':
+        raise NotFound('not an events agenda', f'agenda {slug} is not an events agenda')
+    return agenda
+
+
+def event_or_404(agenda: str, slug: str) -> EventRecord:
+    record = store.get_event(agenda, slug) if SLUG_RE.match(slug) else None
+    if record is None:
+        raise unknown_event(agenda, slug)
+    return record
+
+
+def booking_or_404(booking_id: str) -> list[Leg]:
+    """The legs of a booking named in a path; ids are integers."""
+    text = booking_id.strip()
+    legs = []
+    if text.isascii() and text.isdigit() and len(text) <= BOOKING_ID_MAX_DIGITS:
+        legs = store.get_legs(int(text))
+    if not legs:
+        raise NotFound('unknown booking', f'booking {booking_id} does not exist')
+    return legs

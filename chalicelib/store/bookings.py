@@ -1,0 +1,296 @@
+"""Bookings and the place counters they move: every write here is one transaction whose
+conditions carry the capacity rule (docs/table-design.md, spec chrono-api.md §9.2-9.4).
+
+A fillslot costs two round trips: one BatchGetItem (agenda, events, the user's counts, the
+booking to replace) and one TransactWriteItems. When a condition fails, the event's item as
+it was (ALL_OLD) comes back with the cancellation, so the caller decides again without
+reading again.
+"""
+from __future__ import annotations
+
+import random
+import time as clock
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from ..domain.agendas import AgendaSpec
+from ..domain.bookings import TEXT_FIELDS, URL_FIELDS, BookingRequest, Leg, Placement
+from ..domain.events import EventRecord
+from ..errors import Busy
+from ..models import (
+    CONFIG_PREFIX,
+    EVENT_PREFIX,
+    LEG_PREFIX,
+    Agenda,
+    Booking,
+    Event,
+    TableItem,
+    UserEventBookings,
+    agenda_pk,
+    booking_pk,
+    event_bookings_key,
+    leg_sk,
+    user_event_pk,
+    user_key,
+)
+from ..parsing import SLUG_RE
+from .agendas import _agenda_spec, _event_record
+from .tables import Transaction, _bind, _utc_key, run_guarded
+
+ID_EPOCH_MS = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+ID_RANDOM_BITS = 12
+STORED_FIELDS = (*TEXT_FIELDS, *URL_FIELDS, 'user_external_id', 'extra_emails', 'extra_phone_numbers', 'extra_data')
+USER_COUNT_SK = 'count'
+
+
+def new_booking_id() -> int:
+    """Unique without a shared counter: milliseconds since 2024 above 12 random bits.
+
+    Every booking put carries `attribute_not_exists`, so a collision (two bookings in the same
+    millisecond drawing the same bits) costs one retry with a new id, never a lost booking.
+    Ids stay below 2**53 (safe in JavaScript) until 2093 and grow with time.
+    """
+    return ((int(clock.time() * 1000) - ID_EPOCH_MS) << ID_RANDOM_BITS) | random.getrandbits(ID_RANDOM_BITS)
+
+
+# ---- reading ------------------------------------------------------------------------------
+
+def _leg(item: Booking) -> Leg:
+    return Leg(
+        booking_id=int(item.booking_id), leg=int(item.leg or 0), legs=int(item.legs or 1), agenda=item.agenda,
+        event=item.event, count=int(item.count or 1), in_waiting_list=bool(item.in_waiting_list),
+        start=item.start, end=item.end, created_at=item.created_at, cancelled_at=item.cancelled_at,
+        anonymized_at=item.anonymized_at, desk=item.desk, meeting_type=item.meeting_type,
+        user_was_present=item.user_was_present, user_absence_reason=item.user_absence_reason,
+        user_check_type_slug=item.user_check_type_slug, user_check_type_label=item.user_check_type_label,
+        fields={name: getattr(item, name) for name in STORED_FIELDS},
+    )
+
+
+@dataclass
+class BookingSnapshot:
+    """What a fillslot decides on, read in one BatchGetItem."""
+
+    agenda: AgendaSpec | None
+    events: dict[str, EventRecord] = field(default_factory=dict)
+    user_bookings: dict[str, int] = field(default_factory=dict)  # event slug -> the user's live bookings
+    replaced: list[Leg] = field(default_factory=list)  # the booking named by cancel_booking_id
+
+
+def read_for_booking(agenda: str, slugs: Iterable[str], user_external_id: str | None = None,
+                     replaced_id: int | None = None) -> BookingSnapshot:
+    _bind()
+    if not SLUG_RE.match(agenda):
+        return BookingSnapshot(agenda=None)
+    slugs = [s for s in slugs if SLUG_RE.match(s)]
+    keys = [(agenda_pk(agenda), f'{CONFIG_PREFIX}agenda')]
+    keys += [(agenda_pk(agenda), f'{EVENT_PREFIX}{s}') for s in slugs]
+    if user_external_id:
+        keys += [(user_event_pk(agenda, s, user_external_id), USER_COUNT_SK) for s in slugs]
+    if replaced_id is not None:
+        keys.append((booking_pk(replaced_id), leg_sk(0)))
+    snapshot = BookingSnapshot(agenda=None)
+    user_counts = {user_event_pk(agenda, s, user_external_id or ''): s for s in slugs}
+    for item in TableItem.batch_get(keys, consistent_read=True):
+        if isinstance(item, Agenda):
+            snapshot.agenda = _agenda_spec(item)
+        elif isinstance(item, Event):
+            snapshot.events[item.slug] = _event_record(item)
+        elif isinstance(item, UserEventBookings):
+            snapshot.user_bookings[user_counts[item.pk]] = int(item.bookings or 0)
+        elif isinstance(item, Booking):
+            snapshot.replaced = [_leg(item)]
+    if snapshot.replaced and snapshot.replaced[0].legs > 1:
+        snapshot.replaced = get_legs(replaced_id)
+    return snapshot
+
+
+def get_legs(booking_id: int) -> list[Leg]:
+    """Every leg of a booking, primary first; [] when there is no such booking."""
+    _bind()
+    items = Booking.query(booking_pk(booking_id), Booking.sk.startswith(LEG_PREFIX), consistent_read=True)
+    return sorted((_leg(i) for i in items), key=lambda leg: leg.leg)
+
+
+def user_legs(user_external_id: str, start: datetime | None = None, end: datetime | None = None) -> list[Leg]:
+    """A user's legs starting in [start, end), by start time (gsi1, eventually consistent)."""
+    _bind()
+    low = _utc_key(start) if start else ''
+    high = _utc_key(end) if end else '~'
+    return [_leg(i) for i in Booking.by_gsi1.query(user_key(user_external_id), Booking.gsi1sk.between(low, high))
+            if isinstance(i, Booking) and (end is None or i.start < end)]
+
+
+def events_between(agenda: str, start: datetime | None, end: datetime | None) -> list[EventRecord]:
+    """Events of an agenda starting in [start, end), by start time (gsi2, eventually consistent)."""
+    _bind()
+    low = _utc_key(start) if start else ''
+    high = _utc_key(end) if end else '~'
+    items = Event.by_gsi2.query(f'EVENTS#{agenda}', Event.gsi2sk.between(low, high))
+    return [_event_record(i) for i in items if isinstance(i, Event) and (end is None or i.start < end)]
+
+
+# ---- booking ------------------------------------------------------------------------------
+
+class EventsChanged(Exception):
+    """The counters moved under the decision: here they are as the transaction found them
+    (None: the event is gone)."""
+
+    def __init__(self, events: dict[str, EventRecord | None]) -> None:
+        super().__init__(sorted(events))
+        self.events = events
+
+
+class AlreadyBookedByUser(Exception):
+    def __init__(self, event: str) -> None:
+        super().__init__(event)
+        self.event = event
+
+
+class BookingChanged(Exception):
+    """A booking to cancel or move was cancelled or moved meanwhile."""
+
+
+def _placement_condition(p: Placement):
+    """The decision `p` stays right as long as this holds on the event's item (spec §9.2)."""
+    spec = p.event.spec
+    condition = ((Event.places == spec.places) & (Event.waiting_list_places == spec.waiting_list_places)
+                 & (Event.cancelled == False))  # noqa: E712 - a DynamoDB condition, not a Python test
+    if p.in_waiting_list:
+        condition &= Event.waiting_list_reserved <= spec.waiting_list_places - p.count
+        if not p.forced:  # someone waits, or the main list is short of `count` places
+            condition &= (Event.reserved > spec.places - p.count) | (Event.waiting_list_reserved > 0)
+    else:
+        condition &= (Event.reserved <= spec.places - p.count) & (Event.waiting_list_reserved == 0)
+    return condition
+
+
+class _Counters:
+    """Per-item counter changes of one transaction (DynamoDB allows one write per item), each
+    with the condition of the placement that needs it."""
+
+    def __init__(self) -> None:
+        self.events: dict[tuple[str, str], dict[str, Any]] = {}
+        self.users: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def event(self, agenda: str, slug: str, in_waiting_list: bool, delta: int, placement: Placement | None = None):
+        entry = self.events.setdefault((agenda, slug), {'reserved': 0, 'waiting_list_reserved': 0, 'condition': None})
+        entry['waiting_list_reserved' if in_waiting_list else 'reserved'] += delta
+        if placement is not None:
+            entry['condition'] = _placement_condition(placement)
+
+    def user(self, agenda: str, slug: str, user: str | None, delta: int, exclusive: bool = False) -> None:
+        if not user:
+            return
+        entry = self.users.setdefault((agenda, slug, user), {'delta': 0, 'exclusive': False})
+        entry['delta'] += delta
+        entry['exclusive'] = entry['exclusive'] or exclusive
+
+    def write(self, tx: Transaction) -> None:
+        for (agenda, slug), entry in self.events.items():
+            actions = [getattr(Event, name).add(entry[name]) for name in ('reserved', 'waiting_list_reserved')
+                       if entry[name]]
+            condition = entry['condition'] if entry['condition'] is not None else Event.pk.exists()
+            tx.update(Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}'), actions or [Event.reserved.add(0)],
+                      condition=condition, tag=('event', slug), return_old=True)
+        for (agenda, slug, user), entry in self.users.items():
+            condition = None
+            if entry['exclusive']:
+                condition = UserEventBookings.bookings.does_not_exist() | (UserEventBookings.bookings <= 0)
+            tx.update(UserEventBookings(user_event_pk(agenda, slug, user), USER_COUNT_SK),
+                      [UserEventBookings.bookings.add(entry['delta']),
+                       UserEventBookings.item_type.set(UserEventBookings)],
+                      condition=condition, tag=('user', slug))
+
+
+def _cancel_leg(tx: Transaction, counters: _Counters, leg: Leg, now: datetime, tag: str = 'leg') -> None:
+    tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), [Booking.cancelled_at.set(now)],
+              condition=Booking.cancelled_at.does_not_exist() & (Booking.in_waiting_list == leg.in_waiting_list),
+              tag=(tag, leg.leg))
+    if leg.event is not None:
+        counters.event(leg.agenda, leg.event, leg.in_waiting_list, -leg.count)
+        counters.user(leg.agenda, leg.event, leg.user_external_id, -1)
+
+
+def _booking_item(booking_id: int, index: int, agenda: str, placement: Placement, request: BookingRequest,
+                  legs: int, now: datetime) -> Booking:
+    event = placement.event
+    user = request.user_external_id
+    sort_id = f'{booking_id:016d}#{index:03d}'
+    return Booking(
+        pk=booking_pk(booking_id), sk=leg_sk(index), booking_id=booking_id, leg=index, legs=legs, agenda=agenda,
+        event=event.slug, count=placement.count, in_waiting_list=placement.in_waiting_list,
+        start=event.spec.start, end=event.end, created_at=now,
+        gsi1pk=user_key(user) if user else None, gsi1sk=f'{_utc_key(event.spec.start)}#{sort_id}' if user else None,
+        gsi2pk=event_bookings_key(agenda, event.slug), gsi2sk=sort_id,
+        **{name: request.fields.get(name) for name in STORED_FIELDS},
+    )
+
+
+def book(agenda: str, placements: list[Placement], request: BookingRequest, replaced: list[Leg],
+         now: datetime) -> int:
+    """Write a booking (one leg per placement) and cancel `replaced`, in one transaction.
+
+    Returns the new booking id. Raises EventsChanged when a counter condition failed,
+    AlreadyBookedByUser for `exclude_user`, BookingChanged when `replaced` moved meanwhile.
+    """
+    _bind()
+    for _ in range(5):
+        booking_id = new_booking_id()
+        tx = Transaction()
+        counters = _Counters()
+        for leg in replaced:
+            _cancel_leg(tx, counters, leg, now, tag='replaced')
+        for index, placement in enumerate(placements):
+            item = _booking_item(booking_id, index, agenda, placement, request, len(placements), now)
+            tx.put(item, condition=Booking.pk.does_not_exist(), tag=('booking', index))
+            counters.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
+            counters.user(agenda, placement.event.slug, request.user_external_id, 1, request.exclude_user)
+        counters.write(tx)
+        failures = run_guarded(tx)
+        if not failures:
+            return booking_id
+        kinds = {tag[0] for tag, _ in failures}
+        if 'replaced' in kinds:
+            raise BookingChanged()
+        if 'user' in kinds:
+            raise AlreadyBookedByUser(next(tag[1] for tag, _ in failures if tag[0] == 'user'))
+        if 'event' in kinds:
+            raise EventsChanged({tag[1]: _event_record(Event.from_raw_data(reason.raw_item)) if reason.raw_item
+                                 else None for tag, reason in failures if tag[0] == 'event'})
+        # Only the new booking's key was taken: another booking drew the same id. Draw again.
+    raise Busy('busy', 'could not allocate a booking id: try again')
+
+
+# ---- lifecycle ----------------------------------------------------------------------------
+
+def cancel(legs: list[Leg], now: datetime) -> None:
+    """Cancel every leg and give their places back; BookingChanged if one moved meanwhile."""
+    _bind()
+    tx = Transaction()
+    counters = _Counters()
+    for leg in legs:
+        _cancel_leg(tx, counters, leg, now)
+    counters.write(tx)
+    if run_guarded(tx):
+        raise BookingChanged()
+
+
+def move(legs: list[Leg], to_waiting_list: bool) -> list[EventRecord]:
+    """accept (to the main list) or suspend (to the waiting list), with no capacity check
+    (spec §8.7-8.8); BookingChanged if a leg moved meanwhile. Returns the events after."""
+    _bind()
+    tx = Transaction()
+    counters = _Counters()
+    for leg in legs:
+        tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), [Booking.in_waiting_list.set(to_waiting_list)],
+                  condition=Booking.cancelled_at.does_not_exist() & (Booking.in_waiting_list == leg.in_waiting_list),
+                  tag=('leg', leg.leg))
+        counters.event(leg.agenda, leg.event, leg.in_waiting_list, -leg.count)
+        counters.event(leg.agenda, leg.event, to_waiting_list, leg.count)
+    counters.write(tx)
+    if run_guarded(tx):
+        raise BookingChanged()
+    keys = [(agenda_pk(leg.agenda), f'{EVENT_PREFIX}{leg.event}') for leg in legs]
+    return [_event_record(item) for item in Event.batch_get(keys, consistent_read=True)]
