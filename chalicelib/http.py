@@ -51,6 +51,11 @@ class Call:
     method: str
 
 
+def utcnow() -> datetime:
+    """The request's clock, in one place (tests set it)."""
+    return datetime.now(timezone.utc)
+
+
 def answer(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(body=json.dumps(body, ensure_ascii=False, separators=(',', ':')), status_code=status,
                     headers={**JSON_HEADERS, **(headers or {})})
@@ -167,7 +172,7 @@ class Api:
         request = self.app.current_request
         try:
             settings = config.settings()
-            now = datetime.now(timezone.utc)
+            now = utcnow()
             pairs = query_pairs(request)
             caller = authenticate(request.headers.get('authorization'), raw_query(request), pairs,
                                   settings.api_clients, settings.signature_keys, now, store.claim_nonce)

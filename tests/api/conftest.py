@@ -4,6 +4,8 @@ The fixtures `client`, `api`, `env` and `aws` come from tests/conftest.py; these
 """
 from __future__ import annotations
 
+from datetime import timezone
+
 import pytest
 
 from chalicelib.models import Event, agenda_pk
@@ -12,9 +14,19 @@ GENERIC_401 = 'authentication failed: give valid API client credentials or a val
 
 
 def set_counters(agenda: str, event: str, reserved: int = 0, waiting: int = 0) -> None:
-    """Stand-in for bookings (no booking endpoint yet): set the event's place counters directly."""
+    """Set an event's place counters directly (to reach a state without making the bookings)."""
     Event(agenda_pk(agenda), f'event#{event}').update(
         actions=[Event.reserved.set(reserved), Event.waiting_list_reserved.set(waiting)])
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Set the time every request sees: `clock(datetime(2030, 3, 1, 9, tzinfo=PARIS))`."""
+    from chalicelib import http
+
+    def set_now(moment):
+        monkeypatch.setattr(http, 'utcnow', lambda: moment.astimezone(timezone.utc))
+    return set_now
 
 
 @pytest.fixture(scope='session', autouse=True)
