@@ -82,8 +82,7 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url:
             raise already_booked(exc.event) from None
         except store.BookingChanged:
             raise BusinessError('cancel booking: booking already cancelled') from None
-        return fillslot_answer(agenda, booking_id, placements, base_url, tz,
-                               cancelled_booking_id=request.cancel_booking_id)
+        return fillslot_answer(agenda, booking_id, placements, base_url, tz, snapshot.replaced)
     raise Busy('busy', 'too many simultaneous bookings on this event: try again')
 
 

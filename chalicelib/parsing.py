@@ -47,7 +47,7 @@ def to_int(value: Any, minimum: int | None = None, maximum: int = MAX_INT) -> in
         number = int(value)
     elif isinstance(value, int):
         number = value
-    elif isinstance(value, str) and re.fullmatch(r'\s*[+-]?\d{1,12}\s*', value):
+    elif isinstance(value, str) and re.fullmatch(r'\s*[+-]?\d{1,19}\s*', value):
         number = int(value)
     else:
         raise ValueError('A valid integer is required.')

@@ -57,6 +57,8 @@ class ServerThread:
 
     def __init__(self, app, host: str = '127.0.0.1', port: int = 0) -> None:
         self.server = make_server(app, host, port)
+        # socketserver listens with a backlog of 5: a burst of clients would wait for SYN retries.
+        self.server.server.socket.listen(128)
         self.host, self.port = self.server.server.server_address[:2]
         self.thread = threading.Thread(target=self.server.server.serve_forever, daemon=True)
 

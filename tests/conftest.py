@@ -6,6 +6,7 @@ test may reach AWS: credentials are fake and every endpoint is on loopback or mo
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import sys
@@ -123,13 +124,16 @@ def dynamodb_local():
     engine.stop()
 
 
+TABLE_NUMBERS = itertools.count()
+
+
 @pytest.fixture
 def ddb(dynamodb_local, monkeypatch, request):
     """The store bound to a fresh table on DynamoDB Local."""
     from local.dynamodb import local_aws_environment
     for name, value in local_aws_environment(dynamodb_local.endpoint).items():
         monkeypatch.setenv(name, value)
-    table = f'chrono-{request.node.name[:40]}-{os.getpid()}'.replace('[', '-').replace(']', '')
+    table = f'chrono-{request.node.name[:40]}-{os.getpid()}-{next(TABLE_NUMBERS)}'
     table = ''.join(c if c.isalnum() or c in '-_.' else '-' for c in table)
     monkeypatch.setenv('CHRONO_TABLE', table)
     config.reset()

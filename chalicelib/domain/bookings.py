@@ -163,12 +163,19 @@ class Placement:
     in_waiting_list: bool
     forced: bool = False
 
-    @property
-    def places_after(self) -> Places:
+    def places_after(self, replaced: list[Leg] = ()) -> Places:
+        """The event's places once this booking is written and `replaced` cancelled."""
+        changes = [(self.in_waiting_list, self.count)] + [
+            (leg.in_waiting_list, -leg.count) for leg in replaced
+            if (leg.agenda, leg.event) == (self.event.agenda, self.event.slug)]
+        reserved, waiting = self.event.reserved, self.event.waiting_list_reserved
+        for in_waiting_list, delta in changes:
+            if in_waiting_list:
+                waiting += delta
+            else:
+                reserved += delta
         p = self.event.places
-        if self.in_waiting_list:
-            return Places(p.total, p.reserved, p.waiting_list_total, p.waiting_list_reserved + self.count)
-        return Places(p.total, p.reserved + self.count, p.waiting_list_total, p.waiting_list_reserved)
+        return Places(p.total, reserved, p.waiting_list_total, waiting)
 
 
 def place(event: EventRecord, request: BookingRequest) -> Placement:
@@ -235,7 +242,7 @@ def booking_urls(base_url: str, booking_id: int) -> dict[str, str]:
 
 
 def fillslot_answer(agenda: AgendaSpec, booking_id: int, placements: list[Placement], base_url: str,
-                    tz: ZoneInfo, cancelled_booking_id: int | None = None) -> dict[str, Any]:
+                    tz: ZoneInfo, replaced: list[Leg] = ()) -> dict[str, Any]:
     """The seed's answer: `places` is the event's state right after this booking, as the
     transaction's condition saw it (others may have booked since)."""
     first = placements[0]
@@ -248,7 +255,7 @@ def fillslot_answer(agenda: AgendaSpec, booking_id: int, placements: list[Placem
         'api': booking_urls(base_url, booking_id),
     }
     if len(placements) == 1:
-        answer['places'] = first.places_after.as_dict()
+        answer['places'] = first.places_after(replaced).as_dict()
     else:
         answer['events'] = [{
             'slug': p.event.slug,
@@ -258,8 +265,8 @@ def fillslot_answer(agenda: AgendaSpec, booking_id: int, placements: list[Placem
             'description': p.event.spec.description,
             'in_waiting_list': p.in_waiting_list,
         } for p in placements]
-    if cancelled_booking_id is not None:
-        answer['cancelled_booking_id'] = cancelled_booking_id
+    if replaced:
+        answer['cancelled_booking_id'] = replaced[0].booking_id
     return answer
 
 

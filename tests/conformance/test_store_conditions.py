@@ -139,3 +139,23 @@ def test_shrinking_races_with_bookings_without_ever_overbooking(ddb):
     assert record.reserved == booked
     assert record.reserved <= record.spec.places
     assert record.spec.places == (8 if shrunk.result() else 20)
+
+
+@pytest.mark.parametrize('failing', ['update', 'put', 'delete'])
+def test_transaction_failures_name_the_write_that_failed(ddb, failing):
+    """pynamodb sends checks, deletes, puts, updates in that order whatever the call order:
+    the tags must still name the failed write (store.tables.Transaction)."""
+    from chalicelib.store.tables import Transaction, run_guarded
+    store.create_event('piscine', EventSpec(slug='a', start=NOW, places=1))
+    store.create_event('piscine', EventSpec(slug='b', start=NOW, places=1))
+    tx = Transaction()
+    # Added in the reverse of pynamodb's order, each failing only when chosen.
+    tx.update(Event(agenda_pk('piscine'), 'event#a'), [Event.reserved.add(1)],
+              condition=Event.places == (5 if failing == 'update' else 1), tag='update')
+    tx.put(Event(agenda_pk('piscine'), 'event#new', agenda='piscine', slug='new', start=NOW, places=1),
+           condition=Event.pk.exists() if failing == 'put' else Event.pk.does_not_exist(), tag='put')
+    tx.delete(Event(agenda_pk('piscine'), 'event#b'),
+              condition=Event.places == (5 if failing == 'delete' else 1), tag='delete')
+    failures = run_guarded(tx)
+    assert [(tag, reason.code) for tag, reason in failures] == [(failing, 'ConditionalCheckFailed')]
+    assert store.get_event('piscine', 'a').reserved == 0

@@ -1,0 +1,101 @@
+"""What a booking costs in DynamoDB calls, and how contention is survived.
+
+Calls are counted at botocore's door (every pynamodb call goes through it). TransactionConflict
+(contention on real DynamoDB, never produced by moto or DynamoDB Local) is injected there too.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+PARIS = ZoneInfo('Europe/Paris')
+NOW = datetime(2030, 3, 1, 9, 0, tzinfo=PARIS)
+
+
+def count_calls(monkeypatch) -> Counter:
+    """Every DynamoDB operation made from now on, by name; `inject(n)` makes the next n
+    transactions fail with a TransactionConflict cancellation."""
+    seen: Counter = Counter()
+    conflicts = {'left': 0}
+    original = BaseClient._make_api_call
+
+    def counting(self, operation, params):
+        seen[operation] += 1
+        if operation == 'TransactWriteItems' and conflicts['left'] > 0:
+            conflicts['left'] -= 1
+            reasons = [{'Code': 'TransactionConflict', 'Message': 'Transaction is ongoing for the item'}] + [
+                {'Code': 'None'}] * (len(params['TransactItems']) - 1)
+            raise ClientError({'Error': {'Code': 'TransactionCanceledException', 'Message': 'conflict'},
+                               'CancellationReasons': reasons}, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, '_make_api_call', counting)
+    seen.inject = lambda n: conflicts.update(left=n)  # type: ignore[attr-defined]
+    return seen
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    return count_calls(monkeypatch)
+
+
+@pytest.fixture
+def cours(api, clock):
+    clock(NOW)
+    assert api.post('/api/agenda/', {'label': 'Piscine', 'slug': 'piscine'})[0] == 200
+    assert api.post('/api/agenda/piscine/event/', {'slug': 'cours', 'start_datetime': '2030-03-05 10:00',
+                                                   'places': 1000, 'waiting_list_places': 10})[0] == 200
+
+
+def book(api, **body):
+    status, answer = api.post('/api/agenda/piscine/fillslot/cours/', body)
+    assert (status, answer['err']) == (200, 0), answer
+    return answer
+
+
+def test_a_fillslot_costs_one_read_and_one_transaction(api, cours, calls):
+    """With 500 bookings on the event too: tests/conformance/test_booking_concurrency.py."""
+    book(api, user_external_id='first')
+    calls.clear()
+    answer = book(api, user_external_id='last', exclude_user='true', label='Dernier')
+    assert dict(calls) == {'BatchGetItem': 1, 'TransactWriteItems': 1}
+    assert answer['places']['reserved'] == 2
+
+
+def test_a_fillslot_replacing_a_booking_costs_the_same(api, cours, calls):
+    old = book(api, count='2')
+    calls.clear()
+    answer = book(api, count='2', cancel_booking_id=str(old['booking_id']))
+    assert dict(calls) == {'BatchGetItem': 1, 'TransactWriteItems': 1}
+    assert (answer['cancelled_booking_id'], answer['places']['reserved']) == (old['booking_id'], 2)
+
+
+def test_contention_is_retried_and_ends_in_a_booking(api, cours, calls):
+    calls.inject(3)
+    calls.clear()
+    answer = book(api)
+    assert dict(calls) == {'BatchGetItem': 1, 'TransactWriteItems': 4}
+    assert answer['places']['reserved'] == 1
+    assert api.get('/api/agenda/piscine/status/cours/')[1]['places']['reserved'] == 1
+
+
+def test_endless_contention_is_an_honest_refusal_that_books_nothing(api, cours, calls):
+    calls.inject(1000)
+    status, answer = api.post('/api/agenda/piscine/fillslot/cours/', {})
+    assert (status, answer) == (200, {'err': 1, 'err_class': 'busy',
+                                      'err_desc': 'too many simultaneous changes on the same places: try again'})
+    calls.inject(0)
+    assert api.get('/api/agenda/piscine/status/cours/')[1]['places']['reserved'] == 0
+
+
+def test_contention_on_a_cancel_is_retried(api, cours, calls):
+    booking = book(api, count='3')
+    calls.inject(2)
+    status, answer = api.post(f"/api/booking/{booking['booking_id']}/cancel/")
+    assert (status, answer) == (200, {'err': 0, 'booking_id': booking['booking_id']})
+    assert api.get('/api/agenda/piscine/status/cours/')[1]['places']['reserved'] == 0
