@@ -18,7 +18,7 @@ api = Api(app)
 
 @api.route('/api/agenda', methods=('GET',))
 def agenda_list(call: Call):
-    return {'data': admin.list_agendas(call.query, call.base_url)}
+    return {'data': admin.list_agendas(call.query, call.base_url, call.tz, call.now)}
 
 
 @api.route('/api/agenda', methods=('POST',))

@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 
 from . import store
 from .domain.agendas import AgendaSpec, agenda_item, keep_stored_instants, read_agenda, read_event, slugify
-from .domain.events import EventRecord, event_detail, shrink_problem
+from .domain.bookings import can_take
+from .domain.events import EventRecord, event_detail, is_bookable, shrink_problem
+from .domain.window import booking_window
 from .errors import BusinessError, InvalidPayload, invalid
 from .lookup import agenda_or_404, event_or_404, events_agenda_or_404
 from .parsing import SLUG_RE, Payload
@@ -15,11 +17,13 @@ from .parsing import SLUG_RE, Payload
 
 # ---- agendas ------------------------------------------------------------------------------
 
-def list_agendas(query: Payload, base_url: str) -> list[dict[str, Any]]:
-    """`GET /api/agenda/`: `q` is a substring of the slug, `category` and `kind` exact."""
+def list_agendas(query: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> list[dict[str, Any]]:
+    """`GET /api/agenda/`: `q` is a substring of the slug, `category` and `kind` exact;
+    `with_open_events=true` keeps the events agendas where a booking could be made now."""
     q = query.str('q', max_length=200)
     category = query.str('category', max_length=200)
     kind = query.str('kind', max_length=20)
+    with_open_events = query.bool('with_open_events')
     query.check()
     resources = None
     items = []
@@ -30,10 +34,21 @@ def list_agendas(query: Payload, base_url: str) -> list[dict[str, Any]]:
             continue
         if kind and agenda.kind != kind:
             continue
+        if with_open_events and not has_open_events(agenda, tz, now):
+            continue
         if agenda.resources and resources is None:
             resources = store.list_resources()
         items.append(agenda_item(agenda, base_url, resources))
     return items
+
+
+def has_open_events(agenda: AgendaSpec, tz: ZoneInfo, now: datetime) -> bool:
+    """An events agenda with an event, in its booking window, that would take one more place."""
+    if agenda.kind != 'events':
+        return False
+    window = booking_window(agenda, now, tz)
+    return any(is_bookable(agenda, r.spec, now, tz) and can_take(r.places, 1)
+               for r in store.events_between(agenda.slug, window.start, window.end))
 
 
 def get_agenda(slug: str, base_url: str) -> dict[str, Any]:

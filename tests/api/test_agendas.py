@@ -380,3 +380,27 @@ def test_unknown_agenda_is_404_in_chrono_shape(client):
         assert response.headers['Content-Type'] == 'application/json'
         assert json.loads(response.body) == {'err': 1, 'err_class': 'unknown agenda',
                                              'err_desc': 'agenda nope does not exist'}
+
+
+def test_with_open_events_keeps_events_agendas_where_a_place_can_be_booked_now(api, clock):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.api.conftest import set_counters
+    clock(datetime(2030, 3, 1, 9, 0, tzinfo=ZoneInfo('Europe/Paris')))
+    for slug in ('ouvert', 'complet', 'lointain', 'attente'):
+        create(api, label=slug.title(), slug=slug)
+    create(api, label='Rdv', slug='rdv', kind='meetings')
+    events = {'ouvert': ('2030-03-05 10:00', 5, 0), 'complet': ('2030-03-05 10:00', 2, 0),
+              'lointain': ('2030-06-05 10:00', 5, 0), 'attente': ('2030-03-05 10:00', 2, 1)}
+    for slug, (start, places, waiting) in events.items():
+        status, _ = api.post(f'/api/agenda/{slug}/event/', {'slug': 'e', 'start_datetime': start, 'places': places,
+                                                           'waiting_list_places': waiting})
+        assert status == 200
+    set_counters('complet', 'e', reserved=2)
+    set_counters('attente', 'e', reserved=2)  # full main list, room in the waiting list
+    assert slugs(api.get('/api/agenda/?with_open_events=true')[1]) == ['attente', 'ouvert']
+    assert slugs(api.get('/api/agenda/?with_open_events=false')[1]) == [
+        'attente', 'complet', 'lointain', 'ouvert', 'rdv']
+    status, answer = api.get('/api/agenda/?with_open_events=peut-etre')
+    assert (status, answer['errors']) == (400, {'with_open_events': ['Must be a valid boolean.']})

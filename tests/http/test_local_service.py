@@ -176,6 +176,31 @@ def test_percent_encoded_path_parameters_are_decoded_once(service):
     assert missing.status_code == 404
 
 
+def test_a_wcs_booking_workflow_over_signed_calls(service):
+    """What a w.c.s. form does: list the datetimes, book the first one with the fillslot_url it
+    got (a signed POST with the form's values as strings), read the booking, cancel it."""
+    base, _ = service
+    listing = requests.get(base + signed('/api/agenda/piscine/datetimes/', 'lock_code=abc'), timeout=10).json()
+    first = listing['meta']['first_bookable_slot']
+    assert (listing['err'], first['places']['reserved']) == (0, 0)
+    path = first['api']['fillslot_url'][len(base):]
+    body = {'user_external_id': 'nameid-1', 'user_email': 'nothing', 'count': '2', 'form_url': 'https://wcs/f/1/',
+            'exclude_user': 'True', 'demande': '42'}
+    booking = requests.post(base + signed(path, ''), json=body, timeout=10).json()
+    assert (booking['err'], booking['in_waiting_list'], booking['places']['reserved']) == (0, False, 2)
+    assert set(booking) == {'err', 'booking_id', 'datetime', 'end_datetime', 'in_waiting_list', 'agenda', 'api',
+                            'places'}
+    again = requests.post(base + signed(path, ''), json=body, timeout=10).json()
+    assert (again['err'], again['err_class']) == (1, 'event is already booked by user')
+    detail = requests.get(base + signed(booking['api']['booking_url'][len(base):], ''), timeout=10).json()
+    assert (detail['err'], detail['data']['extra_data'], detail['data']['user_email']) == (0, {'demande': '42'},
+                                                                                         'nothing')
+    cancelled = requests.post(base + signed(booking['api']['cancel_url'][len(base):], ''), timeout=10).json()
+    assert cancelled == {'err': 0, 'booking_id': booking['booking_id']}
+    status = requests.get(base + signed(first['api']['status_url'][len(base):], ''), timeout=10).json()
+    assert status['places']['reserved'] == 0
+
+
 def test_ctrl_c_stops_everything_and_leaves_no_process_behind():
     process, banner, port = start_service({})
     ddb_port = int(re.search(r'DynamoDB Local: http://127\.0\.0\.1:(\d+)', banner).group(1))
