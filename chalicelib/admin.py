@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from . import store
 from .domain.agendas import AgendaSpec, agenda_item, keep_stored_instants, read_agenda, read_event, slugify
-from .domain.bookings import can_take
+from .domain.places import can_take
 from .domain.events import EventRecord, event_detail, is_bookable, shrink_problem
 from .domain.window import booking_window
 from .errors import BusinessError, InvalidPayload, invalid
@@ -111,6 +111,8 @@ def update_event(agenda_slug: str, event_slug: str, body: Payload, base_url: str
     except store.Refused:
         raise BusinessError('event has bookings', f'event {record.slug} has more bookings than that') from None
     updated = store.get_event(agenda.slug, record.slug) or record
+    if updated.has_bookings and (updated.spec.start, updated.end) != (record.spec.start, record.end):
+        store.follow_event(agenda.slug, updated)
     return event_detail(agenda, updated, base_url, tz, now)
 
 
@@ -221,6 +223,7 @@ def import_document(body: Payload, tz: ZoneInfo) -> dict[str, Any]:
     _check_references([(f'agendas.{i}.', a) for i, a in enumerate(agendas)], resources)
     operations = store.save_resources(resources)
     created, updated, problems = [], [], []
+    moved: list[tuple[str, EventRecord]] = []  # booked events whose time changes: their bookings follow
     for agenda in agendas:
         current = store.load_agenda(agenda.slug)
         if current is not None:
@@ -229,6 +232,10 @@ def import_document(body: Payload, tz: ZoneInfo) -> dict[str, Any]:
             continue
         if current is not None:
             problems.extend(_removal_problems(agenda, current))
+            new_events = {e.slug: e for e in agenda.events}
+            moved.extend((agenda.slug, EventRecord(agenda.slug, new_events[r.slug])) for r in current.events
+                         if r.has_bookings and r.slug in new_events
+                         and (new_events[r.slug].start, new_events[r.slug].duration) != (r.spec.start, r.spec.duration))
         operations.extend(store.plan_agenda(agenda, current))
         (updated if current else created).append(agenda.slug)
     if problems:
@@ -238,6 +245,8 @@ def import_document(body: Payload, tz: ZoneInfo) -> dict[str, Any]:
     except store.Refused:
         raise BusinessError('import refused', 'bookings changed during the import: nothing was imported, '
                                               'try again') from None
+    for agenda_slug, record in moved:
+        store.follow_event(agenda_slug, record)
     return {'created': created, 'updated': updated}
 
 

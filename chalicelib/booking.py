@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from . import store
 from .domain.bookings import (
     BookingRequest,
+    already_booked,
     Leg,
     booking_detail,
-    check_bookable,
     check_replaceable,
     fillslot_answer,
     invalid_slots,
@@ -29,13 +29,10 @@ from .errors import BadRequest, BusinessError, Busy
 from .lookup import booking_or_404, unknown_agenda, unknown_event
 from .parsing import Payload
 
-# A fillslots group is one transaction: per event a booking leg, the counters and the user's count.
-MAX_GROUP_EVENTS = 30
+# A fillslots group is one transaction of at most 100 writes: per event a booking leg, the counters and
+# the user's count, and as many for each leg of a replaced booking (16 * 3 * 2 = 96).
+MAX_GROUP_EVENTS = 16
 MAX_DECISIONS = 25
-
-
-def already_booked(event: str) -> BusinessError:
-    return BusinessError('event is already booked by user', f'event {event} is already booked by user')
 
 
 def fillslot(agenda_slug: str, slot: str, body: Payload, base_url: str, tz: ZoneInfo,
@@ -65,14 +62,10 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url:
     if request.cancel_booking_id is not None:
         check_replaceable(snapshot.replaced, request.count)
     events = [snapshot.events[slug] for slug in slots]
-    if request.exclude_user and request.user_external_id:
-        for event in events:
-            if snapshot.user_bookings.get(event.slug, 0) > 0:
-                raise already_booked(event.slug)
     for _ in range(MAX_DECISIONS):
-        for event in events:
-            check_bookable(agenda, event, now, tz, request)
-        placements = [place(event, request) for event in events]
+        # The first refusal in the order of `slots` is the answer.
+        placements = [place(agenda, event, request, now, tz, snapshot.user_bookings.get(event.slug, 0) > 0)
+                      for event in events]
         try:
             booking_id = store.book(agenda.slug, placements, request, snapshot.replaced, now)
         except store.EventsChanged as changed:

@@ -7,7 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import store
-from .domain.bookings import EVENTS_CHOICES, MAX_USER_ID, can_take
+from .domain.bookings import EVENTS_CHOICES, MAX_USER_ID
+from .domain.places import can_take
 from .domain.events import event_item, is_bookable, is_recurring_primary
 from .domain.window import booking_window, local_midnight
 from .lookup import event_or_404, events_agenda_or_404
@@ -38,9 +39,10 @@ def datetimes(agenda_slug: str, query: Payload, base_url: str, tz: ZoneInfo, now
             end = min(end, window.end) if end and window.end else (end or window.end)
     elif events == 'past':
         end = min(end, now) if end else now
-    records = [r for r in store.events_between(agenda.slug, start, end)
-               if not is_recurring_primary(r.spec) and not r.spec.cancelled
-               and is_bookable(agenda, r.spec, now, tz, bypass_delays, events)]
+    records = sorted((r for r in store.events_between(agenda.slug, start, end)
+                      if not is_recurring_primary(r.spec) and not r.spec.cancelled
+                      and is_bookable(agenda, r.spec, now, tz, bypass_delays, events)),
+                     key=lambda r: (r.spec.start, r.spec.label or '', r.slug))  # spec §5.2: start, then label
 
     booked: dict[str, set[str]] = {}
     for name in {user, excluded_user} - {None}:

@@ -13,7 +13,7 @@ from ..errors import BadRequest, BusinessError, InvalidPayload, NotFound
 from ..parsing import Payload, is_blank, to_int
 from .agendas import MAX_PLACES, AgendaSpec, local_text
 from .events import EventRecord, is_bookable, is_recurring_primary
-from .places import Places
+from .places import Places, goes_to_waiting_list
 
 EVENTS_CHOICES = ('future', 'past', 'all')
 # What a booking stores as given (seed parameters), with their length limits.
@@ -24,7 +24,10 @@ MAX_TEXT = 1000
 MAX_URL = 2048
 MAX_USER_ID = 250  # part of DynamoDB keys
 MAX_EXTRA_CONTACTS = 50
-MAX_EXTRA_DATA = 32_000  # bytes of JSON: a booking item stays far below DynamoDB's 400 KB
+MAX_CONTACT = 254  # an e-mail address at most (RFC 5321)
+MAX_EXTRA_DATA = 32_000  # bytes of JSON
+# With every field at its limit in 4-byte characters a leg stays near 210 KB (DynamoDB: 400 KB an item,
+# 4 MB a transaction, which holds at most MAX_GROUP_EVENTS legs).
 # Keys that steer the call rather than describe the booking: never stored in `extra_data`.
 CONTROL_KEYS = ('cancel_booking_id', 'count', 'exclude_user', 'bypass_delays', 'events', 'force_waiting_list', 'slots',
                 'lock_code', 'confirm_after_lock', 'use_color_for', 'resources')
@@ -76,8 +79,8 @@ def _read_contacts(p: Payload, name: str) -> list[str] | None:
     if values is None:
         return None
     contacts = [v.strip() for v in values if v.strip()]
-    if len(contacts) > MAX_EXTRA_CONTACTS or any(len(v) > MAX_TEXT for v in contacts):
-        p.error(name, f'Ensure this list has no more than {MAX_EXTRA_CONTACTS} values of {MAX_TEXT} characters.')
+    if len(contacts) > MAX_EXTRA_CONTACTS or any(len(v) > MAX_CONTACT for v in contacts):
+        p.error(name, f'Ensure this list has no more than {MAX_EXTRA_CONTACTS} values of {MAX_CONTACT} characters.')
     return contacts or None
 
 
@@ -106,7 +109,7 @@ def read_booking_request(p: Payload) -> BookingRequest:
     )
     p.read.update(CONTROL_KEYS)
     extra_data = p.unread()
-    if len(json.dumps(extra_data, ensure_ascii=False)) > MAX_EXTRA_DATA:
+    if len(json.dumps(extra_data, ensure_ascii=False).encode('utf-8')) > MAX_EXTRA_DATA:
         p.error('non_field_errors', f'The extra keys (extra_data) exceed {MAX_EXTRA_DATA} bytes.')
     p.check()
     fields['extra_data'] = extra_data or None
@@ -114,6 +117,10 @@ def read_booking_request(p: Payload) -> BookingRequest:
 
 
 # ---- placing a booking ------------------------------------------------------------------------
+
+def already_booked(event: str) -> BusinessError:
+    return BusinessError('event is already booked by user', f'event {event} is already booked by user')
+
 
 def check_bookable(agenda: AgendaSpec, event: EventRecord, now: datetime, tz: ZoneInfo,
                    request: BookingRequest) -> None:
@@ -124,33 +131,6 @@ def check_bookable(agenda: AgendaSpec, event: EventRecord, now: datetime, tz: Zo
         raise BusinessError(f'event {spec.slug} is recurrent, direct booking is forbidden')
     if not is_bookable(agenda, spec, now, tz, request.bypass_delays, request.events):
         raise BusinessError('event not bookable', f'event {spec.slug} is not bookable')
-
-
-def goes_to_waiting_list(places: Places, count: int, force_waiting_list: bool = False) -> bool:
-    """Where `count` places go (spec §9.2), or the refusal.
-
-    The booking waits when forced, when the main list lacks `count` places, or when anyone
-    is already waiting (first come, first served); `sold out` when its list lacks room.
-    """
-    if force_waiting_list and not places.has_waiting_list:
-        raise BusinessError('no waiting list')
-    if places.has_waiting_list and (force_waiting_list or places.waiting_list_reserved > 0
-                                    or places.available < count):
-        if places.waiting_list_available < count:
-            raise BusinessError('sold out')
-        return True
-    if places.available < count:
-        raise BusinessError('sold out')
-    return False
-
-
-def can_take(places: Places, count: int) -> bool:
-    """A booking of `count` places would be accepted (in either list)."""
-    try:
-        goes_to_waiting_list(places, count)
-    except BusinessError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -178,7 +158,13 @@ class Placement:
         return Places(p.total, reserved, p.waiting_list_total, waiting)
 
 
-def place(event: EventRecord, request: BookingRequest) -> Placement:
+def place(agenda: AgendaSpec, event: EventRecord, request: BookingRequest, now: datetime, tz: ZoneInfo,
+          booked_by_user: bool = False) -> Placement:
+    """Where the booking goes on `event`, or the refusal, checked in Chrono's order: bookable,
+    not already booked by the user (`exclude_user`), room in a list."""
+    check_bookable(agenda, event, now, tz, request)
+    if booked_by_user and request.exclude_user and request.user_external_id:
+        raise already_booked(event.slug)
     waiting = goes_to_waiting_list(event.places, request.count, request.force_waiting_list)
     return Placement(event=event, count=request.count, in_waiting_list=waiting, forced=request.force_waiting_list)
 

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .agendas import AgendaSpec, EventSpec, local_text
-from .places import Places
+from .places import Places, can_take
 from .window import booking_window
 
 
@@ -82,7 +82,8 @@ def event_item(agenda: AgendaSpec, record: EventRecord, base_url: str, tz: ZoneI
         'description': spec.description,
         'pricing': spec.pricing,
         'url': spec.url,
-        'disabled': (places.full or not is_bookable(agenda, spec, now, tz)) if disabled is None else disabled,
+        'disabled': (not can_take(places, 1) or not is_bookable(agenda, spec, now, tz)) if disabled is None
+        else disabled,
         'checked': record.checked,
         'cancelled': spec.cancelled,
         'places': places.as_dict(),

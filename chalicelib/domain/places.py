@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import BusinessError
+
 
 @dataclass(frozen=True)
 class Places:
@@ -48,3 +50,30 @@ class Places:
                 waiting_list_activated=self.waiting_list_activated,
             )
         return data
+
+
+def goes_to_waiting_list(places: Places, count: int, force_waiting_list: bool = False) -> bool:
+    """Where `count` places go (spec §9.2), or the refusal.
+
+    The booking waits when forced, when the main list lacks `count` places, or when anyone
+    is already waiting (first come, first served); `sold out` when its list lacks room.
+    """
+    if force_waiting_list and not places.has_waiting_list:
+        raise BusinessError('no waiting list')
+    if places.has_waiting_list and (force_waiting_list or places.waiting_list_reserved > 0
+                                    or places.available < count):
+        if places.waiting_list_available < count:
+            raise BusinessError('sold out')
+        return True
+    if places.available < count:
+        raise BusinessError('sold out')
+    return False
+
+
+def can_take(places: Places, count: int) -> bool:
+    """A booking of `count` places would be accepted (in either list)."""
+    try:
+        goes_to_waiting_list(places, count)
+    except BusinessError:
+        return False
+    return True

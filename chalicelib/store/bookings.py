@@ -113,21 +113,31 @@ def get_legs(booking_id: int) -> list[Leg]:
     return sorted((_leg(i) for i in items), key=lambda leg: leg.leg)
 
 
+def _time_range(start: datetime | None, end: datetime | None) -> tuple[str, str] | None:
+    """Sort-key bounds for keys that begin with a UTC time; None when [start, end) is empty
+    (DynamoDB refuses BETWEEN with bounds in the wrong order, and empty key values)."""
+    if start is not None and end is not None and start >= end:
+        return None
+    return (_utc_key(start) if start else '0', _utc_key(end) if end else '~')
+
+
 def user_legs(user_external_id: str, start: datetime | None = None, end: datetime | None = None) -> list[Leg]:
     """A user's legs starting in [start, end), by start time (gsi1, eventually consistent)."""
     _bind()
-    low = _utc_key(start) if start else ''
-    high = _utc_key(end) if end else '~'
-    return [_leg(i) for i in Booking.by_gsi1.query(user_key(user_external_id), Booking.gsi1sk.between(low, high))
+    bounds = _time_range(start, end)
+    if bounds is None:
+        return []
+    return [_leg(i) for i in Booking.by_gsi1.query(user_key(user_external_id), Booking.gsi1sk.between(*bounds))
             if isinstance(i, Booking) and (end is None or i.start < end)]
 
 
 def events_between(agenda: str, start: datetime | None, end: datetime | None) -> list[EventRecord]:
     """Events of an agenda starting in [start, end), by start time (gsi2, eventually consistent)."""
     _bind()
-    low = _utc_key(start) if start else ''
-    high = _utc_key(end) if end else '~'
-    items = Event.by_gsi2.query(f'EVENTS#{agenda}', Event.gsi2sk.between(low, high))
+    bounds = _time_range(start, end)
+    if bounds is None:
+        return []
+    items = Event.by_gsi2.query(f'EVENTS#{agenda}', Event.gsi2sk.between(*bounds))
     return [_event_record(i) for i in items if isinstance(i, Event) and (end is None or i.start < end)]
 
 
@@ -155,8 +165,9 @@ class BookingChanged(Exception):
 def _placement_condition(p: Placement):
     """The decision `p` stays right as long as this holds on the event's item (spec §9.2)."""
     spec = p.event.spec
+    # A changed start too: the legs carry the event's time, and a moved event moves its legs.
     condition = ((Event.places == spec.places) & (Event.waiting_list_places == spec.waiting_list_places)
-                 & (Event.cancelled == False))  # noqa: E712 - a DynamoDB condition, not a Python test
+                 & (Event.start == spec.start) & (Event.cancelled == False))  # noqa: E712 - a condition
     if p.in_waiting_list:
         condition &= Event.waiting_list_reserved <= spec.waiting_list_places - p.count
         if not p.forced:  # someone waits, or the main list is short of `count` places
@@ -261,6 +272,23 @@ def book(agenda: str, placements: list[Placement], request: BookingRequest, repl
                                  else None for tag, reason in failures if tag[0] == 'event'})
         # Only the new booking's key was taken: another booking drew the same id. Draw again.
     raise Busy('busy', 'could not allocate a booking id: try again')
+
+
+def follow_event(agenda: str, event: EventRecord) -> int:
+    """After an event moved, give its legs the new time (and the user index its new key);
+    idempotent. Returns how many legs changed."""
+    _bind()
+    changed = 0
+    for item in Booking.by_gsi2.query(event_bookings_key(agenda, event.slug)):
+        if not isinstance(item, Booking) or (item.start, item.end) == (event.spec.start, event.end):
+            continue
+        actions = [Booking.start.set(event.spec.start),
+                   Booking.end.set(event.end) if event.end else Booking.end.remove()]
+        if item.gsi1pk:
+            actions.append(Booking.gsi1sk.set(f'{_utc_key(event.spec.start)}#{item.gsi2sk}'))
+        item.update(actions=actions, condition=Booking.pk.exists())
+        changed += 1
+    return changed
 
 
 # ---- lifecycle ----------------------------------------------------------------------------
