@@ -6,7 +6,7 @@ parsing and error rendering happen in `chalicelib.http.Api`.
 """
 from chalice import Chalice
 
-from chalicelib import admin, booking, slots
+from chalicelib import admin, booking, meetings, slots
 from chalicelib.gateway import http_api_handler
 from chalicelib.http import Api, Call
 
@@ -29,6 +29,33 @@ def agenda_create(call: Call):
 @api.route('/api/agenda/{agenda}', methods=('GET',))
 def agenda_detail(call: Call, agenda: str):
     return {'data': admin.get_agenda(agenda, call.base_url)}
+
+
+# ---- meetings configuration (spec §5.3-5.5) -----------------------------------------------
+
+@api.route('/api/agenda/{agenda}/meetings', methods=('GET',))
+def meeting_types(call: Call, agenda: str):
+    return {'data': meetings.meeting_types(agenda, call.base_url)}
+
+
+@api.route('/api/agenda/{agenda}/meetings/{meeting_type}', methods=('GET',))
+def meeting_type(call: Call, agenda: str, meeting_type: str):
+    return {'data': meetings.meeting_type(agenda, meeting_type, call.base_url)}
+
+
+@api.route('/api/agenda/{agenda}/desks', methods=('GET',))
+def desks(call: Call, agenda: str):
+    return {'data': meetings.desks(agenda)}
+
+
+@api.route('/api/agenda/{agenda}/resources', methods=('GET',))
+def resources(call: Call, agenda: str):
+    return {'data': meetings.resources(agenda)}
+
+
+@api.route('/api/agenda/{agenda}/shared-resources', methods=('GET',))
+def shared_resources(call: Call, agenda: str):
+    return {'data': meetings.resources(agenda)}
 
 
 # ---- events datetimes and status (spec §5.2, §7.1-7.2) -------------------------------------

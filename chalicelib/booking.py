@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from . import store
 from .domain.bookings import (
     BookingRequest,
-    already_booked,
     Leg,
+    already_booked,
     booking_detail,
     check_replaceable,
     fillslot_answer,

@@ -519,6 +519,12 @@ def keep_stored_instants(new: AgendaSpec, current: AgendaSpec, tz: ZoneInfo) -> 
 
 # ---- rendering for the API ---------------------------------------------------------------
 
+def resource_items(agenda: AgendaSpec, resources: dict[str, dict]) -> list[dict[str, Any]]:
+    """The resources a meetings agenda uses (spec §5.5), in its order; a vanished one keeps its slug."""
+    return [{'id': slug, 'text': resources.get(slug, {}).get('label', slug),
+             'description': resources.get(slug, {}).get('description')} for slug in agenda.resources]
+
+
 def agenda_item(agenda: AgendaSpec, base_url: str, resources: dict[str, dict] | None = None) -> dict[str, Any]:
     """An item of `GET /api/agenda/` (spec §4.1): every key clients index is always present."""
     url = f'{base_url}/api/agenda/{agenda.slug}'
@@ -549,9 +555,7 @@ def agenda_item(agenda: AgendaSpec, base_url: str, resources: dict[str, dict] | 
             api={'datetimes_url': f'{url}/datetimes/', 'fillslots_url': f'{url}/fillslots/'},
         )
     else:
-        shared = [{'id': slug, 'text': (resources or {}).get(slug, {}).get('label', slug),
-                   'description': (resources or {}).get(slug, {}).get('description')}
-                  for slug in agenda.resources]
+        shared = resource_items(agenda, resources or {})
         item.update(
             free_range=agenda.free_range if agenda.kind == 'meetings' else False,
             resources=shared,
