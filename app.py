@@ -43,6 +43,11 @@ def meeting_type(call: Call, agenda: str, meeting_type: str):
     return {'data': meetings.meeting_type(agenda, meeting_type, call.base_url)}
 
 
+@api.route('/api/agenda/{agenda}/meetings/{meeting_type}/datetimes', methods=('GET',))
+def meeting_datetimes(call: Call, agenda: str, meeting_type: str):
+    return slots.meeting_datetimes(agenda, meeting_type, call.query, call.base_url, call.tz, call.now)
+
+
 @api.route('/api/agenda/{agenda}/desks', methods=('GET',))
 def desks(call: Call, agenda: str):
     return {'data': meetings.desks(agenda)}

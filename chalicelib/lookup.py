@@ -1,10 +1,13 @@
 """Finding what a path names, or answering Chrono's 404 (spec chrono-api.md §1.4)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from . import store
-from .domain.agendas import AgendaSpec
+from .domain.agendas import AgendaSpec, MeetingTypeSpec
 from .domain.bookings import Leg
 from .domain.events import EventRecord
+from .domain.meetings import common_meeting_types
 from .errors import NotFound
 from .parsing import SLUG_RE
 
@@ -49,3 +52,31 @@ def booking_or_404(booking_id: str) -> list[Leg]:
     if not legs:
         raise NotFound('unknown booking', f'booking {booking_id} does not exist')
     return legs
+
+
+def real_agendas(virtual: AgendaSpec) -> list[AgendaSpec]:
+    """The meetings agendas a virtual agenda groups, with their configuration; one deleted since
+    is left out rather than failing (design.md §3.6)."""
+    loaded = (store.load_agenda(slug, with_events=False) for slug in virtual.real_agendas)
+    return [r.spec for r in loaded if r is not None and r.spec.kind == 'meetings']
+
+
+def meetings_agenda_or_404(slug: str) -> AgendaSpec:
+    """A meetings or virtual agenda with its configuration; a virtual one with the meeting types
+    common to its real agendas."""
+    loaded = store.load_agenda(slug, with_events=False) if SLUG_RE.match(slug) else None
+    if loaded is None:
+        raise unknown_agenda(slug)
+    spec = loaded.spec
+    if spec.kind == 'events':
+        raise NotFound('not a meetings agenda', f'agenda {slug} is an events agenda')
+    if spec.kind == 'virtual':
+        spec = replace(spec, meetingtypes=common_meeting_types(real_agendas(spec)))
+    return spec
+
+
+def meeting_type_or_404(agenda: AgendaSpec, slug: str) -> MeetingTypeSpec:
+    for meeting_type in agenda.meetingtypes:
+        if meeting_type.slug == slug:
+            return meeting_type
+    raise NotFound('unknown meeting type', f'meeting type {slug} does not exist in agenda {agenda.slug}')

@@ -2,33 +2,53 @@
 bookings on it (spec chrono-api.md §5.1-5.2, §7.1-7.2)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import store
+from .domain.agendas import AgendaSpec, local_text
 from .domain.bookings import EVENTS_CHOICES, MAX_USER_ID
 from .domain.places import can_take
 from .domain.events import event_item, is_bookable, is_recurring_primary
+from .domain.meetings import MeetingTime, base_step, desk_slots, excluded, meeting_times, slot_id
 from .domain.window import booking_window, local_midnight
-from .lookup import event_or_404, events_agenda_or_404
+from .lookup import (
+    event_or_404,
+    events_agenda_or_404,
+    meeting_type_or_404,
+    meetings_agenda_or_404,
+    real_agendas,
+)
 from .parsing import Payload
 
+MAX_LISTED_DAYS = 366
 
-def datetimes(agenda_slug: str, query: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
-    """`GET /api/agenda/<agenda>/datetimes/`: the bookable events, each `disabled` when a
-    booking of `min_places` would be refused or the excluded user holds one already."""
-    agenda = events_agenda_or_404(agenda_slug)
+
+@dataclass(frozen=True)
+class SlotQuery:
+    """The parameters common to every datetimes listing (spec §5.1)."""
+
+    start: datetime | None  # first instant listed
+    end: datetime | None  # excluded
+    user: str | None
+    excluded_user: str | None
+    hide_disabled: bool
+    bypass_delays: bool
+
+
+def read_slot_query(query: Payload, agenda: AgendaSpec, tz: ZoneInfo, now: datetime,
+                    events: str = 'future') -> SlotQuery:
+    """Read §5.1's parameters (the caller reads its own first) and narrow the range to the
+    booking window: `date_start`/`date_end` never widen it unless `bypass_delays`."""
     date_start, date_end = query.date('date_start'), query.date('date_end')
     user = query.str('user_external_id', max_length=MAX_USER_ID)
     excluded_user = query.str('exclude_user_external_id', max_length=MAX_USER_ID)
     hide_disabled = query.bool('hide_disabled')
     bypass_delays = query.bool('bypass_delays')
-    min_places = query.int('min_places', default=1, minimum=1)
-    events = query.choice('events', EVENTS_CHOICES, default='future')
     query.str('lock_code')  # w.c.s. sends it on every call (spec §9.9): accepted, no lease here
     query.check()
-
     start = local_midnight(date_start, tz) if date_start else None
     end = local_midnight(date_end, tz) if date_end else None
     if events == 'future':
@@ -39,24 +59,10 @@ def datetimes(agenda_slug: str, query: Payload, base_url: str, tz: ZoneInfo, now
             end = min(end, window.end) if end and window.end else (end or window.end)
     elif events == 'past':
         end = min(end, now) if end else now
-    records = sorted((r for r in store.events_between(agenda.slug, start, end)
-                      if not is_recurring_primary(r.spec) and not r.spec.cancelled
-                      and is_bookable(agenda, r.spec, now, tz, bypass_delays, events)),
-                     key=lambda r: (r.spec.start, r.spec.label or '', r.slug))  # spec §5.2: start, then label
+    return SlotQuery(start, end, user, excluded_user, hide_disabled, bypass_delays)
 
-    booked: dict[str, set[str]] = {}
-    for name in {user, excluded_user} - {None}:
-        legs = store.user_legs(name, start, end) if records else []
-        booked[name] = {leg.event for leg in legs if leg.agenda == agenda.slug and not leg.cancelled}
-    data = []
-    for record in records:
-        disabled = not can_take(record.places, min_places) or record.slug in booked.get(excluded_user, ())
-        if disabled and hide_disabled:
-            continue
-        item = event_item(agenda, record, base_url, tz, now, disabled=disabled)
-        if user:
-            item['booked_for_external_user'] = record.slug in booked[user]
-        data.append(item)
+
+def with_meta(data: list[dict[str, Any]]) -> dict[str, Any]:
     available = [item for item in data if not item['disabled']]
     return {
         'data': data,
@@ -67,6 +73,34 @@ def datetimes(agenda_slug: str, query: Payload, base_url: str, tz: ZoneInfo, now
             'first_bookable_slot': available[0] if available else None,
         },
     }
+
+
+def datetimes(agenda_slug: str, query: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """`GET /api/agenda/<agenda>/datetimes/`: the bookable events, each `disabled` when a
+    booking of `min_places` would be refused or the excluded user holds one already."""
+    agenda = events_agenda_or_404(agenda_slug)
+    min_places = query.int('min_places', default=1, minimum=1)
+    events = query.choice('events', EVENTS_CHOICES, default='future')
+    q = read_slot_query(query, agenda, tz, now, events)
+    records = sorted((r for r in store.events_between(agenda.slug, q.start, q.end)
+                      if not is_recurring_primary(r.spec) and not r.spec.cancelled
+                      and is_bookable(agenda, r.spec, now, tz, q.bypass_delays, events)),
+                     key=lambda r: (r.spec.start, r.spec.label or '', r.slug))  # spec §5.2: start, then label
+
+    booked: dict[str, set[str]] = {}
+    for name in {q.user, q.excluded_user} - {None}:
+        legs = store.user_legs(name, q.start, q.end) if records else []
+        booked[name] = {leg.event for leg in legs if leg.agenda == agenda.slug and not leg.cancelled}
+    data = []
+    for record in records:
+        disabled = not can_take(record.places, min_places) or record.slug in booked.get(q.excluded_user, ())
+        if disabled and q.hide_disabled:
+            continue
+        item = event_item(agenda, record, base_url, tz, now, disabled=disabled)
+        if q.user:
+            item['booked_for_external_user'] = record.slug in booked[q.user]
+        data.append(item)
+    return with_meta(data)
 
 
 def status(agenda_slug: str, event_slug: str, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
@@ -84,3 +118,49 @@ def event_bookings(agenda_slug: str, event_slug: str, query: Payload) -> list[di
     legs = store.user_legs(user, record.spec.start, record.spec.start + timedelta(seconds=1))
     return [{'id': leg.booking_id, 'in_waiting_list': leg.in_waiting_list} for leg in legs
             if leg.agenda == agenda.slug and leg.event == record.slug and not leg.cancelled]
+
+
+def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url: str, tz: ZoneInfo,
+                      now: datetime) -> dict[str, Any]:
+    """`GET /api/agenda/<agenda>/meetings/<type>/datetimes/` (spec §5.4, §9.5): the start times of
+    the meeting type on the agenda's grid, `disabled` when no desk is free then. A virtual agenda
+    lists the union of its real agendas' times, minus its excluded periods."""
+    agenda = meetings_agenda_or_404(agenda_slug)
+    meeting_type = meeting_type_or_404(agenda, type_slug)
+    q = read_slot_query(query, agenda, tz, now)
+    reals = real_agendas(agenda) if agenda.kind == 'virtual' else [agenda]
+    step = base_step(mt.duration for real in reals for mt in real.meetingtypes)
+    start = q.start or now
+    end = q.end or start + timedelta(days=MAX_LISTED_DAYS)  # no upper bound: bypass_delays, no maximal delay
+    first_day, last_day = start.astimezone(tz).date(), end.astimezone(tz).date()
+    user_busy = []
+    if q.excluded_user:
+        user_busy = [(leg.start, leg.end) for leg in store.user_legs(q.excluded_user, start, end)
+                     if leg.meeting_type is not None and not leg.cancelled and leg.end is not None]
+    times: dict[datetime, MeetingTime] = {}
+    for real in reals:
+        slots = [s for desk in real.desks
+                 for s in desk_slots(desk, meeting_type.duration, step, first_day, last_day, tz)
+                 if start <= s.start < end and not excluded(agenda, s.start, s.end, tz)]
+        busy = store.desk_busy(real.slug, [d.slug for d in real.desks], start, end)
+        for time in meeting_times(slots, busy, user_busy, [d.slug for d in real.desks]):
+            known = times.get(time.start)
+            if known is None or (not known.free_desks and time.free_desks):
+                times[time.start] = time
+    data = []
+    for start in sorted(times):
+        time = times[start]
+        disabled = not time.free_desks
+        if disabled and q.hide_disabled:
+            continue
+        ident = slot_id(meeting_type.slug, start, tz)
+        data.append({
+            'id': ident,
+            'date': start.astimezone(tz).strftime('%Y-%m-%d'),
+            'datetime': local_text(start, tz),
+            'end_datetime': local_text(time.end, tz),
+            'text': local_text(start, tz),
+            'disabled': disabled,
+            'api': {'fillslot_url': f'{base_url}/api/agenda/{agenda.slug}/fillslot/{ident}/'},
+        })
+    return with_meta(data)

@@ -29,6 +29,7 @@ from .bookings import (
     EventsChanged,
     book,
     cancel,
+    desk_busy,
     events_between,
     follow_event,
     get_legs,
@@ -42,6 +43,6 @@ __all__ = [
     'LoadedAgenda', 'Operation', 'apply_operations', 'create_agenda', 'create_event', 'delete_event', 'get_agenda',
     'get_event', 'list_agendas', 'list_events', 'list_resources', 'load_agenda', 'plan_agenda', 'save_resources',
     'update_event', 'AlreadyBookedByUser', 'BookingChanged', 'BookingSnapshot', 'EventsChanged', 'book', 'cancel',
-    'events_between', 'follow_event', 'get_legs', 'move', 'read_for_booking', 'user_legs', 'NONCE_TTL', 'Refused',
-    'claim_nonce', 'connection', 'create_table', 'reset', 'with_transaction',
+    'desk_busy', 'events_between', 'follow_event', 'get_legs', 'move', 'read_for_booking', 'user_legs', 'NONCE_TTL',
+    'Refused', 'claim_nonce', 'connection', 'create_table', 'reset', 'with_transaction',
 ]

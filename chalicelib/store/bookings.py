@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time as clock
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from ..domain.agendas import AgendaSpec
@@ -139,6 +139,26 @@ def events_between(agenda: str, start: datetime | None, end: datetime | None) ->
         return []
     items = Event.by_gsi2.query(f'EVENTS#{agenda}', Event.gsi2sk.between(*bounds))
     return [_event_record(i) for i in items if isinstance(i, Event) and (end is None or i.start < end)]
+
+
+def desk_key(agenda: str, desk: str) -> str:
+    return f'DESK#{agenda}#{desk}'
+
+
+def desk_busy(agenda: str, desks: list[str], start: datetime, end: datetime,
+              longest: timedelta = timedelta(days=1)) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Live meeting bookings of each desk overlapping [start, end) (gsi2 DESK#<agenda>#<desk>,
+    by start; a booking started up to `longest` before `start` may still overlap)."""
+    _bind()
+    busy: dict[str, list[tuple[datetime, datetime]]] = {}
+    bounds = _time_range(start - longest, end)
+    for desk in desks:
+        if bounds is None:
+            break
+        for item in Booking.by_gsi2.query(desk_key(agenda, desk), Booking.gsi2sk.between(*bounds)):
+            if isinstance(item, Booking) and item.cancelled_at is None and item.end and item.end > start:
+                busy.setdefault(desk, []).append((item.start, item.end))
+    return busy
 
 
 # ---- booking ------------------------------------------------------------------------------
