@@ -12,14 +12,15 @@ from .errors import NotFound
 from .parsing import SLUG_RE
 
 BOOKING_ID_MAX_DIGITS = 19
+SHOWN = 200  # characters of a path segment echoed in a 404
 
 
 def unknown_agenda(slug: str) -> NotFound:
-    return NotFound('unknown agenda', f'agenda {slug} does not exist')
+    return NotFound('unknown agenda', f'agenda {slug[:SHOWN]} does not exist')
 
 
 def unknown_event(agenda: str, slug: str) -> NotFound:
-    return NotFound('unknown event', f'event {slug} does not exist in agenda {agenda}')
+    return NotFound('unknown event', f'event {slug[:SHOWN]} does not exist in agenda {agenda[:SHOWN]}')
 
 
 def agenda_or_404(slug: str) -> AgendaSpec:
@@ -32,7 +33,7 @@ def agenda_or_404(slug: str) -> AgendaSpec:
 def events_agenda_or_404(slug: str) -> AgendaSpec:
     agenda = agenda_or_404(slug)
     if agenda.kind != 'events':
-        raise NotFound('not an events agenda', f'agenda {slug} is not an events agenda')
+        raise NotFound('not an events agenda', f'agenda {slug[:SHOWN]} is not an events agenda')
     return agenda
 
 
@@ -50,7 +51,7 @@ def booking_or_404(booking_id: str) -> list[Leg]:
     if text.isascii() and text.isdigit() and len(text) <= BOOKING_ID_MAX_DIGITS:
         legs = store.get_legs(int(text))
     if not legs:
-        raise NotFound('unknown booking', f'booking {booking_id} does not exist')
+        raise NotFound('unknown booking', f'booking {booking_id[:SHOWN]} does not exist')
     return legs
 
 
@@ -79,4 +80,4 @@ def meeting_type_or_404(agenda: AgendaSpec, slug: str) -> MeetingTypeSpec:
     for meeting_type in agenda.meetingtypes:
         if meeting_type.slug == slug:
             return meeting_type
-    raise NotFound('unknown meeting type', f'meeting type {slug} does not exist in agenda {agenda.slug}')
+    raise NotFound('unknown meeting type', f'meeting type {slug[:SHOWN]} does not exist in agenda {agenda.slug}')

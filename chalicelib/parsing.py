@@ -20,6 +20,19 @@ MAX_STRING = 10_000
 SLUG_RE = re.compile(r'\A[A-Za-z0-9_-]{1,160}\Z')
 
 
+def nesting_depth(value: Any) -> int:
+    """How deep lists and objects nest in a JSON value (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, dict):
+            current = list(current.values())
+        if isinstance(current, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((item, depth + 1) for item in current)
+    return deepest
+
+
 def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == '')
 

@@ -3,7 +3,7 @@ bookings on it (spec chrono-api.md §5.1-5.2, §7.1-7.2)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from .lookup import (
 from .parsing import Payload
 
 MAX_LISTED_DAYS = 366
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(3000, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ def read_slot_query(query: Payload, agenda: AgendaSpec, tz: ZoneInfo, now: datet
     """Read §5.1's parameters (the caller reads its own first) and narrow the range to the
     booking window: `date_start`/`date_end` never widen it unless `bypass_delays`."""
     date_start, date_end = query.date('date_start'), query.date('date_end')
+    # Nothing is stored outside these years (parsing.to_datetime): clamp, so that any valid date answers.
+    date_start = min(max(date_start, FIRST_DAY), LAST_DAY) if date_start else None
+    date_end = min(max(date_end, FIRST_DAY), LAST_DAY) if date_end else None
     user = query.str('user_external_id', max_length=MAX_USER_ID)
     excluded_user = query.str('exclude_user_external_id', max_length=MAX_USER_ID)
     hide_disabled = query.bool('hide_disabled')

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..errors import BadRequest, BusinessError, InvalidPayload, NotFound
-from ..parsing import Payload, is_blank, to_int
+from ..parsing import Payload, is_blank, nesting_depth, to_int
 from .agendas import MAX_PLACES, AgendaSpec, local_text
 from .events import EventRecord, is_bookable, is_recurring_primary
 from .places import Places, goes_to_waiting_list
@@ -26,6 +26,7 @@ MAX_USER_ID = 250  # part of DynamoDB keys
 MAX_EXTRA_CONTACTS = 50
 MAX_CONTACT = 254  # an e-mail address at most (RFC 5321)
 MAX_EXTRA_DATA = 32_000  # bytes of JSON
+MAX_EXTRA_DEPTH = 32  # nesting of the extra keys' values (a JSON document may nest far deeper)
 # With every field at its limit in 4-byte characters a leg stays near 210 KB (DynamoDB: 400 KB an item,
 # 4 MB a transaction, which holds at most MAX_GROUP_EVENTS legs).
 # Keys that steer the call rather than describe the booking: never stored in `extra_data`.
@@ -109,7 +110,9 @@ def read_booking_request(p: Payload) -> BookingRequest:
     )
     p.read.update(CONTROL_KEYS)
     extra_data = p.unread()
-    if len(json.dumps(extra_data, ensure_ascii=False).encode('utf-8')) > MAX_EXTRA_DATA:
+    if nesting_depth(extra_data) > MAX_EXTRA_DEPTH + 1:
+        p.error('non_field_errors', f'The extra keys (extra_data) nest deeper than {MAX_EXTRA_DEPTH} levels.')
+    elif len(json.dumps(extra_data, ensure_ascii=False).encode('utf-8')) > MAX_EXTRA_DATA:
         p.error('non_field_errors', f'The extra keys (extra_data) exceed {MAX_EXTRA_DATA} bytes.')
     p.check()
     fields['extra_data'] = extra_data or None
