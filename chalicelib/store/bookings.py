@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from ..domain.agendas import AgendaSpec
+from ..domain.agendas import MAX_DURATION, AgendaSpec
 from ..domain.bookings import TEXT_FIELDS, URL_FIELDS, BookingRequest, Leg, Placement
 from ..domain.events import EventRecord
 from ..errors import Busy
@@ -146,7 +146,7 @@ def desk_key(agenda: str, desk: str) -> str:
 
 
 def desk_busy(agenda: str, desks: list[str], start: datetime, end: datetime,
-              longest: timedelta = timedelta(days=1)) -> dict[str, list[tuple[datetime, datetime]]]:
+              longest: timedelta = timedelta(minutes=MAX_DURATION)) -> dict[str, list[tuple[datetime, datetime]]]:
     """Live meeting bookings of each desk overlapping [start, end) (gsi2 DESK#<agenda>#<desk>,
     by start; a booking started up to `longest` before `start` may still overlap)."""
     _bind()
