@@ -62,18 +62,24 @@ def real_agendas(virtual: AgendaSpec) -> list[AgendaSpec]:
     return [r.spec for r in loaded if r is not None and r.spec.kind == 'meetings']
 
 
-def meetings_agenda_or_404(slug: str) -> AgendaSpec:
-    """A meetings or virtual agenda with its configuration; a virtual one with the meeting types
-    common to its real agendas."""
+def serving_agendas_or_404(slug: str) -> tuple[AgendaSpec, list[AgendaSpec]]:
+    """A meetings or virtual agenda with its configuration, and the agendas whose desks serve it
+    (itself, or a virtual agenda's real agendas, each read once); a virtual one comes with the
+    meeting types common to its real agendas."""
     loaded = store.load_agenda(slug, with_events=False) if SLUG_RE.match(slug) else None
     if loaded is None:
         raise unknown_agenda(slug)
     spec = loaded.spec
     if spec.kind == 'events':
-        raise NotFound('not a meetings agenda', f'agenda {slug} is an events agenda')
-    if spec.kind == 'virtual':
-        spec = replace(spec, meetingtypes=common_meeting_types(real_agendas(spec)))
-    return spec
+        raise NotFound('not a meetings agenda', f'agenda {slug[:SHOWN]} is an events agenda')
+    if spec.kind != 'virtual':
+        return spec, [spec]
+    reals = real_agendas(spec)
+    return replace(spec, meetingtypes=common_meeting_types(reals)), reals
+
+
+def meetings_agenda_or_404(slug: str) -> AgendaSpec:
+    return serving_agendas_or_404(slug)[0]
 
 
 def meeting_type_or_404(agenda: AgendaSpec, slug: str) -> MeetingTypeSpec:

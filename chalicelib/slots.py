@@ -18,8 +18,7 @@ from .lookup import (
     event_or_404,
     events_agenda_or_404,
     meeting_type_or_404,
-    meetings_agenda_or_404,
-    real_agendas,
+    serving_agendas_or_404,
 )
 from .parsing import Payload
 
@@ -129,10 +128,9 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url
     """`GET /api/agenda/<agenda>/meetings/<type>/datetimes/` (spec §5.4, §9.5): the start times of
     the meeting type on the agenda's grid, `disabled` when no desk is free then. A virtual agenda
     lists the union of its real agendas' times, minus its excluded periods."""
-    agenda = meetings_agenda_or_404(agenda_slug)
+    agenda, reals = serving_agendas_or_404(agenda_slug)
     meeting_type = meeting_type_or_404(agenda, type_slug)
     q = read_slot_query(query, agenda, tz, now)
-    reals = real_agendas(agenda) if agenda.kind == 'virtual' else [agenda]
     step = base_step(mt.duration for real in reals for mt in real.meetingtypes)
     start = q.start or now
     end = q.end or start + timedelta(days=MAX_LISTED_DAYS)  # no upper bound: bypass_delays, no maximal delay
