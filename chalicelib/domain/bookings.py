@@ -76,10 +76,9 @@ def _read_cancel_booking_id(p: Payload) -> int | None:
 
 
 def _read_contacts(p: Payload, name: str) -> list[str] | None:
-    values = p.list(name)
-    if values is None:
+    contacts = p.list(name)  # stripped, blanks dropped (to_list)
+    if contacts is None:
         return None
-    contacts = [v.strip() for v in values if v.strip()]
     if len(contacts) > MAX_EXTRA_CONTACTS or any(len(v) > MAX_CONTACT for v in contacts):
         p.error(name, f'Ensure this list has no more than {MAX_EXTRA_CONTACTS} values of {MAX_CONTACT} characters.')
     return contacts or None
@@ -310,7 +309,7 @@ def read_slots(p: Payload, max_slots: int) -> list[str]:
     """`slots` of a fillslots call: a list or a comma-joined string, in the given order."""
     slots = p.list('slots') or []
     p.check()
-    slots = list(dict.fromkeys(s.strip() for s in slots if s.strip()))
+    slots = list(dict.fromkeys(slots))  # to_list has stripped them and dropped the blank ones
     if not slots:
         raise BadRequest('slots list cannot be empty')
     if len(slots) > max_slots:

@@ -244,16 +244,26 @@ def _cancel_leg(tx: Transaction, counters: _Counters, leg: Leg, now: datetime, t
         counters.user(leg.agenda, leg.event, leg.user_external_id, -1)
 
 
+def _leg_sort_id(booking_id: int, leg: int) -> str:
+    """A leg's place in an event's bookings (gsi2): ids padded so that text order is id order."""
+    return f'{booking_id:016d}#{leg:03d}'
+
+
+def _user_sort_key(start: datetime, sort_id: str) -> str:
+    """A leg's place in its user's bookings (gsi1): by start time."""
+    return f'{_utc_key(start)}#{sort_id}'
+
+
 def _booking_item(booking_id: int, index: int, agenda: str, placement: Placement, request: BookingRequest,
                   legs: int, now: datetime) -> Booking:
     event = placement.event
     user = request.user_external_id
-    sort_id = f'{booking_id:016d}#{index:03d}'
+    sort_id = _leg_sort_id(booking_id, index)
     return Booking(
         pk=booking_pk(booking_id), sk=leg_sk(index), booking_id=booking_id, leg=index, legs=legs, agenda=agenda,
         event=event.slug, count=placement.count, in_waiting_list=placement.in_waiting_list,
         start=event.spec.start, end=event.end, created_at=now,
-        gsi1pk=user_key(user) if user else None, gsi1sk=f'{_utc_key(event.spec.start)}#{sort_id}' if user else None,
+        gsi1pk=user_key(user) if user else None, gsi1sk=_user_sort_key(event.spec.start, sort_id) if user else None,
         gsi2pk=event_bookings_key(agenda, event.slug), gsi2sk=sort_id,
         **{name: request.fields.get(name) for name in STORED_FIELDS},
     )
@@ -305,7 +315,8 @@ def follow_event(agenda: str, event: EventRecord) -> int:
         actions = [Booking.start.set(event.spec.start),
                    Booking.end.set(event.end) if event.end else Booking.end.remove()]
         if item.gsi1pk:
-            actions.append(Booking.gsi1sk.set(f'{_utc_key(event.spec.start)}#{item.gsi2sk}'))
+            actions.append(Booking.gsi1sk.set(_user_sort_key(event.spec.start,
+                                                             _leg_sort_id(int(item.booking_id), int(item.leg)))))
         item.update(actions=actions, condition=Booking.pk.exists())
         changed += 1
     return changed
