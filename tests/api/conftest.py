@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.models import Event, agenda_pk
 
+ERROR_KEYS = {'err', 'err_class', 'err_desc'}
 GENERIC_401 = 'authentication failed: give valid API client credentials or a valid signature'
 
 
@@ -17,6 +18,14 @@ def set_counters(agenda: str, event: str, reserved: int = 0, waiting: int = 0) -
     """Set an event's place counters directly (to reach a state without making the bookings)."""
     Event(agenda_pk(agenda), f'event#{event}').update(
         actions=[Event.reserved.set(reserved), Event.waiting_list_reserved.set(waiting)])
+
+
+def assert_not_found(answer) -> None:
+    """A 404 in Chrono's error shape (design.md §3.5)."""
+    status, body = answer
+    assert status == 404, answer
+    assert set(body) == ERROR_KEYS and body['err'] == 1, body
+    assert isinstance(body['err_class'], str) and body['err_class'] and isinstance(body['err_desc'], str)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ import boto3
 import pytest
 
 from chalicelib import config, http, store
+from tests.api.conftest import ERROR_KEYS
 from tests.conftest import BASIC, Api
 
 PARIS = ZoneInfo('Europe/Paris')
@@ -36,7 +37,6 @@ NOW = datetime(2030, 3, 1, 9, 0, tzinfo=PARIS)
 BASE = 'http://localhost'
 JSON_CT = 'application/json'
 FORM_CT = 'application/x-www-form-urlencoded'
-ERROR_KEYS = {'err', 'err_class', 'err_desc'}
 NOT_JSON = {'non_field_errors': ['The body is not valid JSON.']}
 NOT_OBJECT = {'non_field_errors': ['Expected a JSON object.']}
 NOT_UTF8 = {'non_field_errors': ['The body is not valid UTF-8.']}

@@ -11,11 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.api.conftest import set_counters
+from tests.api.conftest import ERROR_KEYS, assert_not_found, set_counters
 
 PARIS = ZoneInfo('Europe/Paris')
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=PARIS)
-ERROR_KEYS = {'err', 'err_class', 'err_desc'}
 DOCUMENTED = ('booking_id', 'in_waiting_list', 'user_was_present', 'user_absence_reason', 'extra_data')
 UNKNOWN_IDS = ['999999', '0', 'abc', '12a', '-1', '1.0', '0x10', '1' * 30, '9' * 19, '9' * 20]
 
@@ -79,14 +78,6 @@ def refusal(answer, err, err_class):
     return True
 
 
-def not_found(answer):
-    status, body = answer
-    assert status == 404, answer
-    assert set(body) == ERROR_KEYS and body['err'] == 1, body
-    assert isinstance(body['err_class'], str) and body['err_class'] and isinstance(body['err_desc'], str)
-    return True
-
-
 @pytest.fixture
 def agenda(api, clock):
     clock(NOW)
@@ -133,11 +124,11 @@ def test_get_a_cancelled_booking_says_it_is_cancelled(api, event):
 def test_unknown_or_malformed_booking_id_is_404_everywhere(api, event, booking_id):
     book(api)  # a booking exists, just not this one
     before = counters(api, 'e')
-    assert not_found(api.get(f'/api/booking/{booking_id}/'))
-    assert not_found(api.post(f'/api/booking/{booking_id}/cancel/'))
-    assert not_found(api.delete(f'/api/booking/{booking_id}/'))
-    assert not_found(api.post(f'/api/booking/{booking_id}/accept/'))
-    assert not_found(api.post(f'/api/booking/{booking_id}/suspend/'))
+    assert_not_found(api.get(f'/api/booking/{booking_id}/'))
+    assert_not_found(api.post(f'/api/booking/{booking_id}/cancel/'))
+    assert_not_found(api.delete(f'/api/booking/{booking_id}/'))
+    assert_not_found(api.post(f'/api/booking/{booking_id}/accept/'))
+    assert_not_found(api.post(f'/api/booking/{booking_id}/suspend/'))
     assert counters(api, 'e') == before
 
 

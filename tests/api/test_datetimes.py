@@ -11,12 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.api.conftest import set_counters
+from tests.api.conftest import assert_not_found, set_counters
 
 PARIS = ZoneInfo('Europe/Paris')
 BASE = 'http://localhost'
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=PARIS)  # a Friday
-ERROR_KEYS = {'err', 'err_class', 'err_desc'}
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -79,13 +78,6 @@ def item(slug, start, place_data, agenda='x', label=None, disabled=False, **chan
     }
     data.update(changes)
     return data
-
-
-def assert_not_found(answer):
-    status, body = answer
-    assert status == 404, answer
-    assert set(body) == ERROR_KEYS and body['err'] == 1, body
-    assert isinstance(body['err_class'], str) and body['err_class'] and isinstance(body['err_desc'], str)
 
 
 @pytest.fixture
