@@ -1,11 +1,12 @@
-"""Use cases of booking events: fillslot, fillslots, and a booking's lifecycle (read, cancel,
-accept, suspend). Each decision is taken by the domain on what one read returned, then
-written as one transaction whose conditions say the decision still holds; when they no
-longer do, the transaction hands back the fresh counters and the decision is taken again.
+"""Use cases of booking: fillslot and fillslots on events and meetings agendas, and a booking's
+lifecycle (read, cancel, accept, suspend). Each decision is taken by the domain on what one
+read returned, then written as one transaction whose conditions say the decision still holds:
+an event's counters, a desk's lock items. When they no longer do, the decision is taken again
+(events: on the fresh counters the transaction hands back; meetings: on the next desk).
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,15 +19,32 @@ from .domain.bookings import (
     check_replaceable,
     fillslot_answer,
     invalid_slots,
+    meeting_answer,
     place,
     read_booking_request,
     read_slots,
     require_events_booking,
     require_live,
 )
+from .domain.agendas import MAX_DURATION, AgendaSpec, DeskSpec, MeetingTypeSpec
 from .domain.events import EventRecord
+from .domain.meetings import (
+    MAX_BOOKING_WRITES,
+    NO_DESK,
+    MeetingLeg,
+    bookings_on_day,
+    busy_by_desk,
+    desk_takes,
+    excluded,
+    listing_step,
+    lock_step,
+    longest,
+    overlaps,
+    read_meeting_slots,
+)
+from .domain.window import booking_window, local_midnight
 from .errors import BadRequest, BusinessError, Busy
-from .lookup import booking_or_404, unknown_agenda, unknown_event
+from .lookup import booking_or_404, configured_agenda_or_404, serving_agendas, unknown_agenda, unknown_event
 from .parsing import Payload
 
 # A fillslots group is one transaction of at most 100 writes: per event a booking leg, the counters and
@@ -55,7 +73,7 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url:
     if agenda is None:
         raise unknown_agenda(agenda_slug)
     if agenda.kind != 'events':
-        raise BadRequest(f'invalid slot: {slots[0]}', 'meetings agendas are not bookable yet')
+        return _book_meeting(configured_agenda_or_404(agenda.slug), slots, request, base_url, tz, now)
     unknown = [slug for slug in slots if slug not in snapshot.events]
     if unknown:
         raise invalid_slots(unknown) if group else unknown_event(agenda.slug, unknown[0])
@@ -77,6 +95,80 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url:
             raise BusinessError('cancel booking: booking already cancelled') from None
         return fillslot_answer(agenda, booking_id, placements, base_url, tz, snapshot.replaced)
     raise Busy('busy', 'too many simultaneous bookings on this event: try again')
+
+
+def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, base_url: str, tz: ZoneInfo,
+                  now: datetime) -> dict[str, Any]:
+    """Meetings (spec §6.1-6.2, §9.5-9.6): every slot on one desk, the first desk in desk order
+    that opens then and holds no booking; through a virtual agenda, its real agendas with the
+    fewest bookings that day first. The desk's lock items make the choice safe; when another
+    booking took them meanwhile, the next desk is tried."""
+    agenda, reals = serving_agendas(spec)
+    meeting_type, starts = read_meeting_slots(slots, agenda, tz)
+    length = timedelta(minutes=meeting_type.duration)
+    replaced = _replaced(request)
+    window = booking_window(agenda, now, tz)
+    if any(start < now or (not request.bypass_delays and not window.contains(start))
+           or excluded(agenda, start, start + length, tz) for start in starts):
+        raise BusinessError(NO_DESK, 'outside the bookable period')
+    if request.exclude_user and request.user_external_id:
+        _check_user_free(request.user_external_id, starts, length, replaced)
+    for real, desk in _free_desks(reals, meeting_type, starts, listing_step(reals), tz, replaced):
+        legs = [MeetingLeg(real.slug, desk.slug, meeting_type.slug, start, start + length, lock_step(real, tz))
+                for start in starts]
+        if sum(1 + len(leg.cells) for leg in legs) > MAX_BOOKING_WRITES:
+            raise BadRequest('too many slots', f'a booking holds at most {MAX_BOOKING_WRITES} desk time cells '
+                                               f'and slots; book fewer slots at once')
+        try:
+            booking_id = store.book(real.slug, legs, request, replaced, now)
+        except store.DeskTaken:  # taken since the read: the next desk
+            continue
+        except store.BookingChanged:
+            raise BusinessError('cancel booking: booking already cancelled') from None
+        return meeting_answer(real, desk, meeting_type, legs, booking_id, base_url, tz, replaced)
+    raise BusinessError(NO_DESK)
+
+
+def _replaced(request: BookingRequest) -> list[Leg]:
+    if request.cancel_booking_id is None:
+        return []
+    legs = store.get_legs(request.cancel_booking_id)
+    check_replaceable(legs, request.count)
+    return legs
+
+
+def _check_user_free(user: str, starts: list[datetime], length: timedelta, replaced: list[Leg]) -> None:
+    """exclude_user (spec §9.3): the user holds no meeting, in any agenda, overlapping a slot;
+    the booking being replaced does not count (it is cancelled in the same transaction)."""
+    replaced_id = replaced[0].booking_id if replaced else None
+    legs = store.user_legs(user, starts[0] - timedelta(minutes=MAX_DURATION), starts[-1] + length)
+    for leg in legs:
+        if leg.meeting_type is None or leg.cancelled or leg.end is None or leg.booking_id == replaced_id:
+            continue
+        if any(overlaps(start, start + length, leg.start, leg.end) for start in starts):
+            raise BusinessError(NO_DESK, 'the user already has a meeting at that time')
+
+
+def _free_desks(reals: list[AgendaSpec], meeting_type: MeetingTypeSpec, starts: list[datetime], step: int,
+                tz: ZoneInfo, replaced: list[Leg]) -> list[tuple[AgendaSpec, DeskSpec]]:
+    """The (agenda, desk) pairs that can take every slot, in the order they are tried: real
+    agendas by fewest bookings on the first slot's day (then their order in the virtual agenda),
+    desks in desk order. The replaced booking still holds its desk (as in Chrono)."""
+    first_day = starts[0].astimezone(tz).date()
+    day_start = local_midnight(first_day, tz)
+    day_end = local_midnight(starts[-1].astimezone(tz).date() + timedelta(days=1), tz)
+    ranked = []
+    for index, real in enumerate(reals):
+        legs = store.meeting_legs(real.slug, day_start, day_end, longest(real))
+        ids = {leg.booking_id for leg in legs}
+        legs += [leg for leg in replaced if leg.agenda == real.slug and leg.booking_id not in ids]
+        ranked.append((bookings_on_day(legs, first_day, tz), index, real, busy_by_desk(legs)))
+    free = []
+    for _, _, real, busy in sorted(ranked, key=lambda r: r[:2]):
+        for desk in real.desks:
+            if desk_takes(desk, meeting_type.duration, step, starts, tz, busy.get(desk.slug, [])):
+                free.append((real, desk))
+    return free
 
 
 def _fresh(agenda: str, event: EventRecord, changed: dict[str, EventRecord | None]) -> EventRecord:

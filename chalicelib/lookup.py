@@ -62,20 +62,29 @@ def real_agendas(virtual: AgendaSpec) -> list[AgendaSpec]:
     return [r.spec for r in loaded if r is not None and r.spec.kind == 'meetings']
 
 
-def serving_agendas_or_404(slug: str) -> tuple[AgendaSpec, list[AgendaSpec]]:
-    """A meetings or virtual agenda with its configuration, and the agendas whose desks serve it
-    (itself, or a virtual agenda's real agendas, each read once); a virtual one comes with the
-    meeting types common to its real agendas."""
+def configured_agenda_or_404(slug: str) -> AgendaSpec:
+    """An agenda with its configuration (meeting types, desks...), without its events."""
     loaded = store.load_agenda(slug, with_events=False) if SLUG_RE.match(slug) else None
     if loaded is None:
         raise unknown_agenda(slug)
-    spec = loaded.spec
-    if spec.kind == 'events':
-        raise NotFound('not a meetings agenda', f'agenda {slug[:SHOWN]} is an events agenda')
+    return loaded.spec
+
+
+def serving_agendas(spec: AgendaSpec) -> tuple[AgendaSpec, list[AgendaSpec]]:
+    """A meetings or virtual agenda, and the agendas whose desks serve it (itself, or a virtual
+    agenda's real agendas, each read once); a virtual one comes with the meeting types common
+    to its real agendas."""
     if spec.kind != 'virtual':
         return spec, [spec]
     reals = real_agendas(spec)
     return replace(spec, meetingtypes=common_meeting_types(reals)), reals
+
+
+def serving_agendas_or_404(slug: str) -> tuple[AgendaSpec, list[AgendaSpec]]:
+    spec = configured_agenda_or_404(slug)
+    if spec.kind == 'events':
+        raise NotFound('not a meetings agenda', f'agenda {slug[:SHOWN]} is an events agenda')
+    return serving_agendas(spec)
 
 
 def meetings_agenda_or_404(slug: str) -> AgendaSpec:

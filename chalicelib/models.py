@@ -59,6 +59,17 @@ def user_event_pk(agenda: str, event: str, user_external_id: str) -> str:
     return f'USEREVENT#{agenda}#{event}#{user_external_id}'
 
 
+def meeting_bookings_key(agenda: str) -> str:
+    return f'MEETINGS#{agenda}'
+
+
+LOCK_SK = 'lock'
+
+
+def desk_lock_pk(agenda: str, desk: str, cell: str) -> str:
+    return f'LOCK#DESK#{agenda}#{desk}#{cell}'
+
+
 class ByGsi1(GlobalSecondaryIndex):
     """Agenda listing (`AGENDAS`) and bookings of a user (`USER#<id>`, by start time)."""
 
@@ -71,7 +82,8 @@ class ByGsi1(GlobalSecondaryIndex):
 
 
 class ByGsi2(GlobalSecondaryIndex):
-    """Events of an agenda by start time (`EVENTS#<agenda>`), bookings of an event (`EVENT#...`)."""
+    """Events of an agenda by start time (`EVENTS#<agenda>`), bookings of an event (`EVENT#...`),
+    meeting bookings of an agenda by start time (`MEETINGS#<agenda>`)."""
 
     class Meta:
         index_name = 'gsi2'
@@ -221,7 +233,9 @@ class Booking(TableItem, discriminator='booking'):
     several for a `fillslots` group, leg#000 being the primary). A leg of `count` places is
     one item; the places are counted on the event in the same transaction.
     gsi1 USER#<user>/<start utc>#<id>#<leg>: bookings of a user by date;
-    gsi2 EVENT#<agenda>#<event>/<id>#<leg>: bookings of an event.
+    gsi2 EVENT#<agenda>#<event>/<id>#<leg>: bookings of an event, or, for a meeting,
+    MEETINGS#<agenda>/<start utc>#<id>#<leg>: the meetings of an agenda by date (every desk).
+    A meeting leg holds its desk time with Lock items, cut on `lock_step` seconds.
     """
 
     booking_id = NumberAttribute()
@@ -254,7 +268,8 @@ class Booking(TableItem, discriminator='booking'):
     presence_callback_url = UnicodeAttribute(null=True)
     absence_callback_url = UnicodeAttribute(null=True)
     sms_counter = UnicodeAttribute(null=True)
-    color = UnicodeAttribute(null=True)
+    color = UnicodeAttribute(null=True)  # use_color_for (meetings)
+    lock_step = NumberAttribute(null=True)  # seconds: the cells of its Lock items (meetings)
     extra_data = JSONAttribute(null=True)
     user_was_present = BooleanAttribute(null=True)
     user_absence_reason = UnicodeAttribute(null=True)
@@ -270,9 +285,18 @@ class UserEventBookings(TableItem, discriminator='user_event'):
     bookings = NumberAttribute(default=0)
 
 
+class Lock(TableItem, discriminator='lock'):
+    """pk LOCK#DESK#<agenda>#<desk>#<cell start utc>, sk lock: one cell of a desk's time held by a
+    meeting leg. Put with `attribute_not_exists` in the booking transaction, so that two bookings
+    overlapping on a desk cannot both be written; deleted when the booking is cancelled."""
+
+    booking_id = NumberAttribute()
+    leg = NumberAttribute()
+
+
 class Nonce(TableItem, discriminator='nonce'):
     """pk NONCE#<orig>#<nonce>, sk nonce: a used signature nonce, kept past the clock window (TTL)."""
 
 
 MODELS = (TableItem, Agenda, Event, MeetingType, Desk, TimePeriod, TimePeriodException, Resource, Booking,
-          UserEventBookings, Nonce)
+          UserEventBookings, Lock, Nonce)

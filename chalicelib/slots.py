@@ -12,7 +12,16 @@ from .domain.agendas import AgendaSpec, local_text
 from .domain.bookings import EVENTS_CHOICES, MAX_USER_ID
 from .domain.places import can_take
 from .domain.events import event_item, is_bookable, is_recurring_primary
-from .domain.meetings import MeetingTime, base_step, desk_slots, excluded, meeting_times, slot_id
+from .domain.meetings import (
+    MeetingTime,
+    busy_by_desk,
+    desk_slots,
+    excluded,
+    listing_step,
+    longest,
+    meeting_times,
+    slot_id,
+)
 from .domain.window import booking_window, local_midnight
 from .lookup import (
     event_or_404,
@@ -131,7 +140,7 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url
     agenda, reals = serving_agendas_or_404(agenda_slug)
     meeting_type = meeting_type_or_404(agenda, type_slug)
     q = read_slot_query(query, agenda, tz, now)
-    step = base_step(mt.duration for real in reals for mt in real.meetingtypes)
+    step = listing_step(reals)
     start = q.start or now
     end = q.end or start + timedelta(days=MAX_LISTED_DAYS)  # no upper bound: bypass_delays, no maximal delay
     first_day, last_day = start.astimezone(tz).date(), end.astimezone(tz).date()
@@ -144,7 +153,7 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url
         slots = [s for desk in real.desks
                  for s in desk_slots(desk, meeting_type.duration, step, first_day, last_day, tz)
                  if start <= s.start < end and not excluded(agenda, s.start, s.end, tz)]
-        busy = store.desk_busy(real.slug, [d.slug for d in real.desks], start, end)
+        busy = busy_by_desk(store.meeting_legs(real.slug, start, end, longest(real)))
         for time in meeting_times(slots, busy, user_busy, [d.slug for d in real.desks]):
             known = times.get(time.start)
             if known is None or (not known.free_desks and time.free_desks):

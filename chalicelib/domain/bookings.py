@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 from ..errors import BadRequest, BusinessError, InvalidPayload, NotFound
 from ..parsing import Payload, is_blank, nesting_depth, to_int
-from .agendas import MAX_PLACES, AgendaSpec, local_text
+from .agendas import MAX_PLACES, AgendaSpec, DeskSpec, MeetingTypeSpec, local_text
 from .events import EventRecord, is_bookable, is_recurring_primary
+from .meetings import MeetingLeg
 from .places import Places, goes_to_waiting_list
 
 EVENTS_CHOICES = ('future', 'past', 'all')
@@ -45,6 +46,7 @@ class BookingRequest:
     events: str = 'future'
     cancel_booking_id: int | None = None
     user_external_id: str | None = None
+    color: str | None = None  # use_color_for (meetings)
     # Stored as given: TEXT_FIELDS, URL_FIELDS, extra_emails, extra_phone_numbers, extra_data.
     fields: dict[str, Any] = field(default_factory=dict)
 
@@ -105,6 +107,7 @@ def read_booking_request(p: Payload) -> BookingRequest:
         events=p.choice('events', EVENTS_CHOICES, default='future'),
         cancel_booking_id=cancel_booking_id,
         user_external_id=user_external_id,
+        color=p.str('use_color_for', max_length=MAX_TEXT),
         fields=fields,
     )
     p.read.update(CONTROL_KEYS)
@@ -191,6 +194,7 @@ class Leg:
     anonymized_at: datetime | None = None
     desk: str | None = None
     meeting_type: str | None = None
+    lock_step: int | None = None
     user_was_present: bool | None = None
     user_absence_reason: str | None = None
     user_check_type_slug: str | None = None
@@ -253,6 +257,26 @@ def fillslot_answer(agenda: AgendaSpec, booking_id: int, placements: list[Placem
             'description': p.event.spec.description,
             'in_waiting_list': p.in_waiting_list,
         } for p in placements]
+    if replaced:
+        answer['cancelled_booking_id'] = replaced[0].booking_id
+    return answer
+
+
+def meeting_answer(agenda: AgendaSpec, desk: DeskSpec, meeting_type: MeetingTypeSpec, legs: list[MeetingLeg],
+                   booking_id: int, base_url: str, tz: ZoneInfo, replaced: list[Leg] = ()) -> dict[str, Any]:
+    """The seed's answer for a meetings agenda: `agenda` is the real agenda that took the
+    booking (a virtual agenda's URL names another), `end_datetime` the end of the last slot."""
+    answer: dict[str, Any] = {
+        'booking_id': booking_id,
+        'datetime': local_text(legs[0].start, tz),
+        'end_datetime': local_text(legs[-1].end, tz),
+        'duration': meeting_type.duration,
+        'in_waiting_list': False,
+        'agenda': {'label': agenda.label, 'slug': agenda.slug},
+        'desk': {'label': desk.label, 'slug': desk.slug},
+        'resources': [],
+        'api': booking_urls(base_url, booking_id),
+    }
     if replaced:
         answer['cancelled_booking_id'] = replaced[0].booking_id
     return answer

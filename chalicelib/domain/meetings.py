@@ -9,7 +9,7 @@ from math import gcd
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from ..errors import BusinessError
+from ..errors import BadRequest, BusinessError
 from ..parsing import localize
 from .agendas import AgendaSpec, DeskSpec, MeetingTypeSpec, TimePeriodSpec
 
@@ -47,6 +47,16 @@ SLOT_ID_FORMAT = '%Y-%m-%d-%H%M'
 def base_step(durations: Iterable[int]) -> int:
     """The grid of start times: the GCD of the agenda's meeting type durations (minutes)."""
     return reduce(gcd, durations, 0) or 1
+
+
+def listing_step(reals: Iterable[AgendaSpec]) -> int:
+    """The grid of an agenda's times; for a virtual agenda, of all its real agendas (spec §9.5)."""
+    return base_step(mt.duration for real in reals for mt in real.meetingtypes)
+
+
+def longest(agenda: AgendaSpec) -> timedelta:
+    """How long before a time a booking of the agenda may have started and still overlap it."""
+    return timedelta(minutes=max((mt.duration for mt in agenda.meetingtypes), default=0))
 
 
 def opens_on(period: TimePeriodSpec, day: date) -> bool:
@@ -152,3 +162,94 @@ def excluded(agenda: AgendaSpec, start: datetime, end: datetime, tz: ZoneInfo) -
                     datetime.combine(day, period.start_time), datetime.combine(day, period.end_time)):
             return True
     return False
+
+
+# ---- booking a meeting (spec §6.1-6.2, §9.5) ---------------------------------------------------
+
+NO_DESK = 'no more desk available'
+# Cells of one desk's time a booking may hold, with its legs (a transaction holds at most 100 writes,
+# and a booking it replaces takes as many).
+MAX_BOOKING_WRITES = 48
+
+
+def lock_step(agenda: AgendaSpec, tz: ZoneInfo) -> int:
+    """Seconds of the cells a desk's time is locked by: the GCD of the agenda's meeting type
+    durations, of its opening times and of the time zone's offsets, so that every slot starts
+    and ends on a cell boundary (cells count from the Unix epoch, in UTC). Two bookings that
+    overlap then share a cell; two that only touch share none."""
+    values = [mt.duration * 60 for mt in agenda.meetingtypes]
+    values += [p.start_time.hour * 3600 + p.start_time.minute * 60 + p.start_time.second
+               for desk in agenda.desks for p in desk.timeperiods]
+    values += [int(tz.utcoffset(datetime(2000, month, 1)).total_seconds()) for month in (1, 7)]
+    return reduce(gcd, values, 24 * 3600)
+
+
+def lock_cells(start: datetime, end: datetime, step: int) -> list[datetime]:
+    """The cells [start, end) touches: exact on the agenda's grid, and safe off it (a cell too
+    many can refuse a booking, a cell too few never lets two overlap)."""
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    first = int((start - epoch).total_seconds()) // step * step
+    last = int((end - epoch).total_seconds())
+    return [epoch + timedelta(seconds=s) for s in range(first, last, step)]
+
+
+def read_meeting_slots(slots: list[str], agenda: AgendaSpec, tz: ZoneInfo) -> tuple[MeetingTypeSpec, list[datetime]]:
+    """The meeting type and UTC starts that fillslot ids name (spec §6.1 errors): one type for
+    every slot; slots that overlap one another cannot share a desk."""
+    parsed = [parse_slot_id(slot, tz) for slot in slots]
+    type_slug = parsed[0][0]
+    for other, _ in parsed[1:]:
+        if other != type_slug:
+            raise BusinessError(f'all slots must have the same meeting type id ({type_slug[:200]})')
+    meeting_type = next((mt for mt in agenda.meetingtypes if mt.slug == type_slug), None)
+    if meeting_type is None:
+        raise BadRequest(f'invalid meeting type id: {type_slug[:200]}')
+    starts = sorted({start for _, start in parsed})
+    length = timedelta(minutes=meeting_type.duration)
+    if any(later < earlier + length for earlier, later in zip(starts, starts[1:])):
+        raise BusinessError(NO_DESK, 'the requested slots overlap one another')
+    return meeting_type, starts
+
+
+@dataclass(frozen=True)
+class MeetingLeg:
+    """One slot of a meeting booking, on the desk chosen for it."""
+
+    agenda: str
+    desk: str
+    meeting_type: str
+    start: datetime
+    end: datetime
+    lock_step: int
+
+    @property
+    def cells(self) -> list[datetime]:
+        return lock_cells(self.start, self.end, self.lock_step)
+
+
+def busy_by_desk(legs: Iterable[Any]) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Desk -> the live meeting bookings holding it (legs with desk, start, end)."""
+    busy: dict[str, list[tuple[datetime, datetime]]] = {}
+    for leg in legs:
+        if leg.desk and leg.end is not None:
+            busy.setdefault(leg.desk, []).append((leg.start, leg.end))
+    return busy
+
+
+def desk_takes(desk: DeskSpec, duration: int, step: int, starts: list[datetime], tz: ZoneInfo,
+               busy: list[tuple[datetime, datetime]]) -> bool:
+    """Every start is one of the desk's slots (opening hours on the grid, no closure) and none
+    overlaps a booking of the desk."""
+    length = timedelta(minutes=duration)
+    for start in starts:
+        day = start.astimezone(tz).date()
+        if start not in {s.start for s in desk_slots(desk, duration, step, day, day, tz)}:
+            return False
+        if any(overlaps(start, start + length, b, e) for b, e in busy):
+            return False
+    return True
+
+
+def bookings_on_day(legs: Iterable[Any], day: date, tz: ZoneInfo) -> int:
+    """Live meeting legs that start on a local day: the load a virtual agenda balances."""
+    return sum(1 for leg in legs if leg.start.astimezone(tz).date() == day)

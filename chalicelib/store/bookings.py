@@ -14,23 +14,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from ..domain.agendas import MAX_DURATION, AgendaSpec
+from ..domain.agendas import AgendaSpec
 from ..domain.bookings import TEXT_FIELDS, URL_FIELDS, BookingRequest, Leg, Placement
 from ..domain.events import EventRecord
+from ..domain.meetings import MeetingLeg, lock_cells
 from ..errors import Busy
 from ..models import (
     CONFIG_PREFIX,
     EVENT_PREFIX,
     LEG_PREFIX,
+    LOCK_SK,
     Agenda,
     Booking,
     Event,
+    Lock,
     TableItem,
     UserEventBookings,
     agenda_pk,
     booking_pk,
+    desk_lock_pk,
     event_bookings_key,
     leg_sk,
+    meeting_bookings_key,
     user_event_pk,
     user_key,
 )
@@ -62,6 +67,7 @@ def _leg(item: Booking) -> Leg:
         event=item.event, count=int(item.count or 1), in_waiting_list=bool(item.in_waiting_list),
         start=item.start, end=item.end, created_at=item.created_at, cancelled_at=item.cancelled_at,
         anonymized_at=item.anonymized_at, desk=item.desk, meeting_type=item.meeting_type,
+        lock_step=int(item.lock_step) if item.lock_step else None,
         user_was_present=item.user_was_present, user_absence_reason=item.user_absence_reason,
         user_check_type_slug=item.user_check_type_slug, user_check_type_label=item.user_check_type_label,
         fields={name: getattr(item, name) for name in STORED_FIELDS},
@@ -141,24 +147,17 @@ def events_between(agenda: str, start: datetime | None, end: datetime | None) ->
     return [_event_record(i) for i in items if isinstance(i, Event) and (end is None or i.start < end)]
 
 
-def desk_key(agenda: str, desk: str) -> str:
-    return f'DESK#{agenda}#{desk}'
-
-
-def desk_busy(agenda: str, desks: list[str], start: datetime, end: datetime,
-              longest: timedelta = timedelta(minutes=MAX_DURATION)) -> dict[str, list[tuple[datetime, datetime]]]:
-    """Live meeting bookings of each desk overlapping [start, end) (gsi2 DESK#<agenda>#<desk>,
-    by start; a booking started up to `longest` before `start` may still overlap)."""
+def meeting_legs(agenda: str, start: datetime, end: datetime, lookback: timedelta) -> list[Leg]:
+    """Live meeting legs of an agenda's desks that may overlap [start, end): one Query of gsi2
+    `MEETINGS#<agenda>` by start time, whatever the number of desks (eventually consistent:
+    the desk locks, not this read, keep two bookings off one desk's time). A leg that started
+    up to `lookback` (the longest meeting) before `start` may still overlap."""
     _bind()
-    busy: dict[str, list[tuple[datetime, datetime]]] = {}
-    bounds = _time_range(start - longest, end)
-    for desk in desks:
-        if bounds is None:
-            break
-        for item in Booking.by_gsi2.query(desk_key(agenda, desk), Booking.gsi2sk.between(*bounds)):
-            if isinstance(item, Booking) and item.cancelled_at is None and item.end and item.end > start:
-                busy.setdefault(desk, []).append((item.start, item.end))
-    return busy
+    bounds = _time_range(start - lookback, end)
+    if bounds is None:
+        return []
+    items = Booking.by_gsi2.query(meeting_bookings_key(agenda), Booking.gsi2sk.between(*bounds))
+    return [_leg(i) for i in items if isinstance(i, Booking) and i.cancelled_at is None and i.end and i.end > start]
 
 
 # ---- booking ------------------------------------------------------------------------------
@@ -180,6 +179,15 @@ class AlreadyBookedByUser(Exception):
 
 class BookingChanged(Exception):
     """A booking to cancel or move was cancelled or moved meanwhile."""
+
+
+class DeskTaken(Exception):
+    """Another booking holds part of this desk's time (its lock items exist)."""
+
+    def __init__(self, agenda: str, desk: str) -> None:
+        super().__init__(agenda, desk)
+        self.agenda = agenda
+        self.desk = desk
 
 
 def _placement_condition(p: Placement):
@@ -242,6 +250,17 @@ def _cancel_leg(tx: Transaction, counters: _Counters, leg: Leg, now: datetime, t
     if leg.event is not None:
         counters.event(leg.agenda, leg.event, leg.in_waiting_list, -leg.count)
         counters.user(leg.agenda, leg.event, leg.user_external_id, -1)
+    for key in _lock_keys(leg):
+        # Only its own lock: a cell no longer held (TTL) deletes nothing.
+        tx.delete(Lock(key, LOCK_SK), condition=Lock.pk.does_not_exist() | (Lock.booking_id == leg.booking_id),
+                  tag=(tag, leg.leg))
+
+
+def _lock_keys(leg: Leg | MeetingLeg) -> list[str]:
+    """The Lock items holding a meeting leg's desk time (none for an event's leg)."""
+    if not leg.desk or not leg.lock_step or leg.end is None:
+        return []
+    return [desk_lock_pk(leg.agenda, leg.desk, _utc_key(cell)) for cell in lock_cells(leg.start, leg.end, leg.lock_step)]
 
 
 def _leg_sort_id(booking_id: int, leg: int) -> str:
@@ -269,14 +288,43 @@ def _booking_item(booking_id: int, index: int, agenda: str, placement: Placement
     )
 
 
-def book(agenda: str, placements: list[Placement], request: BookingRequest, replaced: list[Leg],
-         now: datetime) -> int:
-    """Write a booking (one leg per placement) and cancel `replaced`, in one transaction.
+def _meeting_item(booking_id: int, index: int, leg: MeetingLeg, request: BookingRequest, legs: int,
+                  now: datetime) -> Booking:
+    user = request.user_external_id
+    sort_id = _leg_sort_id(booking_id, index)
+    return Booking(
+        pk=booking_pk(booking_id), sk=leg_sk(index), booking_id=booking_id, leg=index, legs=legs, agenda=leg.agenda,
+        count=1, in_waiting_list=False, start=leg.start, end=leg.end, desk=leg.desk, meeting_type=leg.meeting_type,
+        lock_step=leg.lock_step, color=request.color, created_at=now,
+        gsi1pk=user_key(user) if user else None, gsi1sk=_user_sort_key(leg.start, sort_id) if user else None,
+        gsi2pk=meeting_bookings_key(leg.agenda), gsi2sk=_user_sort_key(leg.start, sort_id),
+        **{name: request.fields.get(name) for name in STORED_FIELDS},
+    )
+
+
+LOCK_KEPT = timedelta(days=1)  # after the meeting ends, then DynamoDB's TTL removes the lock
+
+
+def _hold_desk(tx: Transaction, booking_id: int, index: int, leg: MeetingLeg, released: set[str]) -> None:
+    """The leg's lock items, each put only where no other booking holds the cell."""
+    for key in _lock_keys(leg):
+        if key in released:  # one write per item in a transaction: the replaced booking's own cell
+            raise DeskTaken(leg.agenda, leg.desk)
+        tx.put(Lock(key, LOCK_SK, booking_id=booking_id, leg=index, expires_at=leg.end + LOCK_KEPT),
+               condition=Lock.pk.does_not_exist(), tag=('lock', leg.desk))
+
+
+def book(agenda: str, placements: list[Placement] | list[MeetingLeg], request: BookingRequest,
+         replaced: list[Leg], now: datetime) -> int:
+    """Write a booking (one leg per placement: an event's places, or a meeting's desk time) and
+    cancel `replaced`, in one transaction.
 
     Returns the new booking id. Raises EventsChanged when a counter condition failed,
-    AlreadyBookedByUser for `exclude_user`, BookingChanged when `replaced` moved meanwhile.
+    AlreadyBookedByUser for `exclude_user`, DeskTaken when another booking holds the desk,
+    BookingChanged when `replaced` moved meanwhile.
     """
     _bind()
+    released = {key for leg in replaced for key in _lock_keys(leg)}
     for _ in range(5):
         booking_id = new_booking_id()
         tx = Transaction()
@@ -284,10 +332,14 @@ def book(agenda: str, placements: list[Placement], request: BookingRequest, repl
         for leg in replaced:
             _cancel_leg(tx, counters, leg, now, tag='replaced')
         for index, placement in enumerate(placements):
-            item = _booking_item(booking_id, index, agenda, placement, request, len(placements), now)
+            if isinstance(placement, MeetingLeg):
+                item = _meeting_item(booking_id, index, placement, request, len(placements), now)
+                _hold_desk(tx, booking_id, index, placement, released)
+            else:
+                item = _booking_item(booking_id, index, agenda, placement, request, len(placements), now)
+                counters.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
+                counters.user(agenda, placement.event.slug, request.user_external_id, 1, request.exclude_user)
             tx.put(item, condition=Booking.pk.does_not_exist(), tag=('booking', index))
-            counters.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
-            counters.user(agenda, placement.event.slug, request.user_external_id, 1, request.exclude_user)
         counters.write(tx)
         failures = run_guarded(tx)
         if not failures:
@@ -295,6 +347,8 @@ def book(agenda: str, placements: list[Placement], request: BookingRequest, repl
         kinds = {tag[0] for tag, _ in failures}
         if 'replaced' in kinds:
             raise BookingChanged()
+        if 'lock' in kinds:
+            raise DeskTaken(placements[0].agenda, next(tag[1] for tag, _ in failures if tag[0] == 'lock'))
         if 'user' in kinds:
             raise AlreadyBookedByUser(next(tag[1] for tag, _ in failures if tag[0] == 'user'))
         if 'event' in kinds:
