@@ -41,6 +41,7 @@ from .domain.meetings import (
     longest,
     overlaps,
     read_meeting_slots,
+    read_resources,
 )
 from .domain.window import booking_window, local_midnight
 from .errors import BadRequest, BusinessError, Busy
@@ -105,6 +106,7 @@ def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, b
     booking took them meanwhile, the next desk is tried."""
     agenda, reals = serving_agendas(spec)
     meeting_type, starts = read_meeting_slots(slots, agenda, tz)
+    resources = read_resources(list(request.resources), agenda)
     length = timedelta(minutes=meeting_type.duration)
     replaced = _replaced(request)
     window = booking_window(agenda, now, tz)
@@ -113,16 +115,20 @@ def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, b
         raise BusinessError(NO_DESK, 'outside the bookable period')
     if request.exclude_user and request.user_external_id:
         _check_user_free(request.user_external_id, starts, length, replaced)
+    if resources:
+        _check_resources_free(resources, starts, length, replaced)
     for real, desk in _free_desks(reals, meeting_type, starts, listing_step(reals), tz, replaced):
-        legs = [MeetingLeg(real.slug, desk.slug, meeting_type.slug, start, start + length, lock_step(real, tz))
-                for start in starts]
-        if sum(1 + len(leg.cells) for leg in legs) > MAX_BOOKING_WRITES:
-            raise BadRequest('too many slots', f'a booking holds at most {MAX_BOOKING_WRITES} desk time cells '
-                                               f'and slots; book fewer slots at once')
+        legs = [MeetingLeg(real.slug, desk.slug, meeting_type.slug, start, start + length, lock_step(real, tz),
+                           resources) for start in starts]
+        if sum(leg.writes for leg in legs) > MAX_BOOKING_WRITES:
+            raise BadRequest('too many slots', f'a booking writes at most {MAX_BOOKING_WRITES} items (its slots, '
+                                               'their desk and resource time cells): book fewer slots at once')
         try:
             booking_id = store.book(real.slug, legs, request, replaced, now)
         except store.DeskTaken:  # taken since the read: the next desk
             continue
+        except store.ResourceTaken:
+            raise BusinessError(NO_DESK, 'a requested resource is taken at that time') from None
         except store.BookingChanged:
             raise BusinessError('cancel booking: booking already cancelled') from None
         return meeting_answer(real, desk, meeting_type, legs, booking_id, base_url, tz, replaced)
@@ -147,6 +153,16 @@ def _check_user_free(user: str, starts: list[datetime], length: timedelta, repla
             continue
         if any(overlaps(start, start + length, leg.start, leg.end) for start in starts):
             raise BusinessError(NO_DESK, 'the user already has a meeting at that time')
+
+
+def _check_resources_free(resources: tuple[str, ...], starts: list[datetime], length: timedelta,
+                          replaced: list[Leg]) -> None:
+    """Each requested resource is free for every slot, in every agenda (spec §9.5); the booking
+    being replaced still holds its own (as its desk)."""
+    uses = store.resource_uses(resources, starts[0], starts[-1] + length, timedelta(minutes=MAX_DURATION))
+    uses += [(leg.start, leg.end) for leg in replaced if set(leg.resources) & set(resources) and leg.end]
+    if any(overlaps(start, start + length, b, e) for start in starts for b, e in uses):
+        raise BusinessError(NO_DESK, 'a requested resource is taken at that time')
 
 
 def _free_desks(reals: list[AgendaSpec], meeting_type: MeetingTypeSpec, starts: list[datetime], step: int,

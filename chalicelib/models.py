@@ -70,6 +70,14 @@ def desk_lock_pk(agenda: str, desk: str, cell: str) -> str:
     return f'LOCK#DESK#{agenda}#{desk}#{cell}'
 
 
+def resource_lock_pk(resource: str, cell: str) -> str:
+    return f'LOCK#RESOURCE#{resource}#{cell}'
+
+
+def resource_uses_key(resource: str) -> str:
+    return f'RESOURCE#{resource}'
+
+
 class ByGsi1(GlobalSecondaryIndex):
     """Agenda listing (`AGENDAS`) and bookings of a user (`USER#<id>`, by start time)."""
 
@@ -270,6 +278,7 @@ class Booking(TableItem, discriminator='booking'):
     sms_counter = UnicodeAttribute(null=True)
     color = UnicodeAttribute(null=True)  # use_color_for (meetings)
     lock_step = NumberAttribute(null=True)  # seconds: the cells of its Lock items (meetings)
+    resources = ListAttribute(of=UnicodeAttribute, null=True)  # resource slugs booked with the meeting
     extra_data = JSONAttribute(null=True)
     user_was_present = BooleanAttribute(null=True)
     user_absence_reason = UnicodeAttribute(null=True)
@@ -286,12 +295,23 @@ class UserEventBookings(TableItem, discriminator='user_event'):
 
 
 class Lock(TableItem, discriminator='lock'):
-    """pk LOCK#DESK#<agenda>#<desk>#<cell start utc>, sk lock: one cell of a desk's time held by a
-    meeting leg. Put with `attribute_not_exists` in the booking transaction, so that two bookings
-    overlapping on a desk cannot both be written; deleted when the booking is cancelled."""
+    """pk LOCK#DESK#<agenda>#<desk>#<cell start utc> (or LOCK#RESOURCE#<resource>#<cell>), sk lock:
+    one cell of a desk's (a resource's) time held by a meeting leg. Put with `attribute_not_exists`
+    in the booking transaction, so that two bookings overlapping on a desk (a resource) cannot both
+    be written; deleted when the booking is cancelled."""
 
     booking_id = NumberAttribute()
     leg = NumberAttribute()
+
+
+class ResourceUse(TableItem, discriminator='resource_use'):
+    """pk BOOKING#<id>, sk res#<leg>#<resource>: a resource booked with a meeting leg, beside it;
+    gsi2 RESOURCE#<resource>/<start utc>#<id>#<leg> lists a resource's bookings by date, in every
+    agenda. Deleted when the booking is cancelled."""
+
+    booking_id = NumberAttribute()
+    start = UTCDateTimeAttribute()
+    end = UTCDateTimeAttribute()
 
 
 class Nonce(TableItem, discriminator='nonce'):
@@ -299,4 +319,4 @@ class Nonce(TableItem, discriminator='nonce'):
 
 
 MODELS = (TableItem, Agenda, Event, MeetingType, Desk, TimePeriod, TimePeriodException, Resource, Booking,
-          UserEventBookings, Lock, Nonce)
+          UserEventBookings, Lock, ResourceUse, Nonce)

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import store
-from .domain.agendas import AgendaSpec, local_text
+from .domain.agendas import MAX_DURATION, AgendaSpec, local_text
 from .domain.bookings import EVENTS_CHOICES, MAX_USER_ID
 from .domain.places import can_take
 from .domain.events import event_item, is_bookable, is_recurring_primary
@@ -20,6 +20,7 @@ from .domain.meetings import (
     listing_step,
     longest,
     meeting_times,
+    read_resources,
     slot_id,
 )
 from .domain.window import booking_window, local_midnight
@@ -139,22 +140,25 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url
     lists the union of its real agendas' times, minus its excluded periods."""
     agenda, reals = serving_agendas_or_404(agenda_slug)
     meeting_type = meeting_type_or_404(agenda, type_slug)
+    resources = read_resources(query.list('resources'), agenda)
     q = read_slot_query(query, agenda, tz, now)
     step = listing_step(reals)
     start = q.start or now
     end = q.end or start + timedelta(days=MAX_LISTED_DAYS)  # no upper bound: bypass_delays, no maximal delay
     first_day, last_day = start.astimezone(tz).date(), end.astimezone(tz).date()
-    user_busy = []
+    unavailable = []  # for every desk: the excluded user's meetings, the requested resources' bookings
     if q.excluded_user:
-        user_busy = [(leg.start, leg.end) for leg in store.user_legs(q.excluded_user, start, end)
-                     if leg.meeting_type is not None and not leg.cancelled and leg.end is not None]
+        unavailable = [(leg.start, leg.end) for leg in store.user_legs(q.excluded_user, start - timedelta(minutes=MAX_DURATION), end)
+                       if leg.meeting_type is not None and not leg.cancelled and leg.end is not None]
+    if resources:
+        unavailable += store.resource_uses(resources, start, end, timedelta(minutes=MAX_DURATION))
     times: dict[datetime, MeetingTime] = {}
     for real in reals:
         slots = [s for desk in real.desks
                  for s in desk_slots(desk, meeting_type.duration, step, first_day, last_day, tz)
                  if start <= s.start < end and not excluded(agenda, s.start, s.end, tz)]
         busy = busy_by_desk(store.meeting_legs(real.slug, start, end, longest(real)))
-        for time in meeting_times(slots, busy, user_busy, [d.slug for d in real.desks]):
+        for time in meeting_times(slots, busy, unavailable, [d.slug for d in real.desks]):
             known = times.get(time.start)
             if known is None or (not known.free_desks and time.free_desks):
                 times[time.start] = time

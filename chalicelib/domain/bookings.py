@@ -47,6 +47,7 @@ class BookingRequest:
     cancel_booking_id: int | None = None
     user_external_id: str | None = None
     color: str | None = None  # use_color_for (meetings)
+    resources: tuple[str, ...] = ()  # meetings: resources to book with the slot
     # Stored as given: TEXT_FIELDS, URL_FIELDS, extra_emails, extra_phone_numbers, extra_data.
     fields: dict[str, Any] = field(default_factory=dict)
 
@@ -108,6 +109,7 @@ def read_booking_request(p: Payload) -> BookingRequest:
         cancel_booking_id=cancel_booking_id,
         user_external_id=user_external_id,
         color=p.str('use_color_for', max_length=MAX_TEXT),
+        resources=tuple(p.list('resources') or ()),
         fields=fields,
     )
     p.read.update(CONTROL_KEYS)
@@ -195,6 +197,8 @@ class Leg:
     desk: str | None = None
     meeting_type: str | None = None
     lock_step: int | None = None
+    resources: tuple[str, ...] = ()
+    color: str | None = None
     user_was_present: bool | None = None
     user_absence_reason: str | None = None
     user_check_type_slug: str | None = None
@@ -274,7 +278,7 @@ def meeting_answer(agenda: AgendaSpec, desk: DeskSpec, meeting_type: MeetingType
         'in_waiting_list': False,
         'agenda': {'label': agenda.label, 'slug': agenda.slug},
         'desk': {'label': desk.label, 'slug': desk.slug},
-        'resources': [],
+        'resources': list(legs[0].resources),
         'api': booking_urls(base_url, booking_id),
     }
     if replaced:
@@ -307,7 +311,10 @@ def booking_detail(legs: list[Leg], tz: ZoneInfo, base_url: str) -> dict[str, An
         data[name] = fields.get(name)
     data['extra_emails'] = fields.get('extra_emails') or []
     data['extra_phone_numbers'] = fields.get('extra_phone_numbers') or []
-    if len(legs) > 1:
+    if primary.meeting_type is not None:
+        data.update(desk=primary.desk, meeting_type=primary.meeting_type, use_color_for=primary.color,
+                    resources=list(primary.resources), end_datetime=local_text(legs[-1].end, tz))
+    elif len(legs) > 1:
         data['events'] = [{'agenda': leg.agenda, 'event': leg.event, 'datetime': local_text(leg.start, tz),
                            'in_waiting_list': leg.in_waiting_list} for leg in legs]
     data['api'] = booking_urls(base_url, primary.booking_id)

@@ -134,9 +134,10 @@ class MeetingTime:
 
 
 def meeting_times(slots: list[Slot], busy: dict[str, list[tuple[datetime, datetime]]],
-                  user_busy: list[tuple[datetime, datetime]], desk_order: list[str]) -> list[MeetingTime]:
+                  unavailable: list[tuple[datetime, datetime]], desk_order: list[str]) -> list[MeetingTime]:
     """Group the desks' candidate slots by start time: a desk is free when no booking of its own
-    overlaps; a time the excluded user is busy frees no desk. Times no desk opens are absent."""
+    overlaps; a time the excluded user (or a requested resource) is busy frees no desk. Times no
+    desk opens are absent."""
     by_start: dict[datetime, list[Slot]] = {}
     for slot in slots:
         by_start.setdefault(slot.start, []).append(slot)
@@ -144,8 +145,8 @@ def meeting_times(slots: list[Slot], busy: dict[str, list[tuple[datetime, dateti
     for start in sorted(by_start):
         candidates = by_start[start]
         end = candidates[0].end
-        user_taken = any(overlaps(start, end, b, e) for b, e in user_busy)
-        free = [] if user_taken else [
+        taken = any(overlaps(start, end, b, e) for b, e in unavailable)
+        free = [] if taken else [
             s.desk for s in candidates if not any(overlaps(start, end, b, e) for b, e in busy.get(s.desk, ()))]
         times.append(MeetingTime(start, end, tuple(sorted(set(free), key=desk_order.index))))
     return times
@@ -211,9 +212,28 @@ def read_meeting_slots(slots: list[str], agenda: AgendaSpec, tz: ZoneInfo) -> tu
     return meeting_type, starts
 
 
+RESOURCE_CELL = 300
+
+
+def resource_step(step: int) -> int:
+    """Resources are shared by agendas whose grids differ: their cells are at most 5 minutes,
+    a common divisor of every grid made of whole 5 minutes."""
+    return gcd(step, RESOURCE_CELL)
+
+
+def read_resources(requested: list[str] | None, agenda: AgendaSpec) -> tuple[str, ...]:
+    """`resources` of a datetimes or fillslot call: resources of the agenda (a virtual agenda
+    has none of its own); `invalid resource: <slugs>` otherwise (HTTP 400)."""
+    wanted = tuple(dict.fromkeys(requested or ()))
+    unknown = [slug for slug in wanted if agenda.kind != 'meetings' or slug not in agenda.resources]
+    if unknown:
+        raise BadRequest(f'invalid resource: {", ".join(sorted(unknown))[:200]}')
+    return wanted
+
+
 @dataclass(frozen=True)
 class MeetingLeg:
-    """One slot of a meeting booking, on the desk chosen for it."""
+    """One slot of a meeting booking, on the desk chosen for it, with the resources it takes."""
 
     agenda: str
     desk: str
@@ -221,10 +241,17 @@ class MeetingLeg:
     start: datetime
     end: datetime
     lock_step: int
+    resources: tuple[str, ...] = ()
 
     @property
     def cells(self) -> list[datetime]:
         return lock_cells(self.start, self.end, self.lock_step)
+
+    @property
+    def writes(self) -> int:
+        """Items the leg writes: itself, its desk cells, per resource a use and its cells."""
+        resource_cells = len(lock_cells(self.start, self.end, resource_step(self.lock_step)))
+        return 1 + len(self.cells) + len(self.resources) * (1 + resource_cells)
 
 
 def busy_by_desk(legs: Iterable[Any]) -> dict[str, list[tuple[datetime, datetime]]]:

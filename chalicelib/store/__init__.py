@@ -28,6 +28,7 @@ from .bookings import (
     BookingSnapshot,
     DeskTaken,
     EventsChanged,
+    ResourceTaken,
     book,
     cancel,
     events_between,
@@ -36,6 +37,7 @@ from .bookings import (
     meeting_legs,
     move,
     read_for_booking,
+    resource_uses,
     user_legs,
 )
 from .tables import NONCE_TTL, Refused, claim_nonce, connection, create_table, reset, with_transaction
@@ -43,7 +45,8 @@ from .tables import NONCE_TTL, Refused, claim_nonce, connection, create_table, r
 __all__ = [
     'LoadedAgenda', 'Operation', 'apply_operations', 'create_agenda', 'create_event', 'delete_event', 'get_agenda',
     'get_event', 'list_agendas', 'list_events', 'list_resources', 'load_agenda', 'plan_agenda', 'save_resources',
-    'update_event', 'AlreadyBookedByUser', 'BookingChanged', 'BookingSnapshot', 'DeskTaken', 'EventsChanged', 'book',
-    'cancel', 'events_between', 'follow_event', 'get_legs', 'meeting_legs', 'move', 'read_for_booking', 'user_legs', 'NONCE_TTL',
-    'Refused', 'claim_nonce', 'connection', 'create_table', 'reset', 'with_transaction',
+    'update_event', 'AlreadyBookedByUser', 'BookingChanged', 'BookingSnapshot', 'DeskTaken', 'EventsChanged',
+    'ResourceTaken', 'book', 'cancel', 'events_between', 'follow_event', 'get_legs', 'meeting_legs', 'move',
+    'read_for_booking', 'resource_uses', 'user_legs', 'NONCE_TTL', 'Refused', 'claim_nonce', 'connection',
+    'create_table', 'reset', 'with_transaction',
 ]

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from ..domain.agendas import AgendaSpec
 from ..domain.bookings import TEXT_FIELDS, URL_FIELDS, BookingRequest, Leg, Placement
 from ..domain.events import EventRecord
-from ..domain.meetings import MeetingLeg, lock_cells
+from ..domain.meetings import MeetingLeg, lock_cells, resource_step
 from ..errors import Busy
 from ..models import (
     CONFIG_PREFIX,
@@ -28,6 +28,7 @@ from ..models import (
     Booking,
     Event,
     Lock,
+    ResourceUse,
     TableItem,
     UserEventBookings,
     agenda_pk,
@@ -36,6 +37,8 @@ from ..models import (
     event_bookings_key,
     leg_sk,
     meeting_bookings_key,
+    resource_lock_pk,
+    resource_uses_key,
     user_event_pk,
     user_key,
 )
@@ -67,7 +70,8 @@ def _leg(item: Booking) -> Leg:
         event=item.event, count=int(item.count or 1), in_waiting_list=bool(item.in_waiting_list),
         start=item.start, end=item.end, created_at=item.created_at, cancelled_at=item.cancelled_at,
         anonymized_at=item.anonymized_at, desk=item.desk, meeting_type=item.meeting_type,
-        lock_step=int(item.lock_step) if item.lock_step else None,
+        lock_step=int(item.lock_step) if item.lock_step else None, resources=tuple(item.resources or ()),
+        color=item.color,
         user_was_present=item.user_was_present, user_absence_reason=item.user_absence_reason,
         user_check_type_slug=item.user_check_type_slug, user_check_type_label=item.user_check_type_label,
         fields={name: getattr(item, name) for name in STORED_FIELDS},
@@ -160,6 +164,20 @@ def meeting_legs(agenda: str, start: datetime, end: datetime, lookback: timedelt
     return [_leg(i) for i in items if isinstance(i, Booking) and i.cancelled_at is None and i.end and i.end > start]
 
 
+def resource_uses(resources: Iterable[str], start: datetime, end: datetime,
+                  lookback: timedelta) -> list[tuple[datetime, datetime]]:
+    """When the resources are booked (in any agenda) over [start, end): one Query of gsi2
+    `RESOURCE#<slug>` per resource (eventually consistent: their lock items guard the writes)."""
+    _bind()
+    bounds = _time_range(start - lookback, end)
+    uses = []
+    for resource in resources if bounds else ():
+        for item in ResourceUse.by_gsi2.query(resource_uses_key(resource), ResourceUse.gsi2sk.between(*bounds)):
+            if isinstance(item, ResourceUse) and item.end > start:
+                uses.append((item.start, item.end))
+    return uses
+
+
 # ---- booking ------------------------------------------------------------------------------
 
 class EventsChanged(Exception):
@@ -179,6 +197,10 @@ class AlreadyBookedByUser(Exception):
 
 class BookingChanged(Exception):
     """A booking to cancel or move was cancelled or moved meanwhile."""
+
+
+class ResourceTaken(Exception):
+    """Another booking holds part of a requested resource's time."""
 
 
 class DeskTaken(Exception):
@@ -250,17 +272,29 @@ def _cancel_leg(tx: Transaction, counters: _Counters, leg: Leg, now: datetime, t
     if leg.event is not None:
         counters.event(leg.agenda, leg.event, leg.in_waiting_list, -leg.count)
         counters.user(leg.agenda, leg.event, leg.user_external_id, -1)
-    for key in _lock_keys(leg):
+    for key, _ in _locks(leg):
         # Only its own lock: a cell no longer held (TTL) deletes nothing.
         tx.delete(Lock(key, LOCK_SK), condition=Lock.pk.does_not_exist() | (Lock.booking_id == leg.booking_id),
                   tag=(tag, leg.leg))
+    for resource in leg.resources:
+        tx.delete(ResourceUse(booking_pk(leg.booking_id), _resource_use_sk(leg.leg, resource)))
 
 
-def _lock_keys(leg: Leg | MeetingLeg) -> list[str]:
-    """The Lock items holding a meeting leg's desk time (none for an event's leg)."""
+def _locks(leg: Leg | MeetingLeg) -> list[tuple[str, tuple[str, str]]]:
+    """The Lock items holding a meeting leg's time, each with what it holds: ('lock', desk) for
+    the desk's cells, ('resource', slug) for a resource's (none for an event's leg)."""
     if not leg.desk or not leg.lock_step or leg.end is None:
         return []
-    return [desk_lock_pk(leg.agenda, leg.desk, _utc_key(cell)) for cell in lock_cells(leg.start, leg.end, leg.lock_step)]
+    locks = [(desk_lock_pk(leg.agenda, leg.desk, _utc_key(cell)), ('lock', leg.desk))
+             for cell in lock_cells(leg.start, leg.end, leg.lock_step)]
+    for resource in leg.resources:
+        locks += [(resource_lock_pk(resource, _utc_key(cell)), ('resource', resource))
+                  for cell in lock_cells(leg.start, leg.end, resource_step(leg.lock_step))]
+    return locks
+
+
+def _resource_use_sk(leg: int, resource: str) -> str:
+    return f'res#{leg:03d}#{resource}'
 
 
 def _leg_sort_id(booking_id: int, leg: int) -> str:
@@ -295,7 +329,7 @@ def _meeting_item(booking_id: int, index: int, leg: MeetingLeg, request: Booking
     return Booking(
         pk=booking_pk(booking_id), sk=leg_sk(index), booking_id=booking_id, leg=index, legs=legs, agenda=leg.agenda,
         count=1, in_waiting_list=False, start=leg.start, end=leg.end, desk=leg.desk, meeting_type=leg.meeting_type,
-        lock_step=leg.lock_step, color=request.color, created_at=now,
+        lock_step=leg.lock_step, resources=list(leg.resources) or None, color=request.color, created_at=now,
         gsi1pk=user_key(user) if user else None, gsi1sk=_user_sort_key(leg.start, sort_id) if user else None,
         gsi2pk=meeting_bookings_key(leg.agenda), gsi2sk=_user_sort_key(leg.start, sort_id),
         **{name: request.fields.get(name) for name in STORED_FIELDS},
@@ -306,12 +340,18 @@ LOCK_KEPT = timedelta(days=1)  # after the meeting ends, then DynamoDB's TTL rem
 
 
 def _hold_desk(tx: Transaction, booking_id: int, index: int, leg: MeetingLeg, released: set[str]) -> None:
-    """The leg's lock items, each put only where no other booking holds the cell."""
-    for key in _lock_keys(leg):
-        if key in released:  # one write per item in a transaction: the replaced booking's own cell
-            raise DeskTaken(leg.agenda, leg.desk)
+    """The leg's lock items (desk, then resources), each put only where no other booking holds
+    the cell, and the uses that list the resources' bookings."""
+    for key, tag in _locks(leg):
+        if key in released:  # one write per item in a transaction: a cell the replaced booking holds
+            raise ResourceTaken(tag[1]) if tag[0] == 'resource' else DeskTaken(leg.agenda, leg.desk)
         tx.put(Lock(key, LOCK_SK, booking_id=booking_id, leg=index, expires_at=leg.end + LOCK_KEPT),
-               condition=Lock.pk.does_not_exist(), tag=('lock', leg.desk))
+               condition=Lock.pk.does_not_exist(), tag=tag)
+    for resource in leg.resources:
+        sort_key = _user_sort_key(leg.start, _leg_sort_id(booking_id, index))
+        tx.put(ResourceUse(booking_pk(booking_id), _resource_use_sk(index, resource), booking_id=booking_id,
+                           start=leg.start, end=leg.end, gsi2pk=resource_uses_key(resource), gsi2sk=sort_key),
+               tag=('use', resource))
 
 
 def book(agenda: str, placements: list[Placement] | list[MeetingLeg], request: BookingRequest,
@@ -324,7 +364,7 @@ def book(agenda: str, placements: list[Placement] | list[MeetingLeg], request: B
     BookingChanged when `replaced` moved meanwhile.
     """
     _bind()
-    released = {key for leg in replaced for key in _lock_keys(leg)}
+    released = {key for leg in replaced for key, _ in _locks(leg)}
     for _ in range(5):
         booking_id = new_booking_id()
         tx = Transaction()
@@ -347,6 +387,8 @@ def book(agenda: str, placements: list[Placement] | list[MeetingLeg], request: B
         kinds = {tag[0] for tag, _ in failures}
         if 'replaced' in kinds:
             raise BookingChanged()
+        if 'resource' in kinds:
+            raise ResourceTaken(next(tag[1] for tag, _ in failures if tag[0] == 'resource'))
         if 'lock' in kinds:
             raise DeskTaken(placements[0].agenda, next(tag[1] for tag, _ in failures if tag[0] == 'lock'))
         if 'user' in kinds:
