@@ -36,7 +36,7 @@ from .domain.meetings import (
     busy_by_desk,
     desk_takes,
     excluded,
-    listing_step,
+    grid_step,
     lock_step,
     longest,
     overlaps,
@@ -117,7 +117,7 @@ def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, b
         _check_user_free(request.user_external_id, starts, length, replaced)
     if resources:
         _check_resources_free(resources, starts, length, replaced)
-    for real, desk in _free_desks(reals, meeting_type, starts, listing_step(reals), tz, replaced):
+    for real, desk in _free_desks(reals, meeting_type, starts, tz, replaced):
         legs = [MeetingLeg(real.slug, desk.slug, meeting_type.slug, start, start + length, lock_step(real, tz),
                            resources) for start in starts]
         if sum(leg.writes for leg in legs) > MAX_BOOKING_WRITES:
@@ -165,8 +165,8 @@ def _check_resources_free(resources: tuple[str, ...], starts: list[datetime], le
         raise BusinessError(NO_DESK, 'a requested resource is taken at that time')
 
 
-def _free_desks(reals: list[AgendaSpec], meeting_type: MeetingTypeSpec, starts: list[datetime], step: int,
-                tz: ZoneInfo, replaced: list[Leg]) -> list[tuple[AgendaSpec, DeskSpec]]:
+def _free_desks(reals: list[AgendaSpec], meeting_type: MeetingTypeSpec, starts: list[datetime], tz: ZoneInfo,
+                replaced: list[Leg]) -> list[tuple[AgendaSpec, DeskSpec]]:
     """The (agenda, desk) pairs that can take every slot, in the order they are tried: real
     agendas by fewest bookings on the first slot's day (then their order in the virtual agenda),
     desks in desk order. The replaced booking still holds its desk (as in Chrono)."""
@@ -182,7 +182,7 @@ def _free_desks(reals: list[AgendaSpec], meeting_type: MeetingTypeSpec, starts: 
     free = []
     for _, _, real, busy in sorted(ranked, key=lambda r: r[:2]):
         for desk in real.desks:
-            if desk_takes(desk, meeting_type.duration, step, starts, tz, busy.get(desk.slug, [])):
+            if desk_takes(desk, meeting_type.duration, grid_step(real), starts, tz, busy.get(desk.slug, [])):
                 free.append((real, desk))
     return free
 

@@ -13,11 +13,10 @@ from .domain.bookings import EVENTS_CHOICES, MAX_USER_ID
 from .domain.places import can_take
 from .domain.events import event_item, is_bookable, is_recurring_primary
 from .domain.meetings import (
-    MeetingTime,
     busy_by_desk,
     desk_slots,
     excluded,
-    listing_step,
+    grid_step,
     longest,
     meeting_times,
     read_resources,
@@ -142,40 +141,43 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url
     meeting_type = meeting_type_or_404(agenda, type_slug)
     resources = read_resources(query.list('resources'), agenda)
     q = read_slot_query(query, agenda, tz, now)
-    step = listing_step(reals)
     start = q.start or now
     end = q.end or start + timedelta(days=MAX_LISTED_DAYS)  # no upper bound: bypass_delays, no maximal delay
     first_day, last_day = start.astimezone(tz).date(), end.astimezone(tz).date()
     unavailable = []  # for every desk: the excluded user's meetings, the requested resources' bookings
+    lookback = timedelta(minutes=MAX_DURATION)
     if q.excluded_user:
-        unavailable = [(leg.start, leg.end) for leg in store.user_legs(q.excluded_user, start - timedelta(minutes=MAX_DURATION), end)
+        unavailable = [(leg.start, leg.end) for leg in store.user_legs(q.excluded_user, start - lookback, end)
                        if leg.meeting_type is not None and not leg.cancelled and leg.end is not None]
     if resources:
-        unavailable += store.resource_uses(resources, start, end, timedelta(minutes=MAX_DURATION))
-    times: dict[datetime, MeetingTime] = {}
+        unavailable += store.resource_uses(resources, start, end, lookback)
+    ends: dict[datetime, datetime] = {}
+    serving: dict[datetime, list[AgendaSpec]] = {}  # start -> the real agendas with a free desk then
     for real in reals:
         slots = [s for desk in real.desks
-                 for s in desk_slots(desk, meeting_type.duration, step, first_day, last_day, tz)
+                 for s in desk_slots(desk, meeting_type.duration, grid_step(real), first_day, last_day, tz)
                  if start <= s.start < end and not excluded(agenda, s.start, s.end, tz)]
         busy = busy_by_desk(store.meeting_legs(real.slug, start, end, longest(real)))
         for time in meeting_times(slots, busy, unavailable, [d.slug for d in real.desks]):
-            known = times.get(time.start)
-            if known is None or (not known.free_desks and time.free_desks):
-                times[time.start] = time
+            ends[time.start] = time.end
+            serving.setdefault(time.start, []).extend([real] if time.free_desks else [])
     data = []
-    for start in sorted(times):
-        time = times[start]
-        disabled = not time.free_desks
+    for start in sorted(ends):
+        disabled = not serving[start]
         if disabled and q.hide_disabled:
             continue
         ident = slot_id(meeting_type.slug, start, tz)
-        data.append({
+        item = {
             'id': ident,
             'date': start.astimezone(tz).strftime('%Y-%m-%d'),
             'datetime': local_text(start, tz),
-            'end_datetime': local_text(time.end, tz),
+            'end_datetime': local_text(ends[start], tz),
             'text': local_text(start, tz),
             'disabled': disabled,
             'api': {'fillslot_url': f'{base_url}/api/agenda/{agenda.slug}/fillslot/{ident}/'},
-        })
+        }
+        if agenda.kind == 'virtual':  # the real agendas that can take it, to let the user pick (spec §5.4)
+            item['agendas'] = [{'id': real.slug, 'text': real.label, 'api': {
+                'fillslot_url': f'{base_url}/api/agenda/{real.slug}/fillslot/{ident}/'}} for real in serving[start]]
+        data.append(item)
     return with_meta(data)

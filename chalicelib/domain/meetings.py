@@ -49,9 +49,12 @@ def base_step(durations: Iterable[int]) -> int:
     return reduce(gcd, durations, 0) or 1
 
 
-def listing_step(reals: Iterable[AgendaSpec]) -> int:
-    """The grid of an agenda's times; for a virtual agenda, of all its real agendas (spec §9.5)."""
-    return base_step(mt.duration for real in reals for mt in real.meetingtypes)
+def grid_step(agenda: AgendaSpec) -> int:
+    """The grid of a real agenda's start times (minutes). A virtual agenda lists each real
+    agenda's times on that agenda's own grid, so that its `agendas[].fillslot_url` and its
+    lock cells agree; spec §9.5 takes the GCD over all real agendas, the same grid when they
+    share their meeting types (as Chrono requires of a virtual agenda's members)."""
+    return base_step(mt.duration for mt in agenda.meetingtypes)
 
 
 def longest(agenda: AgendaSpec) -> timedelta:
