@@ -201,6 +201,31 @@ def test_a_wcs_booking_workflow_over_signed_calls(service):
     assert status['places']['reserved'] == 0
 
 
+def test_a_wcs_appointment_workflow_over_signed_calls(service):
+    """What a w.c.s. appointment form does: meeting types of the agenda, their datetimes, book the
+    first time through its fillslot_url (two desks: the same time twice, then no desk), cancel."""
+    base, _ = service
+    types = requests.get(base + signed('/api/agenda/passeports/meetings/', ''), timeout=10).json()['data']
+    assert [(t['id'], t['duration']) for t in types] == [('depot', 30), ('retrait', 15)]
+    listing = requests.get(base + signed(types[0]['api']['datetimes_url'][len(base):], 'lock_code=abc'),
+                           timeout=10).json()
+    first = listing['meta']['first_bookable_slot']
+    path = first['api']['fillslot_url'][len(base):]
+    body = {'user_external_id': 'nameid-2', 'label': 'Passeport', 'use_color_for': 'Dépôt'}
+    bookings = [requests.post(base + signed(path, ''), json=body, timeout=10).json() for _ in range(3)]
+    assert [(b['err'], b.get('desk', {}).get('slug')) for b in bookings] == [(0, 'guichet-1'), (0, 'guichet-2'),
+                                                                           (1, None)]
+    assert bookings[0]['datetime'] == first['datetime'] and bookings[0]['duration'] == 30
+    assert bookings[2]['err_class'] == 'no more desk available'
+    after = requests.get(base + signed(types[0]['api']['datetimes_url'][len(base):], ''), timeout=10).json()
+    assert next(i for i in after['data'] if i['id'] == first['id'])['disabled'] is True
+    for booking in bookings[:2]:
+        cancelled = requests.post(base + signed(booking['api']['cancel_url'][len(base):], ''), timeout=10).json()
+        assert cancelled == {'err': 0, 'booking_id': booking['booking_id']}
+    again = requests.get(base + signed(types[0]['api']['datetimes_url'][len(base):], ''), timeout=10).json()
+    assert next(i for i in again['data'] if i['id'] == first['id'])['disabled'] is False
+
+
 def test_ctrl_c_stops_everything_and_leaves_no_process_behind():
     process, banner, port = start_service({})
     ddb_port = int(re.search(r'DynamoDB Local: http://127\.0\.0\.1:(\d+)', banner).group(1))
