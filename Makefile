@@ -29,5 +29,9 @@ test: install
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
 
+# Meetings datetimes for 9 and 90 days on DynamoDB Local; figures also in build/bench-meetings.json.
+bench: install
+	$(BIN)/python -m bench.meetings_datetimes
+
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache

@@ -13,6 +13,7 @@ from .domain.bookings import EVENTS_CHOICES, MAX_USER_ID
 from .domain.places import can_take
 from .domain.events import event_item, is_bookable, is_recurring_primary
 from .domain.meetings import (
+    Intervals,
     busy_by_desk,
     desk_slots,
     excluded,
@@ -151,6 +152,12 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url
                        if leg.meeting_type is not None and not leg.cancelled and leg.end is not None]
     if resources:
         unavailable += store.resource_uses(resources, start, end, lookback)
+    held = None  # the user_external_id's meetings in these agendas: `booked_for_external_user`
+    if q.user:
+        serving_slugs = {real.slug for real in reals}
+        held = Intervals((leg.start, leg.end) for leg in store.user_legs(q.user, start - lookback, end)
+                         if leg.agenda in serving_slugs and leg.meeting_type is not None and not leg.cancelled
+                         and leg.end is not None)
     ends: dict[datetime, datetime] = {}
     serving: dict[datetime, list[AgendaSpec]] = {}  # start -> the real agendas with a free desk then
     for real in reals:
@@ -176,6 +183,8 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url
             'disabled': disabled,
             'api': {'fillslot_url': f'{base_url}/api/agenda/{agenda.slug}/fillslot/{ident}/'},
         }
+        if held is not None:
+            item['booked_for_external_user'] = held.overlap(start, ends[start])
         if agenda.kind == 'virtual':  # the real agendas that can take it, to let the user pick (spec §5.4)
             item['agendas'] = [{'id': real.slug, 'text': real.label, 'api': {
                 'fillslot_url': f'{base_url}/api/agenda/{real.slug}/fillslot/{ident}/'}} for real in serving[start]]

@@ -2,11 +2,13 @@
 §9.6). No I/O here."""
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from functools import reduce
+from itertools import accumulate
 from math import gcd
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from ..errors import BadRequest, BusinessError
@@ -81,30 +83,66 @@ class Slot:
     end: datetime
 
 
+class Intervals:
+    """[start, end) intervals that answer "does [start, end) overlap one of you?" in log time
+    (a listing asks it for every candidate slot: thousands of slots, hundreds of bookings)."""
+
+    def __init__(self, intervals: Iterable[tuple[datetime, datetime]]) -> None:
+        ordered = sorted(intervals)
+        self._starts = [start for start, _ in ordered]
+        self._reach = list(accumulate((end for _, end in ordered), max))  # furthest end so far
+
+    def overlap(self, start: datetime, end: datetime) -> bool:
+        before_end = bisect_left(self._starts, end)  # the intervals that start before `end`
+        return before_end > 0 and self._reach[before_end - 1] > start
+
+
+def _to_utc(day: date, tz: ZoneInfo) -> Callable[[datetime], datetime | None]:
+    """Wall time of `day` -> UTC instant, None for a wall time that does not exist (spring gap);
+    an ambiguous one (autumn) is its first occurrence. A day with no offset change converts by
+    subtraction (a listing converts tens of thousands of wall times)."""
+    midnight = datetime.combine(day, time(0), tzinfo=tz).utcoffset()
+    if midnight == datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).utcoffset():
+        return lambda wall: (wall - midnight).replace(tzinfo=timezone.utc)
+
+    def convert(wall: datetime) -> datetime | None:
+        try:
+            return localize(wall, tz).astimezone(timezone.utc)
+        except ValueError:
+            return None
+    return convert
+
+
+def _closing(day: date, end_time: time, tz: ZoneInfo) -> datetime:
+    """The instant a period closes: the earliest its wall time can mean (a closing time in the
+    spring gap or the repeated autumn hour never lets a meeting run past it)."""
+    naive = datetime.combine(day, end_time)
+    return min(naive.replace(tzinfo=tz, fold=fold).astimezone(timezone.utc) for fold in (0, 1))
+
+
 def desk_slots(desk: DeskSpec, duration: int, step: int, first_day: date, last_day: date,
                tz: ZoneInfo) -> list[Slot]:
     """Candidate starts of a desk, from its opening hours, on local days [first_day, last_day]:
-    `start_time`, then every `step` minutes while the meeting ends by `end_time`. A wall time
-    that does not exist (spring DST gap) is no slot; minus the desk's closures."""
+    `start_time`, then every `step` minutes while the meeting (real elapsed time, across a DST
+    change too) ends by `end_time`. A wall time that does not exist (spring gap) is no slot;
+    minus the desk's closures."""
+    length, every = timedelta(minutes=duration), timedelta(minutes=step)
+    closures = Intervals((e.start, e.end) for e in desk.exceptions)
     slots = []
     day = first_day
     while day <= last_day:
-        for period in desk.timeperiods:
-            if not opens_on(period, day):
-                continue
-            opening = datetime.combine(day, period.start_time)
-            closing = datetime.combine(day, period.end_time)
-            wall = opening
-            while wall + timedelta(minutes=duration) <= closing:
-                try:
-                    start = localize(wall, tz).astimezone(timezone.utc)
-                except ValueError:
-                    start = None
-                if start is not None:
-                    slots.append(Slot(desk.slug, start, start + timedelta(minutes=duration)))
-                wall += timedelta(minutes=step)
+        periods = [period for period in desk.timeperiods if opens_on(period, day)]
+        to_utc = _to_utc(day, tz) if periods else None
+        for period in periods:
+            closing = _closing(day, period.end_time, tz)
+            wall, last = datetime.combine(day, period.start_time), datetime.combine(day, period.end_time)
+            while wall < last:
+                start = to_utc(wall)
+                if start is not None and start + length <= closing and not closures.overlap(start, start + length):
+                    slots.append(Slot(desk.slug, start, start + length))
+                wall += every
         day += timedelta(days=1)
-    return [s for s in slots if not any(overlaps(s.start, s.end, e.start, e.end) for e in desk.exceptions)]
+    return slots
 
 
 def overlaps(start: datetime, end: datetime, other_start: datetime, other_end: datetime) -> bool:
@@ -144,19 +182,23 @@ def meeting_times(slots: list[Slot], busy: dict[str, list[tuple[datetime, dateti
     by_start: dict[datetime, list[Slot]] = {}
     for slot in slots:
         by_start.setdefault(slot.start, []).append(slot)
+    taken = Intervals(unavailable)
+    booked = {desk: Intervals(intervals) for desk, intervals in busy.items()}
+    nothing = Intervals(())
     times = []
     for start in sorted(by_start):
         candidates = by_start[start]
         end = candidates[0].end
-        taken = any(overlaps(start, end, b, e) for b, e in unavailable)
-        free = [] if taken else [
-            s.desk for s in candidates if not any(overlaps(start, end, b, e) for b, e in busy.get(s.desk, ()))]
+        free = [] if taken.overlap(start, end) else [
+            s.desk for s in candidates if not booked.get(s.desk, nothing).overlap(start, end)]
         times.append(MeetingTime(start, end, tuple(sorted(set(free), key=desk_order.index))))
     return times
 
 
 def excluded(agenda: AgendaSpec, start: datetime, end: datetime, tz: ZoneInfo) -> bool:
     """A virtual agenda's `excluded_timeperiods` (weekly local hours) remove the times they overlap."""
+    if not agenda.excluded_timeperiods:
+        return False
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     for period in agenda.excluded_timeperiods:
         if local_start.weekday() != period.weekday:
