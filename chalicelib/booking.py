@@ -43,10 +43,10 @@ from .domain.meetings import (
     read_meeting_slots,
     read_resources,
 )
-from .domain.window import booking_window, local_midnight
+from .domain.window import LAST_INSTANT, booking_window, local_midnight
 from .errors import BadRequest, BusinessError, Busy
 from .lookup import booking_or_404, configured_agenda_or_404, serving_agendas, unknown_agenda, unknown_event
-from .parsing import Payload
+from .parsing import SLUG_RE, Payload
 
 # A fillslots group is one transaction of at most 100 writes: per event a booking leg, the counters and
 # the user's count, and as many for each leg of a replaced booking (16 * 3 * 2 = 96).
@@ -69,11 +69,15 @@ def fillslots(agenda_slug: str, body: Payload, base_url: str, tz: ZoneInfo, now:
 
 def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url: str, tz: ZoneInfo,
           now: datetime, group: bool) -> dict[str, Any]:
+    if not any(SLUG_RE.match(slot) for slot in slots):  # `<type>:<date>`: a meetings agenda, by its configuration
+        spec = configured_agenda_or_404(agenda_slug)
+        if spec.kind != 'events':
+            return _book_meeting(spec, slots, request, base_url, tz, now)
     snapshot = store.read_for_booking(agenda_slug, slots, request.user_external_id, request.cancel_booking_id)
     agenda = snapshot.agenda
     if agenda is None:
         raise unknown_agenda(agenda_slug)
-    if agenda.kind != 'events':
+    if agenda.kind != 'events':  # an event slug on a meetings agenda: `invalid slot`
         return _book_meeting(configured_agenda_or_404(agenda.slug), slots, request, base_url, tz, now)
     unknown = [slug for slug in slots if slug not in snapshot.events]
     if unknown:
@@ -110,7 +114,7 @@ def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, b
     length = timedelta(minutes=meeting_type.duration)
     replaced = _replaced(request)
     window = booking_window(agenda, now, tz)
-    if any(start < now or (not request.bypass_delays and not window.contains(start))
+    if any(start < now or start >= LAST_INSTANT or (not request.bypass_delays and not window.contains(start))
            or excluded(agenda, start, start + length, tz) for start in starts):
         raise BusinessError(NO_DESK, 'outside the bookable period')
     if request.exclude_user and request.user_external_id:

@@ -3,7 +3,7 @@ bookings on it (spec chrono-api.md §5.1-5.2, §7.1-7.2)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from .domain.meetings import (
     read_resources,
     slot_id,
 )
-from .domain.window import booking_window, local_midnight
+from .domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
 from .lookup import (
     event_or_404,
     events_agenda_or_404,
@@ -33,7 +33,6 @@ from .lookup import (
 from .parsing import Payload
 
 MAX_LISTED_DAYS = 366
-FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(3000, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ def read_slot_query(query: Payload, agenda: AgendaSpec, tz: ZoneInfo, now: datet
     """Read §5.1's parameters (the caller reads its own first) and narrow the range to the
     booking window: `date_start`/`date_end` never widen it unless `bypass_delays`."""
     date_start, date_end = query.date('date_start'), query.date('date_end')
-    # Nothing is stored outside these years (parsing.to_datetime): clamp, so that any valid date answers.
+    # Clamp, so that any valid date answers.
     date_start = min(max(date_start, FIRST_DAY), LAST_DAY) if date_start else None
     date_end = min(max(date_end, FIRST_DAY), LAST_DAY) if date_end else None
     user = query.str('user_external_id', max_length=MAX_USER_ID)
@@ -143,7 +142,9 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url
     resources = read_resources(query.list('resources'), agenda)
     q = read_slot_query(query, agenda, tz, now)
     start = q.start or now
-    end = q.end or start + timedelta(days=MAX_LISTED_DAYS)  # no upper bound: bypass_delays, no maximal delay
+    end = min(q.end or start + timedelta(days=MAX_LISTED_DAYS), LAST_INSTANT)  # no bound: bypass, no maximal delay
+    if start >= end:
+        return with_meta([])
     first_day, last_day = start.astimezone(tz).date(), end.astimezone(tz).date()
     unavailable = []  # for every desk: the excluded user's meetings, the requested resources' bookings
     lookback = timedelta(minutes=MAX_DURATION)

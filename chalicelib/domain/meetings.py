@@ -161,7 +161,7 @@ def parse_slot_id(slot: str, tz: ZoneInfo) -> tuple[str, datetime]:
     try:
         wall = datetime.strptime(moment, SLOT_ID_FORMAT)
         return meeting_type, localize(wall, tz).astimezone(timezone.utc)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: before year 1 in UTC
         raise BusinessError(f'bad datetime format: {moment[:200]}') from None
 
 

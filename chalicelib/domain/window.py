@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from .agendas import AgendaSpec
+
+
+# Nothing is stored outside these years (parsing.to_datetime): listings clamp to them, bookings stop there.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(3000, 1, 1)
+LAST_INSTANT = datetime(3000, 1, 1, tzinfo=timezone.utc)
 
 
 @lru_cache(maxsize=64)
