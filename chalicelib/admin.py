@@ -5,7 +5,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import store
+from . import http, store
+from .domain import ics
 from .domain.agendas import AgendaSpec, agenda_item, keep_stored_instants, read_agenda, read_event, slugify
 from .domain.places import can_take
 from .domain.events import EventRecord, event_detail, is_bookable, shrink_problem
@@ -56,9 +57,11 @@ def get_agenda(slug: str, base_url: str) -> dict[str, Any]:
     return agenda_item(agenda, base_url, store.list_resources() if agenda.resources else None)
 
 
-def create_agenda(body: Payload, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
-    """`POST /api/agenda/`: an agenda with its settings (and, like an import, its content)."""
-    spec = read_agenda(body.data, tz)
+def create_agenda(body: Payload, base_url: str, tz: ZoneInfo, now: datetime | None = None) -> dict[str, Any]:
+    """`POST /api/agenda/`: an agenda with its settings (and, like an import, its content).
+
+    `now` (the request's clock) starts the 600 days of closures read from ICS files."""
+    spec = read_agenda(body.data, tz, now=now or http.utcnow(), budget=ics.Budget())
     _check_references([('', spec)])
     taken = invalid('slug', f'An agenda with the slug "{spec.slug}" already exists.')
     if store.get_agenda(spec.slug) is not None:
@@ -148,8 +151,9 @@ def _named_items(data: dict[str, Any], name: str, errors: dict[str, list[str]]) 
     return items
 
 
-def _read_document(data: dict[str, Any], tz: ZoneInfo) -> tuple[list[AgendaSpec], dict[str, dict]]:
+def _read_document(data: dict[str, Any], tz: ZoneInfo, now: datetime) -> tuple[list[AgendaSpec], dict[str, dict]]:
     errors: dict[str, list[str]] = {}
+    budget = ics.Budget()  # one for the whole document
     categories = {slug: value['label'] for slug, value in _named_items(data, 'categories', errors).items()}
     resources = _named_items(data, 'resources', errors)
     raw_agendas = data.get('agendas')
@@ -159,7 +163,8 @@ def _read_document(data: dict[str, Any], tz: ZoneInfo) -> tuple[list[AgendaSpec]
     agendas: list[tuple[int, AgendaSpec]] = []  # with their position in the document, for error keys
     for index, item in enumerate(raw_agendas):
         try:
-            agendas.append((index, read_agenda(item, tz, path=f'agendas.{index}', categories=categories)))
+            agendas.append((index, read_agenda(item, tz, path=f'agendas.{index}', categories=categories, now=now,
+                                               budget=budget)))
         except InvalidPayload as exc:
             errors.update(exc.errors or {})
     seen: set[str] = set()
@@ -213,13 +218,15 @@ def _removal_problems(new: AgendaSpec, current: store.LoadedAgenda) -> list[str]
     return problems
 
 
-def import_document(body: Payload, tz: ZoneInfo) -> dict[str, Any]:
+def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) -> dict[str, Any]:
     """All or nothing: validate everything, refuse any loss of booked places, then write.
 
     Each agenda of the document replaces the stored one; one whose content is the same is
-    left untouched and listed in neither `created` nor `updated`.
+    left untouched and listed in neither `created` nor `updated`. Closures read from ICS files
+    cover the 600 days from `now` (the request's clock), so the same document imported on
+    another day may update them.
     """
-    agendas, resources = _read_document(body.data, tz)
+    agendas, resources = _read_document(body.data, tz, now or http.utcnow())
     _check_references([(f'agendas.{i}.', a) for i, a in enumerate(agendas)], resources)
     operations = store.save_resources(resources)
     created, updated, problems = [], [], []

@@ -195,6 +195,7 @@ class Desk(TableItem, discriminator='desk'):
     label = UnicodeAttribute()
     position = NumberAttribute(default=0)
     unavailability_calendars = ListAttribute(of=UnicodeAttribute, null=True)
+    # [{"ics_filename", "ics_file_zlib" (the ICS text, zlib then base64), "ics_url", "enabled"}]
     exceptions_sources = JSONAttribute(null=True)
 
 
@@ -216,7 +217,11 @@ class TimePeriod(TableItem, discriminator='timeperiod'):
 
 
 class TimePeriodException(TableItem, discriminator='exception'):
-    """pk AGENDA#<agenda>, sk cfg#desk#<desk>#exception#<start utc>#<position>: a closure."""
+    """pk AGENDA#<agenda>, sk cfg#desk#<desk>#exception#<start utc>#<position>: a closure.
+
+    `source`: the position, in the desk's `exceptions_sources`, of the ICS file it was read
+    from at import time; absent for a closure entered by hand. The sk of such a closure ends
+    with `s<source>-<position among that file's closures with the same start>`."""
 
     agenda = UnicodeAttribute()
     desk = UnicodeAttribute()
@@ -224,6 +229,7 @@ class TimePeriodException(TableItem, discriminator='exception'):
     label = UnicodeAttribute(null=True)
     start = UTCDateTimeAttribute()
     end = UTCDateTimeAttribute()
+    source = NumberAttribute(null=True)
 
 
 class Resource(TableItem, discriminator='resource'):

@@ -6,15 +6,20 @@ Every agenda document is read into frozen dataclasses; equality of two specs is 
 """
 from __future__ import annotations
 
+import base64
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
-from typing import Any
+from datetime import datetime, time, timezone
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ..errors import InvalidPayload
 from ..parsing import Payload
+
+if TYPE_CHECKING:
+    from .ics import Budget
 
 KINDS = ('events', 'meetings', 'virtual')
 LOCAL_FORMAT = '%Y-%m-%d %H:%M:%S'
@@ -23,6 +28,12 @@ MAX_DURATION = 7 * 24 * 60
 MAX_DELAY = 3650
 # Lists kept inside the agenda item: capped so that it stays far below DynamoDB's 400 KB per item.
 MAX_AGENDA_LIST = 200
+# Closures from ICS files (domain/ics.py): sources per desk, closures they give a desk (each is an
+# item the import writes), compressed ICS text the desk item keeps (DynamoDB: 400 KB per item).
+MAX_SOURCES = 20
+MAX_SOURCE_CLOSURES = 2_000
+MAX_PACKED_ICS = 300_000
+URL_RE = re.compile(r'\Ahttps?://[^\s]+\Z', re.IGNORECASE)
 
 
 def slugify(text: str) -> str:
@@ -108,13 +119,57 @@ class TimePeriodSpec:
 
 @dataclass(frozen=True)
 class ExceptionSpec:
+    """A closure of a desk: entered by hand (`source` None) or read from the desk's
+    `exceptions_sources[source]` ICS file, for the 600 days that followed its import."""
+
     start: datetime
     end: datetime
     label: str | None = None
+    source: int | None = None
 
     def export(self, tz: ZoneInfo) -> dict[str, Any]:
         return {'label': self.label, 'start_datetime': local_text(self.start, tz),
                 'end_datetime': local_text(self.end, tz)}
+
+
+def exception_order(exception: ExceptionSpec) -> tuple:
+    """The order of a desk's closures, the same when read from a document and from the table."""
+    return (exception.start, exception.end, -1 if exception.source is None else exception.source,
+            exception.label or '')
+
+
+def pack_ics(text: str) -> str:
+    """ICS text as a desk keeps it: zlib, then base64 (a 1 MB file of closures packs to ~50 KB)."""
+    return base64.b64encode(zlib.compress(text.encode('utf-8'), 9)).decode('ascii')
+
+
+def unpack_ics(packed: str) -> str:
+    return zlib.decompress(base64.b64decode(packed)).decode('utf-8')
+
+
+@dataclass(frozen=True)
+class ExceptionsSourceSpec:
+    """Where closures of a desk come from (Chrono's TimePeriodExceptionSource): an ICS file, read
+    at import time. `ics_url` is kept and exported but never fetched."""
+
+    ics_filename: str | None = None
+    ics_packed: str | None = None  # the file's text, as pack_ics keeps it
+    ics_url: str | None = None
+    enabled: bool = True
+
+    @property
+    def ics_text(self) -> str | None:
+        return unpack_ics(self.ics_packed) if self.ics_packed else None
+
+    def export(self) -> dict[str, Any]:
+        text = self.ics_text
+        return {
+            'ics_filename': self.ics_filename,
+            # base64, as Chrono exports it
+            'ics_file': base64.b64encode(text.encode('utf-8')).decode('ascii') if text is not None else None,
+            'ics_url': self.ics_url,
+            'enabled': self.enabled,
+        }
 
 
 @dataclass(frozen=True)
@@ -122,15 +177,18 @@ class DeskSpec:
     slug: str
     label: str
     timeperiods: tuple[TimePeriodSpec, ...] = ()
-    exceptions: tuple[ExceptionSpec, ...] = ()
+    exceptions: tuple[ExceptionSpec, ...] = ()  # entered by hand and read from the sources
     unavailability_calendars: tuple[str, ...] = ()
+    exceptions_sources: tuple[ExceptionsSourceSpec, ...] = ()
 
     def export(self, tz: ZoneInfo) -> dict[str, Any]:
         return {
             'label': self.label,
             'slug': self.slug,
             'timeperiods': [p.export() for p in self.timeperiods],
-            'exceptions': [e.export(tz) for e in self.exceptions],
+            # The closures read from the sources are not exported: the sources are.
+            'exceptions': [e.export(tz) for e in self.exceptions if e.source is None],
+            'exceptions_sources': [s.export() for s in self.exceptions_sources],
             'unavailability_calendars': list(self.unavailability_calendars),
         }
 
@@ -352,6 +410,52 @@ def _read_exception(r: Reader, data: Any, path: str, tz: ZoneInfo) -> ExceptionS
     return None if p.errors else ExceptionSpec(start=start, end=end, label=label)
 
 
+def _read_sources(r: Reader, data: Any, path: str, tz: ZoneInfo, now: datetime,
+                  budget: Budget | None) -> tuple[tuple[ExceptionsSourceSpec, ...], list[ExceptionSpec]]:
+    """A desk's `exceptions_sources`, and the closures their ICS files give for the next 600 days."""
+    from . import ics  # here: ics builds ExceptionSpec items of this module
+
+    sources, closures = [], []
+    for index, item in enumerate(r.items(data, path, MAX_SOURCES)):
+        spath = f'{path}.{index}'
+        sp = r.payload(item, spath)
+        if sp is None:
+            continue
+        filename = sp.str('ics_filename', max_length=256)
+        url = sp.str('ics_url', max_length=500)
+        if url and not URL_RE.match(url):
+            sp.error('ics_url', 'Enter a valid URL (http or https).')
+        enabled = sp.bool('enabled', default=True)
+        text = None
+        if 'ics_file' in sp:
+            try:
+                text = ics.decode_content(sp.data['ics_file'])
+            except ics.IcsError as exc:
+                sp.errors.setdefault('ics_file', []).extend(exc.messages)
+        sp.read.add('ics_file')
+        if text is None and url is None and not sp.errors:
+            sp.error('ics_file', 'Give the content of an ICS file (ics_file) or its URL (ics_url).')
+        if text is not None and enabled and not sp.errors:
+            # A disabled source is kept as it is: Chrono exports may hold a broken one.
+            try:
+                found = ics.closures(text, tz, now, budget)
+            except ics.IcsError as exc:
+                sp.errors.setdefault('ics_file', []).extend(exc.messages)
+            else:
+                closures.extend(replace(c, source=index) for c in found)
+        r.merge(sp, spath)
+        if not sp.errors:
+            sources.append(ExceptionsSourceSpec(ics_filename=filename, ics_packed=pack_ics(text) if text else None,
+                                                ics_url=url, enabled=enabled))
+    packed = sum(len(s.ics_packed or '') for s in sources)
+    if packed > MAX_PACKED_ICS:
+        r.error(path, f'These ICS files take {packed} bytes once compressed; a desk keeps at most {MAX_PACKED_ICS}.')
+    if len(closures) > MAX_SOURCE_CLOSURES:
+        r.error(path, f'These ICS files give {len(closures)} closures in the next {ics.WINDOW.days} days; '
+                      f'a desk keeps at most {MAX_SOURCE_CLOSURES}.')
+    return tuple(sources), closures
+
+
 def _unique(r: Reader, slugs: list[tuple[int, str]], path: str) -> None:
     """Duplicate slugs, reported at their position in the document."""
     seen = set()
@@ -362,8 +466,11 @@ def _unique(r: Reader, slugs: list[tuple[int, str]], path: str) -> None:
 
 
 def read_agenda(data: Any, tz: ZoneInfo, path: str = '', categories: dict[str, str] | None = None,
-                with_children: bool = True) -> AgendaSpec:
-    """A whole agenda document (export shape, or the body of `POST /api/agenda/`)."""
+                with_children: bool = True, now: datetime | None = None, budget: Budget | None = None) -> AgendaSpec:
+    """A whole agenda document (export shape, or the body of `POST /api/agenda/`).
+
+    `now` starts the 600-day window of the closures read from ICS files (default: the system
+    clock); `budget` bounds their expansion across a whole request (domain/ics.py)."""
     r = Reader()
     p = r.payload(data, path)
     if p is None:
@@ -464,12 +571,15 @@ def read_agenda(data: Any, tz: ZoneInfo, path: str = '', categories: dict[str, s
                        for i, tp in enumerate(r.items(dp.data.get('timeperiods'), f'{dpath}.timeperiods'))]
             exceptions = [_read_exception(r, ex, f'{dpath}.exceptions.{i}', tz)
                           for i, ex in enumerate(r.items(dp.data.get('exceptions'), f'{dpath}.exceptions'))]
+            sources, closures = _read_sources(r, dp.data.get('exceptions_sources'), f'{dpath}.exceptions_sources',
+                                              tz, now or datetime.now(timezone.utc), budget)
             if not dp.errors:
                 desks.append((index, DeskSpec(
                     slug=desk_slug, label=desk_label,
                     timeperiods=tuple(x for x in periods if x),
-                    exceptions=tuple(sorted((x for x in exceptions if x), key=lambda e: (e.start, e.end))),
-                    unavailability_calendars=tuple(calendars or ()))))
+                    exceptions=tuple(sorted([x for x in exceptions if x] + closures, key=exception_order)),
+                    unavailability_calendars=tuple(calendars or ()),
+                    exceptions_sources=sources)))
         _unique(r, [(i, d.slug) for i, d in desks], f'{prefix}desks')
         desks = [d for _, d in desks]
         resources = p.list('resources', default=[]) or []

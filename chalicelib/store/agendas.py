@@ -1,6 +1,7 @@
 """Agendas, their configuration and events: reads, guarded writes, import plans."""
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import time
@@ -14,9 +15,11 @@ from ..domain.agendas import (
     DeskSpec,
     EventSpec,
     ExceptionSpec,
+    ExceptionsSourceSpec,
     ExcludedPeriodSpec,
     MeetingTypeSpec,
     TimePeriodSpec,
+    exception_order,
 )
 from ..domain.events import EventRecord
 from ..models import (
@@ -37,6 +40,7 @@ from ..models import (
 from .tables import MAX_TRANSACTION_ITEMS, _bind, _utc, _utc_key, with_transaction
 
 log = logging.getLogger(__name__)
+MAX_TRANSACTION_BYTES = 3_000_000
 
 
 # ---- agendas ------------------------------------------------------------------------------
@@ -212,19 +216,37 @@ def _config_items(spec: AgendaSpec) -> list[TableItem]:
     for position, desk in enumerate(spec.desks):
         desk_sk = f'{CONFIG_PREFIX}desk#{desk.slug}'
         items.append(Desk(pk=pk, sk=desk_sk, agenda=spec.slug, slug=desk.slug, label=desk.label, position=position,
-                          unavailability_calendars=list(desk.unavailability_calendars) or None))
+                          unavailability_calendars=list(desk.unavailability_calendars) or None,
+                          exceptions_sources=[_source_value(s) for s in desk.exceptions_sources] or None))
         for index, period in enumerate(desk.timeperiods):
             items.append(TimePeriod(
                 pk=pk, sk=f'{desk_sk}#period#{index:04d}', agenda=spec.slug, desk=desk.slug, position=index,
                 weekday=period.weekday, weekday_indexes=list(period.weekday_indexes or ()) or None,
                 date=period.date, start_time=period.start_time.strftime('%H:%M:%S'),
                 end_time=period.end_time.strftime('%H:%M:%S')))
-        for index, exception in enumerate(desk.exceptions):
+        positions: dict[Any, int] = {}
+        for exception in desk.exceptions:
+            # Entered by hand: numbered in order. From an ICS file: numbered among the closures of that
+            # file with the same start, so that an import that moves the 600 days rewrites only what changed.
+            counter = None if exception.source is None else (exception.source, exception.start)
+            position = positions[counter] = positions.get(counter, -1) + 1
+            suffix = f'{position:04d}' if counter is None else f's{exception.source:02d}-{position:04d}'
             items.append(TimePeriodException(
-                pk=pk, sk=f'{desk_sk}#exception#{_utc_key(exception.start)}#{index:04d}', agenda=spec.slug,
-                desk=desk.slug, position=index, label=exception.label, start=_utc(exception.start),
-                end=_utc(exception.end)))
+                pk=pk, sk=f'{desk_sk}#exception#{_utc_key(exception.start)}#{suffix}', agenda=spec.slug,
+                desk=desk.slug, position=position, label=exception.label, start=_utc(exception.start),
+                end=_utc(exception.end), source=exception.source))
     return items
+
+
+def _source_value(source: ExceptionsSourceSpec) -> dict[str, Any]:
+    """A source as the desk item's `exceptions_sources` keeps it (the ICS text compressed)."""
+    return {'ics_filename': source.ics_filename, 'ics_file_zlib': source.ics_packed, 'ics_url': source.ics_url,
+            'enabled': source.enabled}
+
+
+def _source_spec(value: dict[str, Any]) -> ExceptionsSourceSpec:
+    return ExceptionsSourceSpec(ics_filename=value.get('ics_filename'), ics_packed=value.get('ics_file_zlib'),
+                                ics_url=value.get('ics_url'), enabled=bool(value.get('enabled', True)))
 
 
 def _assemble(agenda: Agenda, items: Iterable[TableItem]) -> AgendaSpec:
@@ -244,12 +266,13 @@ def _assemble(agenda: Agenda, items: Iterable[TableItem]) -> AgendaSpec:
                 date=item.date)))
         elif isinstance(item, TimePeriodException):
             exceptions.setdefault(item.desk, []).append(ExceptionSpec(start=item.start, end=item.end,
-                                                                      label=item.label))
+                                                                      label=item.label, source=_number(item.source)))
     desk_specs = tuple(DeskSpec(
         slug=d.slug, label=d.label,
         timeperiods=tuple(p for _, p in sorted(periods.get(d.slug, []), key=lambda x: x[0])),
-        exceptions=tuple(sorted(exceptions.get(d.slug, []), key=lambda e: (e.start, e.end))),
+        exceptions=tuple(sorted(exceptions.get(d.slug, []), key=exception_order)),
         unavailability_calendars=tuple(d.unavailability_calendars or ()),
+        exceptions_sources=tuple(_source_spec(s) for s in d.exceptions_sources or ()),
     ) for d in sorted(desks, key=lambda d: (d.position, d.slug)))
     return AgendaSpec(**{**spec.__dict__, 'meetingtypes': tuple(t for _, t in sorted(types, key=lambda x: x[0])),
                          'desks': desk_specs})
@@ -291,10 +314,16 @@ def list_resources() -> dict[str, dict[str, Any]]:
 
 @dataclass
 class Operation:
-    """One write of an import, with the write that undoes it."""
+    """One write of an import, with the write that undoes it, and about how many bytes either sends."""
 
     apply: Callable[[TransactWrite], None]
     undo: Callable[[TransactWrite], None] | None = None
+    size: int = 0
+
+
+def _size(*items: TableItem | None) -> int:
+    """About the size DynamoDB counts for the largest of these items (desks may carry ICS files)."""
+    return max(len(json.dumps(item.serialize())) for item in items if item is not None)
 
 
 def _put(item: TableItem, condition=None) -> Callable[[TransactWrite], None]:
@@ -310,9 +339,10 @@ def plan_agenda(new: AgendaSpec, current: LoadedAgenda | None) -> list[Operation
     ops: list[Operation] = []
     agenda_item = _agenda_item(new)
     if current is None:
-        ops.append(Operation(_put(agenda_item, Agenda.pk.does_not_exist()), _delete(agenda_item)))
+        ops.append(Operation(_put(agenda_item, Agenda.pk.does_not_exist()), _delete(agenda_item), _size(agenda_item)))
     elif current.spec.settings_only() != new.settings_only():
-        ops.append(Operation(_put(agenda_item), _put(_agenda_item(current.spec))))
+        old_item = _agenda_item(current.spec)
+        ops.append(Operation(_put(agenda_item), _put(old_item), _size(agenda_item, old_item)))
     pk = agenda_pk(new.slug)
     old_events = {r.slug: r for r in (current.events if current else [])}
     new_events = {e.slug: e for e in new.events} if new.kind == 'events' else {}
@@ -320,43 +350,56 @@ def plan_agenda(new: AgendaSpec, current: LoadedAgenda | None) -> list[Operation
         record = old_events.get(slug)
         if record is None:
             item = _event_item(new.slug, spec)
-            ops.append(Operation(_put(item, Event.pk.does_not_exist()), _delete(item)))
+            ops.append(Operation(_put(item, Event.pk.does_not_exist()), _delete(item), _size(item)))
         elif record.spec != spec:
             target = Event(pk, f'{EVENT_PREFIX}{slug}')
             ops.append(Operation(
                 lambda tx, t=target, s=spec: tx.update(t, actions=_event_update_actions(s),
                                                        condition=_fits_bookings(s)),
-                lambda tx, t=target, s=record.spec: tx.update(t, actions=_event_update_actions(s))))
+                lambda tx, t=target, s=record.spec: tx.update(t, actions=_event_update_actions(s)),
+                _size(_event_item(new.slug, spec), _event_item(new.slug, record.spec))))
     for slug, record in old_events.items():
         if slug not in new_events:
             item = _event_item(new.slug, record.spec)
-            ops.append(Operation(_delete(item, _has_no_bookings()), _put(item)))
+            ops.append(Operation(_delete(item, _has_no_bookings()), _put(item), _size(item)))
     new_config = {i.sk: i for i in _config_items(new)}
     old_config = {i.sk: i for i in _config_items(current.spec)} if current else {}
     for sk, item in new_config.items():
         old = old_config.get(sk)
         if old is None or old.serialize() != item.serialize():
-            ops.append(Operation(_put(item), _put(old) if old is not None else _delete(item)))
+            ops.append(Operation(_put(item), _put(old) if old is not None else _delete(item), _size(item, old)))
     for sk in (current.config_keys if current else set()) - set(new_config):
         old = old_config.get(sk) or TableItem(pk, sk)
-        ops.append(Operation(_delete(old), _put(old) if sk in old_config else None))
+        ops.append(Operation(_delete(old), _put(old) if sk in old_config else None, _size(old)))
     return ops
 
 
+def batches(ops: list[Operation]) -> list[list[Operation]]:
+    """Consecutive operations grouped into transactions: at most 100 items, and at most
+    MAX_TRANSACTION_BYTES (DynamoDB refuses a transaction over 4 MB)."""
+    groups: list[list[Operation]] = []
+    size = 0
+    for op in ops:
+        if not groups or len(groups[-1]) == MAX_TRANSACTION_ITEMS or size + op.size > MAX_TRANSACTION_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(op)
+        size += op.size
+    return groups
+
+
 def apply_operations(ops: list[Operation]) -> None:
-    """Apply an import's writes: one transaction when it fits (up to 100 items), otherwise
-    transactions of 100, each failed step undoing the steps already applied."""
+    """Apply an import's writes: one transaction when it fits (up to 100 items and 3 MB),
+    otherwise several, each failed step undoing the steps already applied."""
     applied: list[list[Operation]] = []
-    for start in range(0, len(ops), MAX_TRANSACTION_ITEMS):
-        chunk = ops[start:start + MAX_TRANSACTION_ITEMS]
+    for chunk in batches(ops):
         try:
             with_transaction(lambda tx, c=chunk: [op.apply(tx) for op in c])
         except Exception:
             for done in reversed(applied):
-                undo = [op.undo for op in done if op.undo is not None]
-                for begin in range(0, len(undo), MAX_TRANSACTION_ITEMS):
+                for undo in batches([op for op in done if op.undo is not None]):
                     try:
-                        with_transaction(lambda tx, u=undo[begin:begin + MAX_TRANSACTION_ITEMS]: [f(tx) for f in u])
+                        with_transaction(lambda tx, u=undo: [op.undo(tx) for op in u])
                     except Exception:  # noqa: BLE001 - keep undoing the rest, then report
                         log.exception('import rollback step failed')
             raise

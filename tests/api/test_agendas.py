@@ -127,8 +127,8 @@ def test_create_meetings_agenda_with_meeting_types_desks_and_time_periods(api, e
                  'date': '2030-06-01'}],
              'exceptions': [{'label': 'Férié', 'start_datetime': '2030-12-25 00:00:00',
                              'end_datetime': '2030-12-26 00:00:00'}],
-             'unavailability_calendars': []},
-            {'label': 'Guichet 2', 'slug': 'g2', 'timeperiods': [], 'exceptions': [],
+             'exceptions_sources': [], 'unavailability_calendars': []},
+            {'label': 'Guichet 2', 'slug': 'g2', 'timeperiods': [], 'exceptions': [], 'exceptions_sources': [],
              'unavailability_calendars': ['fermetures']},
         ],
     }

@@ -25,6 +25,7 @@ NOT_UTF8 = {'non_field_errors': ['The body is not valid UTF-8.']}
 DATETIME_FORMAT = 'Datetime has wrong format. Use one of these formats instead: YYYY-MM-DD HH:MM[:SS].'
 REQUIRED = 'This field is required.'
 NOT_INT = 'A valid integer is required.'
+NOT_ICS = 'Expected the content of an iCalendar file (BEGIN:VCALENDAR), as text or base64-encoded.'
 JSON_CT = 'application/json'
 FORM_CT = 'application/x-www-form-urlencoded'
 
@@ -179,6 +180,17 @@ PER_ROUTE = {
             {'slug': 'rdv', 'label': ['Rdv'], 'kind': 'meetings', 'desks': [{'label': 'G', 'exceptions': [1]}]}]}),
          {'agendas.0.events': ['Expected a list of items.'], 'agendas.1.label': ['Not a valid string.'],
           'agendas.1.desks.0.exceptions.0': ['Expected a JSON object.']}),
+        ('wrong types inside exceptions sources', JSON_CT, json.dumps({'agendas': [
+            {'slug': 'rdv', 'label': 'Rdv', 'kind': 'meetings', 'desks': [
+                {'label': 'G', 'exceptions_sources': [{'ics_file': ['BEGIN:VCALENDAR'], 'enabled': 'peut-etre'},
+                                                      {'ics_file': 12, 'ics_url': 'javascript:x'}, 'x']},
+                {'label': 'H', 'exceptions_sources': {'ics_url': 'https://example.org/h.ics'}}]}]}),
+         {'agendas.0.desks.0.exceptions_sources.0.ics_file': [NOT_ICS],
+          'agendas.0.desks.0.exceptions_sources.0.enabled': ['Must be a valid boolean.'],
+          'agendas.0.desks.0.exceptions_sources.1.ics_file': [NOT_ICS],
+          'agendas.0.desks.0.exceptions_sources.1.ics_url': ['Enter a valid URL (http or https).'],
+          'agendas.0.desks.0.exceptions_sources.2': ['Expected a JSON object.'],
+          'agendas.0.desks.1.exceptions_sources': ['Expected a list of items.']}),
         ('huge numbers', JSON_CT, '{"agendas": [{"slug": "x", "label": "X", "events": ['
                                   '{"slug": "e", "start_datetime": "2030-03-01 10:00", "places": 1e400}, '
                                   '{"slug": "f", "start_datetime": "2030-03-01 10:00", '
