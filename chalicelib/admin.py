@@ -1,6 +1,7 @@
 """Use cases of the admin API (design.md §3.4): agendas, events, import and export."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,7 +11,8 @@ from .domain import ics
 from .domain.agendas import AgendaSpec, agenda_item, keep_stored_instants, read_agenda, read_event, slugify
 from .domain.places import can_take
 from .domain.events import EventRecord, event_detail, is_bookable, shrink_problem
-from .domain.window import booking_window
+from .domain.meetings import grid_problems, longest, past_lock_steps
+from .domain.window import LAST_INSTANT, booking_window
 from .errors import BusinessError, InvalidPayload, invalid
 from .lookup import agenda_or_404, event_or_404, events_agenda_or_404
 from .parsing import SLUG_RE, Payload
@@ -62,7 +64,7 @@ def create_agenda(body: Payload, base_url: str, tz: ZoneInfo, now: datetime | No
 
     `now` (the request's clock) starts the 600 days of closures read from ICS files."""
     spec = read_agenda(body.data, tz, now=now or http.utcnow(), budget=ics.Budget())
-    _check_references([('', spec)])
+    _check_references([('', spec)], tz=tz)
     taken = invalid('slug', f'An agenda with the slug "{spec.slug}" already exists.')
     if store.get_agenda(spec.slug) is not None:
         raise taken
@@ -177,8 +179,10 @@ def _read_document(data: dict[str, Any], tz: ZoneInfo, now: datetime) -> tuple[l
     return [agenda for _, agenda in agendas], resources
 
 
-def _check_references(agendas: list[tuple[str, AgendaSpec]], resources: dict[str, dict] | None = None) -> None:
-    """Virtual agendas group meetings agendas; meetings agendas use known resources.
+def _check_references(agendas: list[tuple[str, AgendaSpec]], resources: dict[str, dict] | None = None,
+                      tz: ZoneInfo | None = None) -> None:
+    """Virtual agendas group meetings agendas; meetings agendas use known resources and meeting
+    types short enough to book on their lock grid.
 
     `agendas` pairs each agenda with its path in the request (`agendas.0.`, or '' for one agenda).
     """
@@ -186,6 +190,9 @@ def _check_references(agendas: list[tuple[str, AgendaSpec]], resources: dict[str
     in_document = {a.slug: a.kind for _, a in agendas}
     known_resources = None
     for path, agenda in agendas:
+        if tz is not None:
+            for name, messages in grid_problems(agenda, tz).items():
+                errors.setdefault(f'{path}{name}', []).extend(messages)
         for real in agenda.real_agendas:
             kind = in_document.get(real) or getattr(store.get_agenda(real), 'kind', None)
             if kind != 'meetings':
@@ -201,10 +208,16 @@ def _check_references(agendas: list[tuple[str, AgendaSpec]], resources: dict[str
         raise InvalidPayload(errors)
 
 
-def _removal_problems(new: AgendaSpec, current: store.LoadedAgenda) -> list[str]:
+def _removal_problems(new: AgendaSpec, current: store.LoadedAgenda, now: datetime) -> list[str]:
     problems = []
     if new.kind != current.spec.kind and any(r.has_bookings for r in current.events):
         problems.append(f'agenda {new.slug} has bookings: its kind cannot change')
+    kept = {desk.slug for desk in new.desks} if new.kind == 'meetings' else set()
+    removed = {desk.slug for desk in current.spec.desks} - kept
+    if removed:  # a desk with meetings to come stays (read from the index)
+        legs = store.meeting_legs(new.slug, now, LAST_INSTANT, longest(current.spec))
+        for desk in sorted(removed & {leg.desk for leg in legs}):
+            problems.append(f'desk {desk} of agenda {new.slug} has meetings to come and would be deleted')
     new_events = {e.slug: e for e in new.events} if new.kind == 'events' else {}
     for record in current.events:
         spec = new_events.get(record.slug)
@@ -226,8 +239,9 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
     cover the 600 days from `now` (the request's clock), so the same document imported on
     another day may update them.
     """
-    agendas, resources = _read_document(body.data, tz, now or http.utcnow())
-    _check_references([(f'agendas.{i}.', a) for i, a in enumerate(agendas)], resources)
+    now = now or http.utcnow()
+    agendas, resources = _read_document(body.data, tz, now)
+    _check_references([(f'agendas.{i}.', a) for i, a in enumerate(agendas)], resources, tz)
     operations = store.save_resources(resources)
     created, updated, problems = [], [], []
     moved: list[tuple[str, EventRecord]] = []  # booked events whose time changes: their bookings follow
@@ -238,7 +252,8 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
         if current is not None and current.spec == agenda:
             continue
         if current is not None:
-            problems.extend(_removal_problems(agenda, current))
+            agenda = replace(agenda, past_lock_steps=past_lock_steps(agenda, current.spec, tz))
+            problems.extend(_removal_problems(agenda, current, now))
             new_events = {e.slug: e for e in agenda.events}
             moved.extend((agenda.slug, EventRecord(agenda.slug, new_events[r.slug])) for r in current.events
                          if r.has_bookings and r.slug in new_events

@@ -122,8 +122,10 @@ def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, b
     if resources:
         _check_resources_free(resources, starts, length, replaced)
     for real, desk in _free_desks(reals, meeting_type, starts, tz, replaced):
-        legs = [MeetingLeg(real.slug, desk.slug, meeting_type.slug, start, start + length, lock_step(real, tz),
-                           resources) for start in starts]
+        step = lock_step(real, tz)
+        past = tuple(p for p in real.past_lock_steps if p != step)
+        legs = [MeetingLeg(real.slug, desk.slug, meeting_type.slug, start, start + length, step, resources, past)
+                for start in starts]
         if sum(leg.writes for leg in legs) > MAX_BOOKING_WRITES:
             raise BadRequest('too many slots', f'a booking writes at most {MAX_BOOKING_WRITES} items (its slots, '
                                                'their desk and resource time cells): book fewer slots at once')

@@ -144,6 +144,7 @@ class Agenda(TableItem, discriminator='agenda'):
     resources = ListAttribute(of=UnicodeAttribute, null=True)  # resource slugs (meetings)
     real_agendas = ListAttribute(of=UnicodeAttribute, null=True)  # virtual agendas
     excluded_timeperiods = JSONAttribute(null=True)  # virtual: [{"weekday", "start_time", "end_time"}]
+    past_lock_steps = ListAttribute(of=NumberAttribute, null=True)  # meetings: earlier lock grids (seconds)
 
 
 class Event(TableItem, discriminator='event'):

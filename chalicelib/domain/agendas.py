@@ -232,6 +232,9 @@ class AgendaSpec:
     events: tuple[EventSpec, ...] = field(default=(), compare=True)
     meetingtypes: tuple[MeetingTypeSpec, ...] = ()
     desks: tuple[DeskSpec, ...] = ()
+    # Meetings: the lock grids (seconds) the agenda had before its configuration last changed,
+    # newest first; bookings made then hold cells of those sizes. Not part of its content.
+    past_lock_steps: tuple[int, ...] = field(default=(), compare=False)
 
     def settings_only(self) -> 'AgendaSpec':
         return replace(self, events=(), meetingtypes=(), desks=())

@@ -230,6 +230,39 @@ def lock_step(agenda: AgendaSpec, tz: ZoneInfo) -> int:
     return reduce(gcd, values, 24 * 3600)
 
 
+MAX_PAST_STEPS = 3
+
+
+def past_lock_steps(new: AgendaSpec, current: AgendaSpec, tz: ZoneInfo) -> tuple[int, ...]:
+    """The lock grids bookings of `current` may hold once `new` replaces it, newest first:
+    a booking on the new grid also checks their cells, so that a booking made just before the
+    change (which the eventually consistent read may miss) still keeps its desk. Three are
+    kept: older bookings are long visible to that read."""
+    if current.kind != 'meetings' or new.kind != 'meetings':
+        return ()
+    step = lock_step(new, tz)
+    history = (lock_step(current, tz), *current.past_lock_steps)
+    return tuple(past for past in dict.fromkeys(history) if past != step)[:MAX_PAST_STEPS]
+
+
+def grid_problems(agenda: AgendaSpec, tz: ZoneInfo) -> dict[str, list[str]]:
+    """Meeting types too long to book on the agenda's lock grid: one slot and its cells must
+    fit in MAX_BOOKING_WRITES items (paths relative to the agenda document)."""
+    if agenda.kind != 'meetings':
+        return {}
+    step = lock_step(agenda, tz)
+    cell = f'{step // 60} minutes' if step % 60 == 0 else f'{step} seconds'
+    problems = {}
+    for index, meeting_type in enumerate(agenda.meetingtypes):
+        cells = -(-meeting_type.duration * 60 // step)
+        if 1 + cells > MAX_BOOKING_WRITES:
+            problems[f'meetingtypes.{index}.duration'] = [
+                f'A meeting of {meeting_type.duration} minutes covers {cells} cells of {cell} on this agenda\'s '
+                f'grid (the GCD of its durations and opening times); at most {MAX_BOOKING_WRITES - 1}: use '
+                'rounder durations or opening times.']
+    return problems
+
+
 def lock_cells(start: datetime, end: datetime, step: int) -> list[datetime]:
     """The cells [start, end) touches: exact on the agenda's grid, and safe off it (a cell too
     many can refuse a booking, a cell too few never lets two overlap)."""
@@ -287,16 +320,25 @@ class MeetingLeg:
     end: datetime
     lock_step: int
     resources: tuple[str, ...] = ()
+    past_steps: tuple[int, ...] = ()  # the agenda's earlier lock grids: their cells are checked free
 
     @property
     def cells(self) -> list[datetime]:
         return lock_cells(self.start, self.end, self.lock_step)
 
     @property
+    def past_cells(self) -> list[datetime]:
+        """Cells of the earlier grids that this leg's own cells do not already cover: a booking
+        made before the agenda's grid changed holds those (sorted, without repeats)."""
+        own = set(self.cells)
+        return sorted({cell for step in self.past_steps for cell in lock_cells(self.start, self.end, step)} - own)
+
+    @property
     def writes(self) -> int:
-        """Items the leg writes: itself, its desk cells, per resource a use and its cells."""
+        """Items the leg's transaction touches: itself, its desk cells (and the checks of earlier
+        grids' cells), per resource a use and its cells."""
         resource_cells = len(lock_cells(self.start, self.end, resource_step(self.lock_step)))
-        return 1 + len(self.cells) + len(self.resources) * (1 + resource_cells)
+        return 1 + len(self.cells) + len(self.past_cells) + len(self.resources) * (1 + resource_cells)
 
 
 def busy_by_desk(legs: Iterable[Any]) -> dict[str, list[tuple[datetime, datetime]]]:

@@ -62,6 +62,7 @@ def _agenda_item(spec: AgendaSpec) -> Agenda:
         resources=list(spec.resources) or None,
         real_agendas=list(spec.real_agendas) or None,
         excluded_timeperiods=[p.export() for p in spec.excluded_timeperiods] or None,
+        past_lock_steps=list(spec.past_lock_steps) or None,
         **{name: getattr(spec, name) for name in AGENDA_FIELDS},
     )
 
@@ -84,6 +85,7 @@ def _agenda_spec(item: Agenda) -> AgendaSpec:
             ExcludedPeriodSpec(weekday=p['weekday'], start_time=time.fromisoformat(p['start_time']),
                                end_time=time.fromisoformat(p['end_time']))
             for p in item.excluded_timeperiods or ()),
+        past_lock_steps=tuple(int(step) for step in item.past_lock_steps or ()),
         **values,
     )
 
@@ -340,7 +342,8 @@ def plan_agenda(new: AgendaSpec, current: LoadedAgenda | None) -> list[Operation
     agenda_item = _agenda_item(new)
     if current is None:
         ops.append(Operation(_put(agenda_item, Agenda.pk.does_not_exist()), _delete(agenda_item), _size(agenda_item)))
-    elif current.spec.settings_only() != new.settings_only():
+    elif (current.spec.settings_only() != new.settings_only()
+          or current.spec.past_lock_steps != new.past_lock_steps):
         old_item = _agenda_item(current.spec)
         ops.append(Operation(_put(agenda_item), _put(old_item), _size(agenda_item, old_item)))
     pk = agenda_pk(new.slug)

@@ -347,6 +347,11 @@ def _hold_desk(tx: Transaction, booking_id: int, index: int, leg: MeetingLeg, re
             raise ResourceTaken(tag[1]) if tag[0] == 'resource' else DeskTaken(leg.agenda, leg.desk)
         tx.put(Lock(key, LOCK_SK, booking_id=booking_id, leg=index, expires_at=leg.end + LOCK_KEPT),
                condition=Lock.pk.does_not_exist(), tag=tag)
+    for cell in leg.past_cells:  # held by a booking made on an earlier grid of the agenda?
+        key = desk_lock_pk(leg.agenda, leg.desk, _utc_key(cell))
+        if key in released:  # the replaced booking's, deleted by this transaction
+            continue
+        tx.check(Lock(key, LOCK_SK), condition=Lock.pk.does_not_exist(), tag=('lock', leg.desk))
     for resource in leg.resources:
         sort_key = _user_sort_key(leg.start, _leg_sort_id(booking_id, index))
         tx.put(ResourceUse(booking_pk(booking_id), _resource_use_sk(index, resource), booking_id=booking_id,

@@ -159,6 +159,11 @@ class Transaction:
         self._writes['update'].append((tag, lambda tx: tx.update(item, actions=actions, condition=condition,
                                                                  return_values=return_values)))
 
+    def check(self, item: TableItem, condition, tag: Any = None) -> None:
+        """A condition on an item the transaction does not write."""
+        self._writes['check'].append((tag, lambda tx: tx.condition_check(type(item), item.pk, item.sk,
+                                                                         condition=condition)))
+
     def delete(self, item: TableItem, condition=None, tag: Any = None) -> None:
         self._writes['delete'].append((tag, lambda tx: tx.delete(item, condition=condition)))
 
