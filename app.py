@@ -23,7 +23,7 @@ def agenda_list(call: Call):
 
 @api.route('/api/agenda', methods=('POST',))
 def agenda_create(call: Call):
-    return {'data': admin.create_agenda(call.body, call.base_url, call.tz)}
+    return {'data': admin.create_agenda(call.body, call.base_url, call.tz, call.now)}
 
 
 @api.route('/api/agenda/{agenda}', methods=('GET',))
@@ -145,7 +145,7 @@ def event_delete(call: Call, agenda: str, event: str):
 
 @api.route('/api/import', methods=('POST',))
 def import_agendas(call: Call):
-    return {'data': admin.import_document(call.body, call.tz)}
+    return {'data': admin.import_document(call.body, call.tz, call.now)}
 
 
 @api.route('/api/export', methods=('GET',))
