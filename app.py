@@ -4,9 +4,11 @@ Paths are declared without their trailing slash: Chalice then serves both spelli
 (Chrono's clients always write the slash). Authentication, path decoding, lenient body
 parsing and error rendering happen in `chalicelib.http.Api`.
 """
-from chalice import Chalice
+import os
 
-from chalicelib import admin, booking, meetings, slots
+from chalice import Chalice, Rate
+
+from chalicelib import admin, agent, booking, booking_admin, callbacks, http, meetings, slots
 from chalicelib.gateway import http_api_handler
 from chalicelib.http import Api, Call
 
@@ -119,6 +121,38 @@ def booking_suspend(call: Call, booking_id: str):
     return booking.suspend_booking(booking_id)
 
 
+# ---- changing a booking, a user's bookings, iCalendar (spec §8.1-8.2, §8.4, §8.9-8.11) ------------
+
+@api.route('/api/booking/{booking_id}', methods=('PATCH',))
+def booking_patch(call: Call, booking_id: str):
+    return booking_admin.patch_booking(booking_id, call.body)
+
+
+@api.route('/api/booking/{booking_id}/resize', methods=('POST',))
+def booking_resize(call: Call, booking_id: str):
+    return booking_admin.resize_booking(booking_id, call.body)
+
+
+@api.route('/api/booking/{booking_id}/anonymize', methods=('POST',))
+def booking_anonymize(call: Call, booking_id: str):
+    return booking_admin.anonymize_booking(booking_id, call.now)
+
+
+@api.route('/api/booking/{booking_id}/ics', methods=('GET',))
+def booking_ics(call: Call, booking_id: str):
+    return booking_admin.booking_ics(booking_id, call.tz, call.now)
+
+
+@api.route('/api/bookings', methods=('GET',))
+def user_bookings(call: Call):
+    return booking_admin.user_bookings(call.query, call.base_url, call.tz)
+
+
+@api.route('/api/bookings/ics', methods=('GET',))
+def user_bookings_ics(call: Call):
+    return booking_admin.user_bookings_ics(call.query, call.tz, call.now)
+
+
 # ---- events (spec §7.4) ------------------------------------------------------------------
 
 @api.route('/api/agenda/{agenda}/event', methods=('POST',))
@@ -151,6 +185,45 @@ def import_agendas(call: Call):
 @api.route('/api/export', methods=('GET',))
 def export_agendas(call: Call):
     return admin.export_document(call.tz)
+
+
+# ---- agent actions and callbacks (spec §7.3, §9.8; design.md §3.4) -------------------------
+
+@api.route('/api/agenda/{agenda}/check/{event}', methods=('POST',))
+def event_check(call: Call, agenda: str, event: str):
+    return agent.check_event(agenda, event, call.now)
+
+
+@api.route('/api/agenda/{agenda}/event/{event}/cancel', methods=('POST',))
+def event_cancel(call: Call, agenda: str, event: str):
+    return agent.cancel_event(agenda, event, call.now)
+
+
+@api.route('/api/booking/{booking_id}/agent-cancel', methods=('POST',))
+def booking_agent_cancel(call: Call, booking_id: str):
+    return agent.cancel_booking(booking_id, call.now)
+
+
+@api.route('/api/callbacks/failed', methods=('GET',))
+def callbacks_failed(call: Call):
+    return {'data': callbacks.failed_list()}
+
+
+@api.route('/api/callbacks/failed/redrive', methods=('POST',))
+def callbacks_redrive(call: Call):
+    return {'data': callbacks.redrive(call.now)}
+
+
+@app.on_sqs_message(queue=os.environ.get('CHRONO_CALLBACK_QUEUE') or 'chrono-callbacks', batch_size=10)
+def deliver_callbacks(event):
+    """One attempt per queued callback; the partial batch response gives back what failed."""
+    return callbacks.handle_messages([record.to_dict() for record in event], http.utcnow())
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_callbacks(event):
+    """Queue the pending callbacks whose time has come (retries beyond SQS's 15 minutes, lost messages)."""
+    return {'queued': callbacks.sweep(http.utcnow())}
 
 
 # The Lambda handler behind an HTTP API or a function URL (README: signatures and the raw query).

@@ -321,9 +321,29 @@ class ResourceUse(TableItem, discriminator='resource_use'):
     end = UTCDateTimeAttribute()
 
 
+class Callback(TableItem, discriminator='callback'):
+    """pk CALLBACK#<booking id>, sk <kind>#<leg>: a callback to send (the outbox). Put in the
+    transaction that makes the change it reports, with `attribute_not_exists`: one per booking,
+    kind and leg, so that an interrupted action run again adds none twice. All of a booking's
+    callbacks share a partition, read consistently to send them in order.
+    gsi1 CALLBACKS#pending/<next_at utc>#<booking>#<sk>: what is due; CALLBACKS#failed/...: parked."""
+
+    booking_id = NumberAttribute()
+    kind = UnicodeAttribute()  # cancel | presence | absence
+    leg = NumberAttribute(default=0)
+    url = UnicodeAttribute()
+    body = JSONAttribute(null=True)
+    state = UnicodeAttribute()  # pending | failed | done
+    attempts = NumberAttribute(default=0)
+    next_at = UTCDateTimeAttribute()
+    created_at = UTCDateTimeAttribute()
+    leased_until = UTCDateTimeAttribute(null=True)  # one sender at a time
+    last_error = UnicodeAttribute(null=True)
+
+
 class Nonce(TableItem, discriminator='nonce'):
     """pk NONCE#<orig>#<nonce>, sk nonce: a used signature nonce, kept past the clock window (TTL)."""
 
 
 MODELS = (TableItem, Agenda, Event, MeetingType, Desk, TimePeriod, TimePeriodException, Resource, Booking,
-          UserEventBookings, Lock, ResourceUse, Nonce)
+          UserEventBookings, Lock, ResourceUse, Callback, Nonce)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 from .dynamodb import DynamoDBLocal, local_aws_environment
+
+SWEEP_EVERY = 5  # seconds (every minute on AWS: a schedule)
 
 LOCAL_DEFAULTS = {
     'CHRONO_API_CLIENTS': '{"demo": "demo"}',
@@ -59,9 +62,13 @@ class LocalStack:
 
     def _work(self) -> None:
         """The callback worker loop: what SQS would hand to the Lambda, pumped locally."""
-        from .worker import pump
+        from .worker import pump, sweep
+        swept = 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() - swept > SWEEP_EVERY:
+                    swept = time.monotonic()
+                    sweep()
                 if not pump(wait_seconds=1):
                     self._stop.wait(0.2)
             except Exception:  # noqa: BLE001 - the loop outlives a failed batch; the message comes back

@@ -31,3 +31,9 @@ def pump(wait_seconds: int = 1) -> int:
         if message['MessageId'] not in failed:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message['ReceiptHandle'])
     return len(received)
+
+
+def sweep() -> int:
+    """What the scheduled `sweep_callbacks` does on AWS: queue the pending callbacks that are due."""
+    from chalicelib import callbacks, http
+    return callbacks.sweep(http.utcnow())

@@ -18,6 +18,7 @@ from .agendas import (
     list_events,
     list_resources,
     load_agenda,
+    mark_event,
     plan_agenda,
     save_resources,
     update_event,
@@ -31,6 +32,7 @@ from .bookings import (
     ResourceTaken,
     book,
     cancel,
+    event_legs,
     events_between,
     follow_event,
     get_legs,
@@ -40,13 +42,14 @@ from .bookings import (
     resource_uses,
     user_legs,
 )
+from .bookings import anonymize, get_events, resize, update_legs  # booking changes (spec §8.4, §8.9-8.10)
 from .tables import NONCE_TTL, Refused, claim_nonce, connection, create_table, reset, with_transaction
 
 __all__ = [
     'LoadedAgenda', 'Operation', 'apply_operations', 'create_agenda', 'create_event', 'delete_event', 'get_agenda',
-    'get_event', 'list_agendas', 'list_events', 'list_resources', 'load_agenda', 'plan_agenda', 'save_resources',
+    'get_event', 'list_agendas', 'list_events', 'list_resources', 'load_agenda', 'mark_event', 'plan_agenda', 'save_resources',
     'update_event', 'AlreadyBookedByUser', 'BookingChanged', 'BookingSnapshot', 'DeskTaken', 'EventsChanged',
-    'ResourceTaken', 'book', 'cancel', 'events_between', 'follow_event', 'get_legs', 'meeting_legs', 'move',
+    'ResourceTaken', 'book', 'cancel', 'event_legs', 'events_between', 'follow_event', 'get_legs', 'meeting_legs', 'move',
     'read_for_booking', 'resource_uses', 'user_legs', 'NONCE_TTL', 'Refused', 'claim_nonce', 'connection',
-    'create_table', 'reset', 'with_transaction',
+    'create_table', 'reset', 'with_transaction', 'anonymize', 'get_events', 'resize', 'update_legs',
 ]

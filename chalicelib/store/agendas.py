@@ -193,6 +193,13 @@ def create_event(agenda: str, spec: EventSpec) -> bool:
     return True
 
 
+def mark_event(agenda: str, slug: str, **flags: bool) -> None:
+    """Set `checked` or `cancelled` on an event that exists (agent actions)."""
+    _bind()
+    Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}').update(
+        actions=[getattr(Event, name).set(value) for name, value in flags.items()], condition=Event.pk.exists())
+
+
 def update_event(agenda: str, spec: EventSpec) -> None:
     """Replace an event's configuration, never its counters; Refused if bookings no longer fit."""
     with_transaction(lambda tx: tx.update(

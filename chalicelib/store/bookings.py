@@ -26,6 +26,7 @@ from ..models import (
     LOCK_SK,
     Agenda,
     Booking,
+    Callback,
     Event,
     Lock,
     ResourceUse,
@@ -43,6 +44,7 @@ from ..models import (
     user_key,
 )
 from ..parsing import SLUG_RE
+from . import callbacks as outbox
 from .agendas import _agenda_spec, _event_record
 from .tables import Transaction, _bind, _utc_key, run_guarded
 
@@ -266,8 +268,12 @@ class _Counters:
 
 
 def _cancel_leg(tx: Transaction, counters: _Counters, leg: Leg, now: datetime, tag: str = 'leg') -> None:
+    # The user's count is keyed by the user_external_id read: an anonymize since then changes the leg.
+    same_user = (Booking.user_external_id == leg.user_external_id if leg.user_external_id
+                 else Booking.user_external_id.does_not_exist())
     tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), [Booking.cancelled_at.set(now)],
-              condition=Booking.cancelled_at.does_not_exist() & (Booking.in_waiting_list == leg.in_waiting_list),
+              condition=(Booking.cancelled_at.does_not_exist() & (Booking.in_waiting_list == leg.in_waiting_list)
+                         & same_user),
               tag=(tag, leg.leg))
     if leg.event is not None:
         counters.event(leg.agenda, leg.event, leg.in_waiting_list, -leg.count)
@@ -425,16 +431,26 @@ def follow_event(agenda: str, event: EventRecord) -> int:
 
 # ---- lifecycle ----------------------------------------------------------------------------
 
-def cancel(legs: list[Leg], now: datetime) -> None:
-    """Cancel every leg and give their places back; BookingChanged if one moved meanwhile."""
+def cancel(legs: list[Leg], now: datetime, callbacks: Iterable[Callback] = ()) -> None:
+    """Cancel every leg and give their places back, with the callbacks that report it (the
+    outbox: both or neither); BookingChanged if a leg moved meanwhile."""
     _bind()
     tx = Transaction()
     counters = _Counters()
     for leg in legs:
         _cancel_leg(tx, counters, leg, now)
     counters.write(tx)
+    for callback in callbacks:
+        outbox.add_to(tx, callback)
     if run_guarded(tx):
         raise BookingChanged()
+
+
+def event_legs(agenda: str, event: str) -> list[Leg]:
+    """The live legs booked on an event (gsi2 `EVENT#<agenda>#<event>`), in booking order."""
+    _bind()
+    items = Booking.by_gsi2.query(event_bookings_key(agenda, event))
+    return [_leg(i) for i in items if isinstance(i, Booking) and i.cancelled_at is None]
 
 
 def move(legs: list[Leg], to_waiting_list: bool) -> list[EventRecord]:
@@ -454,3 +470,107 @@ def move(legs: list[Leg], to_waiting_list: bool) -> list[EventRecord]:
         raise BookingChanged()
     keys = [(agenda_pk(leg.agenda), f'{EVENT_PREFIX}{leg.event}') for leg in legs]
     return [_event_record(item) for item in Event.batch_get(keys, consistent_read=True)]
+
+
+# ---- changing a booking: PATCH, resize, anonymize (spec §8.4, §8.9, §8.10) ------------------------
+
+def _live_leg_condition(leg: Leg):
+    """The leg is as read: not cancelled, in the same list, of the same count."""
+    return (Booking.cancelled_at.does_not_exist() & (Booking.in_waiting_list == leg.in_waiting_list)
+            & (Booking.count == leg.count))
+
+
+def update_legs(legs: list[Leg], values: dict[str, Any], extra_data: dict[str, Any] | None) -> None:
+    """PATCH: set `values` (None removes the attribute) on every leg and merge `extra_data` into
+    each leg's own; BookingChanged when a leg was cancelled, or its extra_data changed, since the
+    read (the merge is then done again on the fresh legs, so that no concurrent key is lost)."""
+    _bind()
+    tx = Transaction()
+    for leg in legs:
+        actions = [getattr(Booking, name).set(value) if value is not None else getattr(Booking, name).remove()
+                   for name, value in values.items()]
+        condition = Booking.cancelled_at.does_not_exist()
+        if extra_data:
+            old = leg.fields.get('extra_data')
+            actions.append(Booking.extra_data.set({**(old or {}), **extra_data}))
+            condition &= Booking.extra_data.does_not_exist() if old is None else Booking.extra_data == old
+        if actions:
+            tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), actions, condition=condition,
+                      tag=('leg', leg.leg))
+    if len(tx) and run_guarded(tx):
+        raise BookingChanged()
+
+
+def resize(legs: list[Leg], count: int, events: dict[str, EventRecord]) -> None:
+    """Give every leg `count` places in the list it is in, in one transaction. A leg that grows
+    takes its new places under the fillslot condition of its list (as a booking of the
+    difference, forced into its list: `_placement_condition`); a leg that shrinks gives places
+    back unconditionally. Raises EventsChanged (the events as the transaction found them) when
+    a counter condition failed, BookingChanged when a leg was cancelled, moved or resized."""
+    _bind()
+    tx = Transaction()
+    counters = _Counters()
+    for leg in legs:
+        delta = count - leg.count
+        if delta == 0:
+            continue
+        tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), [Booking.count.set(count)],
+                  condition=_live_leg_condition(leg), tag=('leg', leg.leg))
+        growth = Placement(events[leg.event], delta, leg.in_waiting_list, forced=True) if delta > 0 else None
+        counters.event(leg.agenda, leg.event, leg.in_waiting_list, delta, growth)
+    counters.write(tx)
+    failures = run_guarded(tx) if len(tx) else []
+    if any(tag[0] == 'leg' for tag, _ in failures):
+        raise BookingChanged()
+    if failures:
+        raise EventsChanged({tag[1]: _event_record(Event.from_raw_data(reason.raw_item)) if reason.raw_item
+                             else None for tag, reason in failures if tag[0] == 'event'})
+
+
+def get_events(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], EventRecord]:
+    """Events by (agenda, slug), read consistently in BatchGetItems; absent ones are left out."""
+    _bind()
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    items = Event.batch_get([(agenda_pk(a), f'{EVENT_PREFIX}{s}') for a, s in wanted], consistent_read=True)
+    return {(item.agenda, item.slug): _event_record(item) for item in items}
+
+
+def anonymize(legs: list[Leg], now: datetime) -> None:
+    """Blank the personal fields of every leg, take it out of its user's index (gsi1) and set
+    `anonymized_at`, in one transaction. The user's count item on each event (its key holds the
+    user_external_id) loses this booking: deleted when nothing else counts in it, else
+    decremented. Each write is conditioned on what was read (the leg live or cancelled as it
+    was, never anonymized; the count unchanged): BookingChanged when something moved."""
+    _bind()
+    tx = Transaction()
+    counts = _user_counts([leg for leg in legs if leg.event and leg.user_external_id])
+    for leg in legs:
+        if leg.anonymized_at is not None:
+            continue
+        actions = [getattr(Booking, name).remove() for name in (*STORED_FIELDS, 'gsi1pk', 'gsi1sk')]
+        actions.append(Booking.anonymized_at.set(now))
+        state = Booking.cancelled_at.exists() if leg.cancelled else Booking.cancelled_at.does_not_exist()
+        tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), actions,
+                  condition=state & Booking.anonymized_at.does_not_exist(), tag=('leg', leg.leg))
+        if leg.event and leg.user_external_id:
+            key = user_event_pk(leg.agenda, leg.event, leg.user_external_id)
+            held = counts.get(key)
+            if held is None:  # nothing counts this user there (never did, or deleted already)
+                continue
+            item = UserEventBookings(key, USER_COUNT_SK)
+            unchanged = UserEventBookings.bookings == held
+            if held - (0 if leg.cancelled else 1) <= 0:
+                tx.delete(item, condition=unchanged, tag=('user', leg.leg))
+            elif not leg.cancelled:
+                tx.update(item, [UserEventBookings.bookings.add(-1)], condition=unchanged, tag=('user', leg.leg))
+    if len(tx) and run_guarded(tx):
+        raise BookingChanged()
+
+
+def _user_counts(legs: list[Leg]) -> dict[str, int]:
+    keys = sorted({(user_event_pk(leg.agenda, leg.event, leg.user_external_id), USER_COUNT_SK) for leg in legs})
+    if not keys:
+        return {}
+    return {item.pk: int(item.bookings or 0) for item in UserEventBookings.batch_get(keys, consistent_read=True)}

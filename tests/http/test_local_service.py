@@ -226,6 +226,49 @@ def test_a_wcs_appointment_workflow_over_signed_calls(service):
     assert next(i for i in again['data'] if i['id'] == first['id'])['disabled'] is False
 
 
+def test_make_run_delivers_a_cancel_callback_for_real():
+    """The README's recipe: make run with a loopback callback host and its key; an agent cancel
+    reaches the receiver, signed, through the local worker (SQS on moto, then the app's handler)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    from chalicelib.signature import verify_raw
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    receiver = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    Thread(target=receiver.serve_forever, daemon=True).start()
+    keys = {'demo.localhost': 'demo', '127.0.0.1': 'demo'}
+    process, _, port = start_service({'CHRONO_CALLBACK_HOSTS': '127.0.0.1', 'CHRONO_ORIG': 'chrono.localhost',
+                                      'CHRONO_SIGNATURE_KEYS': json.dumps(keys)})
+    try:
+        base = f'http://127.0.0.1:{port}'
+        listing = requests.get(f'{base}/api/agenda/piscine/datetimes/', auth=('demo', 'demo'), timeout=10).json()
+        hook = f'http://127.0.0.1:{receiver.server_address[1]}/hooks/cancel/'
+        booking = requests.post(listing['data'][0]['api']['fillslot_url'], auth=('demo', 'demo'), timeout=10,
+                                json={'cancel_callback_url': hook}).json()
+        cancelled = requests.post(f"{base}/api/booking/{booking['booking_id']}/agent-cancel/", auth=('demo', 'demo'),
+                                  timeout=10).json()
+        assert cancelled == {'err': 0, 'booking_id': booking['booking_id']}
+        deadline = time.monotonic() + 20
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [path.split('?')[0] for path in received] == ['/hooks/cancel/']
+        caller = verify_raw(received[0].split('?', 1)[1], {'chrono.localhost': 'demo'}, datetime.now(timezone.utc))
+        assert caller.orig == 'chrono.localhost'
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        receiver.shutdown()
+
+
 def test_ctrl_c_stops_everything_and_leaves_no_process_behind():
     process, banner, port = start_service({})
     ddb_port = int(re.search(r'DynamoDB Local: http://127\.0\.0\.1:(\d+)', banner).group(1))

@@ -1,0 +1,84 @@
+"""What an agent does and the forms must hear of (spec §7.3, §9.8; design.md §3.4): checking an
+event (presence / absence callbacks), cancelling an event or one booking (cancel callbacks). A
+client's own cancel (`api.cancel_url`) is booking.cancel_booking: it sends nothing.
+
+Every callback is written to the outbox with the change it reports, then queued (callbacks.py).
+An action interrupted half-way can be run again: what it did stays, and no callback is added twice.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from . import callbacks, store
+from .domain.bookings import Leg, require_live
+from .domain.callbacks import attendance_body
+from .errors import BusinessError, Busy
+from .lookup import booking_or_404, event_or_404, events_agenda_or_404
+from .store import callbacks as outbox
+
+ATTEMPTS = 3
+
+
+def check_event(agenda_slug: str, event_slug: str, now: datetime) -> dict[str, Any]:
+    """`POST /api/agenda/<agenda>/check/<event>/`: the event is checked; each booking whose
+    attendance is recorded and that gave the matching URL gets a presence or absence callback.
+    Checking again sends only what was not sent (a booking marked since)."""
+    agenda = events_agenda_or_404(agenda_slug)
+    record = event_or_404(agenda.slug, event_slug)
+    written = []
+    for leg in store.event_legs(agenda.slug, record.slug):
+        if leg.user_was_present is None:
+            continue
+        kind = 'presence' if leg.user_was_present else 'absence'
+        url = leg.fields.get(f'{kind}_callback_url')
+        if not url:
+            continue
+        body = attendance_body(leg.user_was_present, leg.user_check_type_slug, leg.user_check_type_label)
+        callback = outbox.new_callback(leg.booking_id, kind, leg.leg, url, body, now)
+        if outbox.put_once(callback):
+            written.append(callback)
+    store.mark_event(agenda.slug, record.slug, checked=True)
+    callbacks.enqueue(outbox.records(written))
+    return {'checked': True, 'callbacks': len(written)}
+
+
+def cancel_event(agenda_slug: str, event_slug: str, now: datetime) -> dict[str, Any]:
+    """`POST /api/agenda/<agenda>/event/<event>/cancel/`: no more booking of the event, then every
+    booking of it cancelled (its leg on this event), each with its cancel callback."""
+    agenda = events_agenda_or_404(agenda_slug)
+    record = event_or_404(agenda.slug, event_slug)
+    store.mark_event(agenda.slug, record.slug, cancelled=True)
+    cancelled = 0
+    for leg in store.event_legs(agenda.slug, record.slug):
+        if _cancel_as_agent([leg], now):
+            cancelled += 1
+    return {'cancelled_bookings': cancelled}
+
+
+def cancel_booking(booking_id: str, now: datetime) -> dict[str, Any]:
+    """`POST /api/booking/<id>/agent-cancel/` (our design): an agent cancels a booking from a back
+    office; unlike the client's own cancel, the form hears of it (cancel callback)."""
+    legs = booking_or_404(booking_id)
+    require_live(legs, 'already cancelled')
+    if not _cancel_as_agent(legs, now):
+        raise BusinessError('already cancelled')
+    return {'booking_id': legs[0].booking_id}
+
+
+def _cancel_as_agent(legs: list[Leg], now: datetime) -> bool:
+    """Cancel legs of one booking with their callback; False when already cancelled."""
+    for _ in range(ATTEMPTS):
+        live = [leg for leg in legs if not leg.cancelled]
+        if not live:
+            return False
+        url = live[0].fields.get('cancel_callback_url')
+        callback = outbox.new_callback(live[0].booking_id, 'cancel', live[0].leg, url, None, now) if url else None
+        try:
+            store.cancel(live, now, [callback] if callback else [])
+        except store.BookingChanged:
+            legs = [leg for leg in store.get_legs(live[0].booking_id) if (leg.leg in {x.leg for x in live})]
+            continue
+        callbacks.enqueue(outbox.records([callback] if callback else []))
+        return True
+    raise Busy('busy', 'the booking keeps changing: try again')

@@ -1,0 +1,201 @@
+"""Sending callbacks (design.md §3.2, §4.2; auth-and-callbacks.md §3, §5).
+
+The outbox item is written with the change it reports (store.callbacks); then its id goes to SQS.
+The worker signs each attempt afresh as a Publik client, POSTs it once to the checked address
+(no redirect, short timeout), and records the outcome: done, due again on the retry schedule
+(SQS delays stop at 15 minutes: longer waits are found again by the sweeper), or failed and
+parked for an operator to redrive. A lost SQS message loses nothing: the sweeper queues every
+pending callback whose time has come.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import socket
+import ssl
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+from urllib.parse import urlsplit
+
+from . import config
+from .domain.callbacks import (
+    CallbackRecord,
+    Target,
+    TargetRefused,
+    check_target,
+    next_attempt,
+    parse_ident,
+)
+from .signature import sign_url
+from .store import callbacks as outbox
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 15  # seconds, as Chrono and Lingo
+LEASE = 60  # seconds a sender holds an attempt (more than TIMEOUT)
+MAX_SQS_DELAY = 900
+SWEEP_GRACE = timedelta(seconds=30)
+
+
+_clients: dict[tuple[str | None, ...], Any] = {}
+
+
+def _sqs():
+    """An SQS client (botocore, as pynamodb uses; boto3 is not part of the package), one per
+    endpoint configuration (tests and the local stack change it)."""
+    from botocore.session import get_session
+    key = tuple(os.environ.get(name) for name in ('AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_SQS'))
+    if key not in _clients:
+        _clients.clear()
+        _clients[key] = get_session().create_client('sqs')
+    return _clients[key]
+
+
+def _queue_url(sqs) -> str:
+    return sqs.get_queue_url(QueueName=config.settings().callback_queue_name)['QueueUrl']
+
+
+def enqueue(records: Iterable[CallbackRecord], delay: int = 0) -> None:
+    """Queue callbacks for the worker; a failure here is logged only: the sweeper queues them."""
+    records = list(records)
+    if not records:
+        return
+    try:
+        sqs = _sqs()
+        url = _queue_url(sqs)
+        for start in range(0, len(records), 10):
+            entries = [{'Id': str(i), 'MessageBody': json.dumps({'callback': r.ident}),
+                        'DelaySeconds': max(0, min(delay, MAX_SQS_DELAY))}
+                       for i, r in enumerate(records[start:start + 10])]
+            sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    except Exception:  # noqa: BLE001 - the outbox holds them; the sweeper queues them again
+        log.warning('callbacks not queued (%d); the sweeper will queue them', len(records), exc_info=True)
+
+
+def handle_messages(records: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """An SQS batch: each message names a callback. A delivery failure is recorded, not raised;
+    only a message that could not be handled at all (DynamoDB down...) is reported, so that SQS
+    gives it back (partial batch response)."""
+    failures = []
+    for message in records:
+        try:
+            ident = json.loads(message.get('body') or '{}').get('callback')
+            deliver(str(ident), now)
+        except Exception:  # noqa: BLE001 - reported to SQS; the message comes back
+            log.exception('callback message %s not handled', message.get('messageId'))
+            failures.append({'itemIdentifier': message.get('messageId')})
+    return {'batchItemFailures': failures}
+
+
+def deliver(ident: str, now: datetime) -> str:
+    """One attempt at one callback; returns what happened (for logs and tests)."""
+    key = parse_ident(ident)
+    if key is None:
+        return 'unknown'
+    booking_id, kind, leg = key
+    callbacks = outbox.booking_callbacks(booking_id)
+    record = next((c for c in callbacks if (c.kind, c.leg) == (kind, leg)), None)
+    if record is None or record.state != outbox.PENDING:
+        return 'not pending'
+    if record.next_at > now:
+        return 'not due'  # an early or duplicate message: the sweeper queues it when due
+    if any(c.state == outbox.PENDING and (c.created_at, c.kind, c.leg) < (record.created_at, kind, leg)
+           for c in callbacks):
+        return 'waiting'  # a booking's callbacks go in order: the earlier one first
+    if not outbox.lease(record, now, LEASE):
+        return 'leased'
+    settings = config.settings()
+    try:
+        target = check_target(record.url, settings.callback_hosts, _resolve)
+        key = settings.callback_key(target.host)
+        if key is None or not settings.orig:
+            raise TargetRefused(f'no signature key for {target.host} in CHRONO_SIGNATURE_KEYS (or no CHRONO_ORIG)')
+    except TargetRefused as refused:
+        outbox.attempt_failed(record, f'refused: {refused}', None)  # never fetched, never retried
+        log.info('callback %s refused: %s', ident, refused)
+        return 'refused'
+    error = _post(target, sign_url(record.url, key, settings.orig, now=now), record.body)
+    if error is None:
+        outbox.sent(record, now)
+        log.info('callback %s sent', ident)
+        return 'sent'
+    when = next_attempt(record.attempts + 1, settings.callback_retry_delays, now)
+    outbox.attempt_failed(record, error, when)
+    log.info('callback %s failed (%s), attempt %d', ident, error, record.attempts + 1)
+    if when is not None and (when - now).total_seconds() <= MAX_SQS_DELAY:
+        enqueue([record], int((when - now).total_seconds()))
+    return 'failed' if when is None else 'retry'
+
+
+def sweep(now: datetime) -> int:
+    """Queue every pending callback whose time has come (the schedule beyond SQS's 15 minutes,
+    and what a lost message or an interrupted call left behind). Those due for less than
+    SWEEP_GRACE are most likely in the queue already: left to it."""
+    records = outbox.due(now - SWEEP_GRACE)
+    enqueue(records)
+    return len(records)
+
+
+def failed_list() -> list[dict[str, Any]]:
+    """`GET /api/callbacks/failed/` (design.md §3.4)."""
+    return [{'id': r.ident, 'booking_id': r.booking_id, 'kind': r.kind, 'url': r.url, 'attempts': r.attempts,
+             'last_error': r.last_error} for r in outbox.failed()]
+
+
+def redrive(now: datetime) -> dict[str, int]:
+    """`POST /api/callbacks/failed/redrive/`: every failed callback pending again, queued now."""
+    records = outbox.redrive(outbox.failed(), now)
+    enqueue(records)
+    return {'redriven': len(records)}
+
+
+# ---- HTTP ------------------------------------------------------------------------------------
+
+def _resolve(host: str, port: int) -> list[str]:
+    return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)))
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address that was checked, whatever the name resolves to by now."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._address = target.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self._address = target.address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def _post(target: Target, signed_url: str, body: dict[str, Any] | None) -> str | None:
+    """POST once; None when the target took it (2xx), the reason otherwise. Redirects are not
+    followed: a 3xx is a failure."""
+    parts = urlsplit(signed_url)
+    path = f'{parts.path or "/"}?{parts.query}'
+    connection_class = _PinnedHTTPSConnection if target.scheme == 'https' else _PinnedHTTPConnection
+    connection = connection_class(target, TIMEOUT)
+    payload = json.dumps(body).encode('utf-8') if body is not None else b''
+    headers = {'Content-Type': 'application/json', 'User-Agent': 'chrono-serverless callbacks'}
+    try:
+        connection.request('POST', path, body=payload, headers=headers)
+        response = connection.getresponse()
+        response.read(65536)  # never reflected anywhere
+        if 200 <= response.status < 300:
+            return None
+        return f'HTTP {response.status}'
+    except (OSError, http.client.HTTPException) as exc:
+        return exc.__class__.__name__
+    finally:
+        connection.close()
+

@@ -1,0 +1,172 @@
+"""Changing a booking after it is made, and listing a user's bookings (spec chrono-api.md §8.1, §8.4,
+§8.9): what a PATCH asks, whether a resize fits, how a listed booking looks. No I/O here.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..errors import BadRequest, BusinessError, InvalidPayload
+from ..parsing import Payload, is_blank, nesting_depth, to_bool, to_int
+from .agendas import MAX_PLACES, AgendaSpec, local_text
+from .bookings import MAX_EXTRA_DATA, MAX_EXTRA_DEPTH, MAX_TEXT, Leg, booking_urls
+from .events import EventRecord
+
+PATCH_ERR = 4  # spec §8.4: a PATCH's invalid payload carries err 4
+# Attendance: refused on a waiting-list booking (err 3) or a locked event (err 6).
+ATTENDANCE = ('user_was_present', 'user_absence_reason', 'user_check_type_slug', 'user_check_type_label')
+CHECK_TYPE = ('user_check_type_slug', 'user_check_type_label')
+
+
+@dataclass(frozen=True)
+class PatchRequest:
+    """What a PATCH changes: attributes of every leg (None clears one) and keys merged into extra_data."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    extra_data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def attendance(self) -> bool:
+        return any(name in self.values for name in ATTENDANCE)
+
+
+def _patch_error(errors: dict[str, list[str]]) -> InvalidPayload:
+    error = InvalidPayload(errors)
+    error.err = PATCH_ERR
+    return error
+
+
+def absence_reason(agenda: AgendaSpec | None, value: str) -> str | None:
+    """The label of the agenda's absence reason named by its slug or its label, else None."""
+    for slug, label in agenda.absence_reasons if agenda else ():
+        if value in (slug, label):
+            return label
+    return None
+
+
+def read_patch(p: Payload, agenda: AgendaSpec | None) -> PatchRequest:
+    """`PATCH /api/booking/<id>/` (spec §8.4). A key given blank or null clears its value;
+    `user_absence_reason` must name one of the agenda's absence reasons (slug or label) and is
+    stored as its label; every other key is merged into extra_data."""
+    values: dict[str, Any] = {}
+    data = p.data
+    if 'user_was_present' in data:
+        p.read.add('user_was_present')
+        raw = data['user_was_present']
+        try:
+            values['user_was_present'] = None if is_blank(raw) else to_bool(raw)
+        except ValueError as exc:
+            p.error('user_was_present', str(exc))
+    if 'user_absence_reason' in data:
+        reason = p.str('user_absence_reason', max_length=MAX_TEXT)
+        label = absence_reason(agenda, reason) if reason is not None else None
+        if reason is not None and label is None and 'user_absence_reason' not in p.errors:
+            p.error('user_absence_reason', 'unknown absence reason for this agenda')
+        values['user_absence_reason'] = label
+    for name in CHECK_TYPE:
+        if name in data:
+            values[name] = p.str(name, max_length=MAX_TEXT)
+    if 'use_color_for' in data:
+        values['color'] = p.str('use_color_for', max_length=MAX_TEXT)
+    extra = p.unread()
+    if nesting_depth(extra) > MAX_EXTRA_DEPTH + 1:
+        p.error('non_field_errors', f'The extra keys (extra_data) nest deeper than {MAX_EXTRA_DEPTH} levels.')
+    if p.errors:
+        raise _patch_error(p.errors)
+    return PatchRequest(values=values, extra_data=extra)
+
+
+def merged_extra_data(legs: list[Leg], extra: dict[str, Any]) -> None:
+    """The merged extra_data of every leg stays within fillslot's limit (400 otherwise)."""
+    for leg in legs:
+        merged = {**(leg.fields.get('extra_data') or {}), **extra}
+        if len(json.dumps(merged, ensure_ascii=False).encode('utf-8')) > MAX_EXTRA_DATA:
+            raise _patch_error({'non_field_errors': [f'The extra keys (extra_data) exceed {MAX_EXTRA_DATA} bytes.']})
+
+
+def check_attendance(legs: list[Leg], events: dict[tuple[str, str], EventRecord]) -> None:
+    """Attendance is for the main list, on an event whose attendance is not locked (spec §8.4)."""
+    if any(leg.in_waiting_list for leg in legs):
+        raise BusinessError('booking is in waiting list', err=3)
+    for leg in legs:
+        record = events.get((leg.agenda, leg.event))
+        if record is not None and record.check_locked:
+            raise BusinessError('event is locked', f'attendance of event {leg.event} is locked', err=6)
+
+
+# ---- resize (spec §8.9) ---------------------------------------------------------------------
+
+def read_count(p: Payload) -> int:
+    value = p.data.get('count')
+    if is_blank(value):
+        raise InvalidPayload({'count': ['This field is required.']})
+    try:
+        count = to_int(value, maximum=MAX_PLACES)
+    except ValueError as exc:
+        raise InvalidPayload({'count': [str(exc)]}) from None
+    if count <= 0:
+        raise InvalidPayload({'count': ['count cannot be less than or equal to zero']})
+    return count
+
+
+def check_resizable(legs: list[Leg]) -> None:
+    if legs[0].meeting_type is not None or any(leg.event is None for leg in legs):
+        raise BadRequest('can not resize meetings booking', 'a meeting booking holds one desk: its count is 1')
+
+
+def check_growth(leg: Leg, event: EventRecord, count: int) -> None:
+    """A leg growing to `count` takes the difference in its own list, under fillslot's rule for
+    that list (spec §9.2): the main list needs that many free places and nobody waiting (the
+    added places would otherwise pass the people waiting); the waiting list needs room."""
+    delta = count - leg.count
+    if delta <= 0:
+        return
+    if event.spec.cancelled:
+        raise BusinessError('event is cancelled', f'event {event.slug} is cancelled')
+    places = event.places
+    if leg.in_waiting_list:
+        fits = places.waiting_list_available >= delta
+    else:
+        fits = places.available >= delta and places.waiting_list_reserved == 0
+    if not fits:
+        raise BusinessError('sold out', f'event {event.slug} has not {delta} more places', err=3)
+
+
+# ---- GET /api/bookings/ (spec §8.1) ----------------------------------------------------------
+
+def listed_booking(leg: Leg, event: EventRecord | None, agenda: AgendaSpec | None, tz: ZoneInfo,
+                   base_url: str) -> dict[str, Any]:
+    """One booked event (a fillslots group gives one item per event, all with the booking's id)."""
+    fields = leg.fields
+    item: dict[str, Any] = {
+        'id': leg.booking_id,
+        'booking_id': leg.booking_id,
+        'in_waiting_list': leg.in_waiting_list,
+        'user_was_present': leg.user_was_present,
+        'user_absence_reason': leg.user_absence_reason or '',
+        'user_check_type_slug': leg.user_check_type_slug,
+        'user_check_type_label': leg.user_check_type_label,
+        'extra_data': fields.get('extra_data'),
+        'count': leg.count,
+        'label': fields.get('label'),
+        'user_display_label': fields.get('user_display_label'),
+        'user_first_name': fields.get('user_first_name'),
+        'user_last_name': fields.get('user_last_name'),
+        'user_email': fields.get('user_email'),
+        'user_phone_number': fields.get('user_phone_number'),
+        'user_external_id': fields.get('user_external_id'),
+        'creation_datetime': local_text(leg.created_at, tz),
+        'datetime': local_text(leg.start, tz),
+        'end_datetime': local_text(leg.end, tz),
+        'agenda': {'slug': leg.agenda, 'label': agenda.label if agenda else None},
+        'event': None,
+        'api': booking_urls(base_url, leg.booking_id),
+    }
+    if leg.event is not None:
+        item['event'] = {'slug': leg.event, 'label': event.spec.label if event else None,
+                         'datetime': local_text(leg.start, tz), 'agenda': leg.agenda}
+    else:
+        item.update(desk=leg.desk, meeting_type=leg.meeting_type)
+    return item

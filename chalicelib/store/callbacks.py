@@ -1,0 +1,163 @@
+"""The callback outbox: a callback is an item written with the change it reports, then sent by
+the SQS worker, rescheduled on failure, parked when its schedule is spent (docs/table-design.md)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from ..domain.callbacks import CallbackRecord
+from ..models import Callback
+from .tables import Transaction, _bind, _utc_key
+
+PENDING, FAILED, DONE = 'pending', 'failed', 'done'
+DONE_KEPT = timedelta(days=30)  # a sent callback stays readable for a while, then TTL removes it
+
+
+def callback_pk(booking_id: int) -> str:
+    return f'CALLBACK#{booking_id}'
+
+
+def _sk(kind: str, leg: int) -> str:
+    return f'{kind}#{leg:03d}'
+
+
+def _queue_key(state: str) -> str:
+    return f'CALLBACKS#{state}'
+
+
+def _queue_sort(next_at: datetime, booking_id: int, kind: str, leg: int) -> str:
+    return f'{_utc_key(next_at)}#{booking_id}#{_sk(kind, leg)}'
+
+
+def new_callback(booking_id: int, kind: str, leg: int, url: str, body: dict[str, Any] | None,
+                 now: datetime) -> Callback:
+    return Callback(callback_pk(booking_id), _sk(kind, leg), booking_id=booking_id, kind=kind, leg=leg, url=url,
+                    body=body, state=PENDING, attempts=0, next_at=now, created_at=now,
+                    gsi1pk=_queue_key(PENDING), gsi1sk=_queue_sort(now, booking_id, kind, leg))
+
+
+def add_to(tx: Transaction, callback: Callback) -> None:
+    """In the transaction of the change it reports: the change and its callback, or neither."""
+    tx.put(callback, condition=Callback.pk.does_not_exist(), tag=('callback', callback.kind))
+
+
+def put_once(callback: Callback) -> bool:
+    """Write a callback unless this booking, kind and leg already has one (a re-run action)."""
+    _bind()
+    try:
+        callback.save(condition=Callback.pk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == 'ConditionalCheckFailedException':
+            return False
+        raise
+    return True
+
+
+def _record(item: Callback) -> CallbackRecord:
+    return CallbackRecord(booking_id=int(item.booking_id), kind=item.kind, leg=int(item.leg or 0), url=item.url,
+                          body=item.body, state=item.state, attempts=int(item.attempts or 0), next_at=item.next_at,
+                          created_at=item.created_at, last_error=item.last_error)
+
+
+def booking_callbacks(booking_id: int) -> list[CallbackRecord]:
+    """Every callback of a booking, oldest first (consistent read: the order they are sent in)."""
+    _bind()
+    items = Callback.query(callback_pk(booking_id), consistent_read=True)
+    return sorted((_record(i) for i in items if isinstance(i, Callback)), key=lambda r: (r.created_at, r.kind, r.leg))
+
+
+def _in_state(state: str, until: datetime | None = None, limit: int | None = None) -> list[CallbackRecord]:
+    _bind()
+    condition = Callback.gsi1sk <= f'{_utc_key(until)}~' if until else None
+    items = Callback.by_gsi1.query(_queue_key(state), condition, limit=limit)
+    return [_record(i) for i in items if isinstance(i, Callback)]
+
+
+def due(now: datetime, limit: int = 500) -> list[CallbackRecord]:
+    """Pending callbacks whose time has come (gsi1, eventually consistent: the sweeper's list)."""
+    return _in_state(PENDING, now, limit)
+
+
+def failed() -> list[CallbackRecord]:
+    return _in_state(FAILED)
+
+
+def _key(record: CallbackRecord) -> Callback:
+    return Callback(callback_pk(record.booking_id), _sk(record.kind, record.leg))
+
+
+def lease(record: CallbackRecord, now: datetime, seconds: int) -> bool:
+    """Take the right to send this attempt: one sender at a time, whatever the duplicates in the
+    queue (the sweeper may queue a callback the worker already holds)."""
+    _bind()
+    condition = ((Callback.state == PENDING) & (Callback.attempts == record.attempts)
+                 & (Callback.leased_until.does_not_exist() | (Callback.leased_until < now)))
+    try:
+        _key(record).update(actions=[Callback.leased_until.set(now + timedelta(seconds=seconds))],
+                            condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == 'ConditionalCheckFailedException':
+            return False
+        raise
+    return True
+
+
+def sent(record: CallbackRecord, now: datetime) -> None:
+    _bind()
+    _key(record).update(actions=[
+        Callback.state.set(DONE), Callback.attempts.set(record.attempts + 1), Callback.last_error.remove(),
+        Callback.leased_until.remove(), Callback.gsi1pk.remove(), Callback.gsi1sk.remove(),
+        Callback.expires_at.set(now + DONE_KEPT)])
+
+
+def attempt_failed(record: CallbackRecord, error: str, next_at: datetime | None) -> None:
+    """Another failed try: due again at `next_at`, or parked as failed (None)."""
+    _bind()
+    state = PENDING if next_at is not None else FAILED
+    when = next_at or record.next_at
+    _key(record).update(actions=[
+        Callback.state.set(state), Callback.attempts.set(record.attempts + 1), Callback.last_error.set(error[:500]),
+        Callback.next_at.set(when), Callback.leased_until.remove(), Callback.gsi1pk.set(_queue_key(state)),
+        Callback.gsi1sk.set(_queue_sort(when, record.booking_id, record.kind, record.leg))])
+
+
+def redrive(records: Iterable[CallbackRecord], now: datetime) -> list[CallbackRecord]:
+    """Failed callbacks pending again, with a fresh schedule; those no longer failed are left."""
+    _bind()
+    redriven = []
+    for record in records:
+        try:
+            _key(record).update(actions=[
+                Callback.state.set(PENDING), Callback.attempts.set(0), Callback.next_at.set(now),
+                Callback.gsi1pk.set(_queue_key(PENDING)),
+                Callback.gsi1sk.set(_queue_sort(now, record.booking_id, record.kind, record.leg))],
+                condition=Callback.state == FAILED)
+        except UpdateError as exc:
+            if exc.cause_response_code == 'ConditionalCheckFailedException':
+                continue
+            raise
+        redriven.append(CallbackRecord(**{**record.__dict__, 'state': PENDING, 'attempts': 0, 'next_at': now}))
+    return redriven
+
+
+def records(items: Iterable[Callback]) -> list[CallbackRecord]:
+    return [_record(item) for item in items]
+
+
+def anonymize(booking_id: int) -> int:
+    """A booking anonymized: its callbacks keep no URL nor body; one not sent yet is parked (it
+    can no longer be sent). Returns how many were changed."""
+    _bind()
+    changed = 0
+    for item in Callback.query(callback_pk(booking_id), consistent_read=True):
+        if not isinstance(item, Callback) or (item.url == '' and item.body is None):
+            continue
+        actions = [Callback.url.set(''), Callback.body.remove()]
+        if item.state == PENDING:
+            actions += [Callback.state.set(FAILED), Callback.last_error.set('booking anonymized'),
+                        Callback.gsi1pk.set(_queue_key(FAILED))]
+        item.update(actions=actions)
+        changed += 1
+    return changed

@@ -1,0 +1,285 @@
+"""Callbacks (issue 8; design.md §3.2, §4.2; auth-and-callbacks.md §3, §5): written with the change
+they report, signed afresh on every attempt, sent only to allowed public hosts (loopback when a
+loopback name is listed), retried on the schedule, parked when it is spent, redriven by an operator.
+
+The receiver is an HTTP server on 127.0.0.1; no test opens a connection anywhere else (private and
+public addresses are refused with a stubbed resolution and a socket that fails the test if used).
+"""
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+
+from chalicelib import callbacks, config, signature
+from chalicelib.models import Booking, booking_pk, leg_sk
+from chalicelib.store import callbacks as outbox
+from local.worker import pump
+
+NOW = datetime(2030, 3, 1, 9, 0, tzinfo=timezone.utc)
+KEY = 'wcs-secret'
+
+
+class Receiver:
+    """Records every request; answers the next status of `statuses` (then 200)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                length = int(self.headers.get('Content-Length') or 0)
+                receiver.requests.append({'path': self.path, 'body': self.rfile.read(length),
+                                          'content_type': self.headers.get('Content-Type')})
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                if status in (301, 302):
+                    self.send_header('Location', f'http://127.0.0.1:{receiver.port}/elsewhere/')
+                self.end_headers()
+                self.wfile.write(b'{"err": 0}')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f'http://127.0.0.1:{self.port}{path}'
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.server.shutdown()
+
+
+@pytest.fixture
+def setup(api, env, clock, receiver):
+    env(CHRONO_CALLBACK_HOSTS='127.0.0.1', CHRONO_SIGNATURE_KEYS=json.dumps({'127.0.0.1': KEY}),
+        CHRONO_ORIG='chrono.example.org', CHRONO_CALLBACK_RETRY_DELAYS='1,1')
+    boto3.client('sqs').create_queue(QueueName=config.settings().callback_queue_name)
+    clock(NOW)
+    assert api.post('/api/agenda/', {'slug': 'piscine', 'label': 'Piscine', 'minimal_booking_delay': 0})[0] == 200
+    for slug in ('lundi', 'mardi'):
+        assert api.post('/api/agenda/piscine/event/', {'slug': slug, 'start_datetime': '2030-03-04 10:00',
+                                                       'places': 5})[0] == 200
+    return api
+
+
+def book(api, receiver, event='lundi', **urls):
+    body = {'user_external_id': 'u1'}
+    for kind in ('cancel', 'presence', 'absence'):
+        body[f'{kind}_callback_url'] = urls.get(kind, receiver.url(f'/hooks/{kind}/?form=12'))
+    answer = api.post(f'/api/agenda/piscine/fillslot/{event}/', body)[1]
+    assert answer['err'] == 0, answer
+    return answer['booking_id']
+
+
+def attend(booking_id: int, present: bool | None, slug: str | None = None) -> None:
+    Booking(booking_pk(booking_id), leg_sk(0)).update(actions=[
+        Booking.user_was_present.set(present), Booking.user_check_type_slug.set(slug),
+        Booking.user_check_type_label.set(slug.title() if slug else None)])
+
+
+def verified(request) -> dict:
+    """The request's signature checked by the project's own verifier, and its query."""
+    query = urlsplit(request['path']).query
+    caller = signature.verify_raw(query, {'chrono.example.org': KEY}, NOW + timedelta(seconds=5))
+    return {'orig': caller.orig, 'path': urlsplit(request['path']).path,
+            'form': dict(p.split('=', 1) for p in query.split('&'))['form']}
+
+
+def drain() -> None:
+    while pump(wait_seconds=0):
+        pass
+
+
+def test_check_sends_presence_and_absence_signed_with_the_spec_body(setup, receiver):
+    present, absent, unknown = (book(setup, receiver) for _ in range(3))
+    attend(present, True, 'ok')
+    attend(absent, False)
+    assert setup.post('/api/agenda/piscine/check/lundi/', {})[1] == {'err': 0, 'checked': True, 'callbacks': 2}
+    drain()
+    got = sorted(receiver.requests, key=lambda r: r['path'])
+    assert [verified(r) for r in got] == [
+        {'orig': 'chrono.example.org', 'path': '/hooks/absence/', 'form': '12'},
+        {'orig': 'chrono.example.org', 'path': '/hooks/presence/', 'form': '12'}]
+    assert [json.loads(r['body']) for r in got] == [
+        {'user_was_present': False, 'user_check_type_slug': None, 'user_check_type_label': None},
+        {'user_was_present': True, 'user_check_type_slug': 'ok', 'user_check_type_label': 'Ok'}]
+    assert {r['content_type'] for r in got} == {'application/json'}
+    assert setup.get('/api/agenda/piscine/status/lundi/')[1]['checked'] is True
+    # Checking again sends nothing new; a booking marked since gets its callback.
+    attend(unknown, True)
+    assert setup.post('/api/agenda/piscine/check/lundi/', {})[1]['callbacks'] == 1
+    drain()
+    assert len(receiver.requests) == 3
+    assert [c.state for c in outbox.booking_callbacks(present)] == ['done']
+
+
+def test_agent_cancels_send_a_cancel_callback_a_clients_own_cancel_does_not(setup, receiver):
+    own = book(setup, receiver)
+    assert setup.post(f'/api/booking/{own}/cancel/', {})[1] == {'err': 0, 'booking_id': own}
+    by_agent = book(setup, receiver)
+    assert setup.post(f'/api/booking/{by_agent}/agent-cancel/', {})[1] == {'err': 0, 'booking_id': by_agent}
+    again = setup.post(f'/api/booking/{by_agent}/agent-cancel/', {})[1]
+    assert (again['err'], again['err_class']) == (1, 'already cancelled')
+    drain()
+    assert [(verified(r)['path'], r['body']) for r in receiver.requests] == [('/hooks/cancel/', b'')]
+    # An event cancelled by an agent: each of its bookings, each with its callback; places freed.
+    first, second = book(setup, receiver, 'mardi'), book(setup, receiver, 'mardi', cancel='')
+    assert setup.post('/api/agenda/piscine/event/mardi/cancel/', {})[1] == {'err': 0, 'cancelled_bookings': 2}
+    drain()
+    assert len(receiver.requests) == 2
+    assert setup.get(f'/api/booking/{first}/')[1]['err_class'] == 'booking is cancelled'
+    assert setup.get(f'/api/booking/{second}/')[1]['err_class'] == 'booking is cancelled'
+    status = setup.get('/api/agenda/piscine/status/mardi/')[1]
+    assert (status['places']['reserved'], status['disabled']) == (0, True)
+
+
+def test_a_target_down_is_tried_three_times_then_failed_then_redriven(setup, receiver, clock):
+    booking_id = book(setup, receiver)
+    receiver.statuses = [503, 503, 503]
+    assert setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})[1]['err'] == 0
+    ident = f'{booking_id}:cancel:0'
+    assert [callbacks.deliver(ident, NOW + timedelta(seconds=s)) for s in (0, 1, 2, 3)] == [
+        'retry', 'retry', 'failed', 'not pending']
+    assert len(receiver.requests) == 3
+    assert setup.get('/api/callbacks/failed/')[1] == {'err': 0, 'data': [{
+        'id': ident, 'booking_id': booking_id, 'kind': 'cancel', 'url': receiver.url('/hooks/cancel/?form=12'),
+        'attempts': 3, 'last_error': 'HTTP 503'}]}
+    assert setup.post('/api/callbacks/failed/redrive/', {})[1] == {'err': 0, 'data': {'redriven': 1}}
+    assert setup.get('/api/callbacks/failed/')[1] == {'err': 0, 'data': []}
+    drain()
+    assert len(receiver.requests) == 4 and verified(receiver.requests[-1])['path'] == '/hooks/cancel/'
+    assert [c.state for c in outbox.booking_callbacks(booking_id)] == ['done']
+
+
+def test_a_500_then_a_200_is_delivered_on_the_second_try_once(setup, receiver):
+    booking_id = book(setup, receiver)
+    receiver.statuses = [500]
+    setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
+    ident = f'{booking_id}:cancel:0'
+    assert callbacks.deliver(ident, NOW) == 'retry'
+    assert callbacks.deliver(ident, NOW) == 'not due'  # a duplicate message before its time sends nothing
+    assert callbacks.deliver(ident, NOW + timedelta(seconds=1)) == 'sent'
+    assert callbacks.deliver(ident, NOW + timedelta(seconds=2)) == 'not pending'
+    assert len(receiver.requests) == 2
+    # Each attempt is signed afresh (another nonce).
+    assert len({urlsplit(r['path']).query for r in receiver.requests}) == 2
+
+
+def test_the_sweeper_queues_what_the_queue_lost(setup, receiver, monkeypatch):
+    booking_id = book(setup, receiver)
+    with monkeypatch.context() as patched:
+        patched.setattr(callbacks, 'enqueue', lambda records, delay=0: None)  # SQS down at the change
+        setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
+    drain()
+    assert receiver.requests == []
+    assert callbacks.sweep(NOW) == 0  # due for less than the grace: most likely queued
+    assert callbacks.sweep(NOW + timedelta(minutes=1)) == 1
+    drain()
+    assert len(receiver.requests) == 1
+
+
+def no_connection(*args, **kwargs):
+    raise AssertionError('a connection was attempted')
+
+
+@pytest.mark.parametrize('url, resolved, reason', [
+    ('http://127.0.0.2:9/hooks/', None, 'refused: host 127.0.0.2 is not in CHRONO_CALLBACK_HOSTS'),
+    ('https://evil.example.net/hooks/', None, 'refused: host evil.example.net is not in CHRONO_CALLBACK_HOSTS'),
+    ('https://forms.example.org/hooks/', '10.1.2.3', 'refused: host forms.example.org resolves to a non-public '
+                                                     'address (10.1.2.3)'),
+    ('https://forms.example.org/hooks/', '169.254.169.254', 'refused: host forms.example.org resolves to a '
+                                                            'non-public address (169.254.169.254)'),
+    ('https://forms.example.org/hooks/', '127.0.0.1', 'refused: host forms.example.org resolves to a non-public '
+                                                      'address (127.0.0.1)'),
+    ('http://forms.example.org/hooks/', '93.184.216.34', 'refused: plain http is only allowed to a listed loopback '
+                                                         'name'),
+])
+def test_a_url_outside_the_allowed_public_hosts_is_never_fetched(setup, receiver, env, monkeypatch, url, resolved,
+                                                                   reason):
+    env(CHRONO_CALLBACK_HOSTS='127.0.0.1,forms.example.org',
+        CHRONO_SIGNATURE_KEYS=json.dumps({'127.0.0.1': KEY, 'forms.example.org': KEY}))
+    booking_id = book(setup, receiver, cancel=url)
+    setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
+    monkeypatch.setattr(callbacks, '_resolve', lambda host, port: [resolved])
+    monkeypatch.setattr(callbacks.socket, 'create_connection', no_connection)
+    assert callbacks.deliver(f'{booking_id}:cancel:0', NOW) == 'refused'
+    failed = setup.get('/api/callbacks/failed/')[1]['data']
+    assert [(f['id'], f['attempts'], f['last_error']) for f in failed] == [(f'{booking_id}:cancel:0', 1, reason)]
+
+
+def test_a_redirect_is_not_followed(setup, receiver):
+    booking_id = book(setup, receiver)
+    receiver.statuses = [302]
+    setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
+    assert callbacks.deliver(f'{booking_id}:cancel:0', NOW) == 'retry'
+    assert [urlsplit(r['path']).path for r in receiver.requests] == ['/hooks/cancel/']
+    assert outbox.booking_callbacks(booking_id)[0].last_error == 'HTTP 302'
+
+
+def dying(*args):
+    raise RuntimeError('the worker died')
+
+
+def test_a_worker_that_dies_mid_batch_loses_nothing(setup, receiver, monkeypatch):
+    booking_id = book(setup, receiver)
+    setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
+    sqs = boto3.client('sqs')
+    url = sqs.get_queue_url(QueueName=config.settings().callback_queue_name)['QueueUrl']
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={'VisibilityTimeout': '0'})
+    with monkeypatch.context() as patched:
+        patched.setattr(outbox, 'booking_callbacks', dying)
+        assert pump(wait_seconds=0) == 1  # reported as a batch item failure: not deleted
+    assert receiver.requests == []
+    drain()
+    assert len(receiver.requests) == 1
+
+
+def test_anonymize_leaves_no_callback_url_and_parks_what_was_not_sent(setup, receiver):
+    sent, waiting = book(setup, receiver), book(setup, receiver)
+    for booking_id in (sent, waiting):
+        setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
+    callbacks.deliver(f'{sent}:cancel:0', NOW)
+    for booking_id in (sent, waiting):
+        assert setup.post(f'/api/booking/{booking_id}/anonymize/', {})[1] == {'err': 0, 'booking_id': booking_id}
+    assert [(c.state, c.url, c.body) for c in outbox.booking_callbacks(sent)] == [('done', '', None)]
+    assert setup.get('/api/callbacks/failed/')[1]['data'] == [{
+        'id': f'{waiting}:cancel:0', 'booking_id': waiting, 'kind': 'cancel', 'url': '', 'attempts': 0,
+        'last_error': 'booking anonymized'}]
+    assert callbacks.deliver(f'{waiting}:cancel:0', NOW) == 'not pending'
+    assert len(receiver.requests) == 1
+
+
+def test_a_bookings_callbacks_arrive_in_the_order_they_were_made(setup, receiver, clock):
+    booking_id = book(setup, receiver)
+    attend(booking_id, True)
+    setup.post('/api/agenda/piscine/check/lundi/', {})
+    clock(NOW + timedelta(seconds=1))
+    setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
+    later = NOW + timedelta(seconds=2)
+    assert callbacks.deliver(f'{booking_id}:cancel:0', later) == 'waiting'  # the presence one first
+    assert callbacks.deliver(f'{booking_id}:presence:0', later) == 'sent'
+    assert callbacks.deliver(f'{booking_id}:cancel:0', later) == 'sent'
+    assert [urlsplit(r['path']).path for r in receiver.requests] == ['/hooks/presence/', '/hooks/cancel/']
+
+
+def test_the_default_schedule_spans_at_least_three_days():
+    from chalicelib.config import DEFAULT_CALLBACK_RETRY_DELAYS
+    from chalicelib.domain.callbacks import next_attempt
+    attempts, when = 1, NOW
+    while (later := next_attempt(attempts, DEFAULT_CALLBACK_RETRY_DELAYS, when)) is not None:
+        attempts, when = attempts + 1, later
+    assert (attempts, when - NOW) == (12, timedelta(days=3, hours=8, minutes=36))
