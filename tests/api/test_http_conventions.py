@@ -103,7 +103,8 @@ UNSUPPORTED = [
 
 PER_ROUTE = {
     'agenda': [
-        ('form with bad values', FORM_CT, 'label=Piscine&kind=piscine&minimal_booking_delay=deux&free_range=peut-%C3%AAtre',
+        ('form with bad values', FORM_CT,
+         'label=Piscine&kind=piscine&minimal_booking_delay=deux&free_range=peut-%C3%AAtre',
          {'kind': ['"piscine" is not a valid choice.'], 'minimal_booking_delay': [NOT_INT],
           'free_range': ['Must be a valid boolean.']}),
         ('form with a repeated field', FORM_CT, 'label=A&label=B', {'label': ['Not a valid string.']}),
@@ -123,7 +124,8 @@ PER_ROUTE = {
         ('huge numbers', JSON_CT, '{"label": "P", "minimal_booking_delay": 1e400, '
                                   '"maximal_booking_delay": 1000000000000000000000000000000, '
                                   '"anonymize_delay": -1e400, "minimal_cancellation_delay": "99999999999999999999"}',
-         {'minimal_booking_delay': [NOT_INT], 'maximal_booking_delay': ['Ensure this value is less than or equal to 3650.'],
+         {'minimal_booking_delay': [NOT_INT],
+          'maximal_booking_delay': ['Ensure this value is less than or equal to 3650.'],
           'anonymize_delay': [NOT_INT], 'minimal_cancellation_delay': [NOT_INT]}),
         ('huge numbers in children', JSON_CT, '{"label": "Rdv", "kind": "meetings", "meetingtypes": '
                                               '[{"label": "A", "duration": 1000000000000000000000000000000}], '
@@ -204,11 +206,13 @@ PER_ROUTE = {
     ],
 }
 
+
 def table(route):
     """Every malformed request of the table for one route: (name, content type, body, err_desc, errors)."""
     cases = [(name, ct, body, 'invalid payload', errors) for name, ct, body, errors in EVERY_ROUTE]
     cases += [(name, ct, body, 'invalid payload: send application/json',
-               {'non_field_errors': [f'Unsupported media type "{ct.split(";")[0]}".']}) for name, ct, body in UNSUPPORTED]
+               {'non_field_errors': [f'Unsupported media type "{ct.split(";")[0]}".']})
+              for name, ct, body in UNSUPPORTED]
     cases += [(name, ct, body, 'invalid payload', errors) for name, ct, body, errors in PER_ROUTE[route]]
     return cases
 
