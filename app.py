@@ -191,17 +191,17 @@ def export_agendas(call: Call):
 
 @api.route('/api/agenda/{agenda}/check/{event}', methods=('POST',))
 def event_check(call: Call, agenda: str, event: str):
-    return agent.check_event(agenda, event, call.now)
+    return agent.check_event(agenda, event, call.now, call.host)
 
 
 @api.route('/api/agenda/{agenda}/event/{event}/cancel', methods=('POST',))
 def event_cancel(call: Call, agenda: str, event: str):
-    return agent.cancel_event(agenda, event, call.now)
+    return agent.cancel_event(agenda, event, call.now, call.host)
 
 
 @api.route('/api/booking/{booking_id}/agent-cancel', methods=('POST',))
 def booking_agent_cancel(call: Call, booking_id: str):
-    return agent.cancel_booking(booking_id, call.now)
+    return agent.cancel_booking(booking_id, call.now, call.host)
 
 
 @api.route('/api/callbacks/failed', methods=('GET',))
@@ -214,10 +214,11 @@ def callbacks_redrive(call: Call):
     return {'data': callbacks.redrive(call.now)}
 
 
-@app.on_sqs_message(queue=os.environ.get('CHRONO_CALLBACK_QUEUE') or 'chrono-callbacks', batch_size=10)
+# One message per invocation: an attempt may take its 15 s timeout, well within the Lambda's.
+@app.on_sqs_message(queue=os.environ.get('CHRONO_CALLBACK_QUEUE') or 'chrono-callbacks', batch_size=1)
 def deliver_callbacks(event):
     """One attempt per queued callback; the partial batch response gives back what failed."""
-    return callbacks.handle_messages([record.to_dict() for record in event], http.utcnow())
+    return callbacks.handle_messages([record.to_dict() for record in event], http.utcnow)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

@@ -20,7 +20,7 @@ from .store import callbacks as outbox
 ATTEMPTS = 3
 
 
-def check_event(agenda_slug: str, event_slug: str, now: datetime) -> dict[str, Any]:
+def check_event(agenda_slug: str, event_slug: str, now: datetime, orig: str | None = None) -> dict[str, Any]:
     """`POST /api/agenda/<agenda>/check/<event>/`: the event is checked; each booking whose
     attendance is recorded and that gave the matching URL gets a presence or absence callback.
     Checking again sends only what was not sent (a booking marked since)."""
@@ -35,7 +35,7 @@ def check_event(agenda_slug: str, event_slug: str, now: datetime) -> dict[str, A
         if not url:
             continue
         body = attendance_body(leg.user_was_present, leg.user_check_type_slug, leg.user_check_type_label)
-        callback = outbox.new_callback(leg.booking_id, kind, leg.leg, url, body, now)
+        callback = outbox.new_callback(leg.booking_id, kind, leg.leg, url, body, now, orig)
         if outbox.put_once(callback):
             written.append(callback)
     store.mark_event(agenda.slug, record.slug, checked=True)
@@ -43,7 +43,7 @@ def check_event(agenda_slug: str, event_slug: str, now: datetime) -> dict[str, A
     return {'checked': True, 'callbacks': len(written)}
 
 
-def cancel_event(agenda_slug: str, event_slug: str, now: datetime) -> dict[str, Any]:
+def cancel_event(agenda_slug: str, event_slug: str, now: datetime, orig: str | None = None) -> dict[str, Any]:
     """`POST /api/agenda/<agenda>/event/<event>/cancel/`: no more booking of the event, then every
     booking of it cancelled (its leg on this event), each with its cancel callback."""
     agenda = events_agenda_or_404(agenda_slug)
@@ -51,29 +51,29 @@ def cancel_event(agenda_slug: str, event_slug: str, now: datetime) -> dict[str, 
     store.mark_event(agenda.slug, record.slug, cancelled=True)
     cancelled = 0
     for leg in store.event_legs(agenda.slug, record.slug):
-        if _cancel_as_agent([leg], now):
+        if _cancel_as_agent([leg], now, orig):
             cancelled += 1
     return {'cancelled_bookings': cancelled}
 
 
-def cancel_booking(booking_id: str, now: datetime) -> dict[str, Any]:
+def cancel_booking(booking_id: str, now: datetime, orig: str | None = None) -> dict[str, Any]:
     """`POST /api/booking/<id>/agent-cancel/` (our design): an agent cancels a booking from a back
     office; unlike the client's own cancel, the form hears of it (cancel callback)."""
     legs = booking_or_404(booking_id)
     require_live(legs, 'already cancelled')
-    if not _cancel_as_agent(legs, now):
+    if not _cancel_as_agent(legs, now, orig):
         raise BusinessError('already cancelled')
     return {'booking_id': legs[0].booking_id}
 
 
-def _cancel_as_agent(legs: list[Leg], now: datetime) -> bool:
+def _cancel_as_agent(legs: list[Leg], now: datetime, orig: str | None) -> bool:
     """Cancel legs of one booking with their callback; False when already cancelled."""
     for _ in range(ATTEMPTS):
         live = [leg for leg in legs if not leg.cancelled]
         if not live:
             return False
         url = live[0].fields.get('cancel_callback_url')
-        callback = outbox.new_callback(live[0].booking_id, 'cancel', live[0].leg, url, None, now) if url else None
+        callback = outbox.new_callback(live[0].booking_id, 'cancel', live[0].leg, url, None, now, orig) if url else None
         try:
             store.cancel(live, now, [callback] if callback else [])
         except store.BookingChanged:

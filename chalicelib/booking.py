@@ -83,7 +83,7 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url:
     if unknown:
         raise invalid_slots(unknown) if group else unknown_event(agenda.slug, unknown[0])
     if request.cancel_booking_id is not None:
-        check_replaceable(snapshot.replaced, request.count)
+        snapshot.replaced = check_replaceable(snapshot.replaced, request.count)
     events = [snapshot.events[slug] for slug in slots]
     for _ in range(MAX_DECISIONS):
         # The first refusal in the order of `slots` is the answer.
@@ -144,9 +144,7 @@ def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, b
 def _replaced(request: BookingRequest) -> list[Leg]:
     if request.cancel_booking_id is None:
         return []
-    legs = store.get_legs(request.cancel_booking_id)
-    check_replaceable(legs, request.count)
-    return legs
+    return check_replaceable(store.get_legs(request.cancel_booking_id), request.count)
 
 
 def _check_user_free(user: str, starts: list[datetime], length: timedelta, replaced: list[Leg]) -> None:
@@ -209,8 +207,7 @@ ATTEMPTS = 3
 
 def get_booking(booking_id: str, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
     """The booking under `data` and, as some clients read them, at the top level too."""
-    legs = booking_or_404(booking_id)
-    require_live(legs)
+    legs = require_live(booking_or_404(booking_id))
     detail = booking_detail(legs, tz, base_url)
     return {**detail, 'data': detail}
 
@@ -219,7 +216,7 @@ def cancel_booking(booking_id: str, now: datetime) -> dict[str, Any]:
     """The client's own cancellation: frees the places; no cancel callback (spec §9.8)."""
     legs = booking_or_404(booking_id)
     for _ in range(ATTEMPTS):
-        require_live(legs, 'already cancelled')
+        legs = require_live(legs, 'already cancelled')
         try:
             store.cancel(legs, now)
             return {'booking_id': legs[0].booking_id}
@@ -242,7 +239,7 @@ def _move(booking_id: str, to_waiting_list: bool) -> dict[str, Any]:
     legs = booking_or_404(booking_id)
     require_events_booking(legs)
     for _ in range(ATTEMPTS):
-        _check_movable(legs, to_waiting_list)
+        legs = _check_movable(legs, to_waiting_list)
         try:
             events = store.move(legs, to_waiting_list)
         except store.BookingChanged:
@@ -255,9 +252,10 @@ def _move(booking_id: str, to_waiting_list: bool) -> dict[str, Any]:
     raise Busy('busy', 'the booking keeps changing: try again')
 
 
-def _check_movable(legs: list[Leg], to_waiting_list: bool) -> None:
-    require_live(legs)
+def _check_movable(legs: list[Leg], to_waiting_list: bool) -> list[Leg]:
+    legs = require_live(legs)
     if to_waiting_list and all(leg.in_waiting_list for leg in legs):
         raise BusinessError('booking is already in waiting list', err=3)
     if not to_waiting_list and not any(leg.in_waiting_list for leg in legs):
         raise BusinessError('booking is not in waiting list', err=3)
+    return legs

@@ -24,7 +24,7 @@ from .domain.booking_changes import (
 )
 from .domain.bookings import MAX_USER_ID, Leg, require_live
 from .domain.calendar import CONTENT_TYPE, calendar
-from .domain.window import local_midnight
+from .domain.window import FIRST_DAY, LAST_DAY, local_midnight
 from .errors import Busy
 from .lookup import booking_or_404, unknown_event
 from .parsing import Payload
@@ -37,12 +37,11 @@ def _busy() -> Busy:
 
 def patch_booking(booking_id: str, body: Payload) -> dict[str, Any]:
     """`PATCH /api/booking/<id>/` (spec §8.4): attendance and extra data, on every leg."""
-    legs = booking_or_404(booking_id)
-    require_live(legs)
+    legs = require_live(booking_or_404(booking_id))
     agenda = store.get_agenda(legs[0].agenda) if 'user_absence_reason' in body.data else None
     patch = read_patch(body, agenda)
     for _ in range(ATTEMPTS):
-        require_live(legs)
+        legs = require_live(legs)
         if patch.attendance:
             events = [(leg.agenda, leg.event) for leg in legs if leg.event]
             check_attendance(legs, store.get_events(events) if events else {})
@@ -60,11 +59,11 @@ def resize_booking(booking_id: str, body: Payload) -> dict[str, Any]:
     """`POST /api/booking/<id>/resize/` (spec §8.9): every leg to `count` places, in its list."""
     legs = booking_or_404(booking_id)
     count = read_count(body)
+    legs = require_live(legs)
     check_resizable(legs)
-    require_live(legs)
     events = store.get_events((leg.agenda, leg.event) for leg in legs)
     for _ in range(MAX_DECISIONS):
-        require_live(legs)
+        legs = require_live(legs)
         for leg in legs:
             if (leg.agenda, leg.event) not in events:
                 raise unknown_event(leg.agenda, leg.event)
@@ -113,9 +112,7 @@ def _ics(legs: list[Leg], tz: ZoneInfo, now: datetime) -> Response:
 def booking_ics(booking_id: str, tz: ZoneInfo, now: datetime) -> Response:
     """`GET /api/booking/<id>/ics/` (spec §8.11): one VEVENT per leg; a cancelled booking is refused
     as by `GET /api/booking/<id>/`."""
-    legs = booking_or_404(booking_id)
-    require_live(legs)
-    return _ics(legs, tz, now)
+    return _ics(require_live(booking_or_404(booking_id)), tz, now)
 
 
 def _user_legs(query: Payload, tz: ZoneInfo) -> list[Leg]:
@@ -126,8 +123,9 @@ def _user_legs(query: Payload, tz: ZoneInfo) -> list[Leg]:
     category = query.slug('category')
     date_start, date_end = query.date('date_start'), query.date('date_end')
     query.check()
-    start = local_midnight(date_start, tz) if date_start else None
-    end = local_midnight(date_end, tz) if date_end else None
+    # Nothing is stored outside these years: clamp (year 1 in Paris is before year 1 in UTC).
+    start = local_midnight(min(max(date_start, FIRST_DAY), LAST_DAY), tz) if date_start else None
+    end = local_midnight(min(max(date_end, FIRST_DAY), LAST_DAY), tz) if date_end else None
     legs = [leg for leg in store.user_legs(user, start, end)
             if not leg.cancelled and (agenda is None or leg.agenda == agenda)]
     if category is not None:

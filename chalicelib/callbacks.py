@@ -16,7 +16,7 @@ import os
 import socket
 import ssl
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
 
 from . import config
@@ -27,6 +27,7 @@ from .domain.callbacks import (
     check_target,
     next_attempt,
     parse_ident,
+    sendable_url,
 )
 from .signature import sign_url
 from .store import callbacks as outbox
@@ -74,7 +75,7 @@ def enqueue(records: Iterable[CallbackRecord], delay: int = 0) -> None:
         log.warning('callbacks not queued (%d); the sweeper will queue them', len(records), exc_info=True)
 
 
-def handle_messages(records: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+def handle_messages(records: list[dict[str, Any]], clock: Callable[[], datetime]) -> dict[str, Any]:
     """An SQS batch: each message names a callback. A delivery failure is recorded, not raised;
     only a message that could not be handled at all (DynamoDB down...) is reported, so that SQS
     gives it back (partial batch response)."""
@@ -82,7 +83,7 @@ def handle_messages(records: list[dict[str, Any]], now: datetime) -> dict[str, A
     for message in records:
         try:
             ident = json.loads(message.get('body') or '{}').get('callback')
-            deliver(str(ident), now)
+            deliver(str(ident), clock())  # each attempt signed with its own time
         except Exception:  # noqa: BLE001 - reported to SQS; the message comes back
             log.exception('callback message %s not handled', message.get('messageId'))
             failures.append({'itemIdentifier': message.get('messageId')})
@@ -108,15 +109,17 @@ def deliver(ident: str, now: datetime) -> str:
         return 'leased'
     settings = config.settings()
     try:
-        target = check_target(record.url, settings.callback_hosts, _resolve)
+        url = sendable_url(record.url)
+        target = check_target(url, settings.callback_hosts, _resolve)
         key = settings.callback_key(target.host)
-        if key is None or not settings.orig:
+        orig = settings.orig or record.orig
+        if key is None or not orig:
             raise TargetRefused(f'no signature key for {target.host} in CHRONO_SIGNATURE_KEYS (or no CHRONO_ORIG)')
     except TargetRefused as refused:
         outbox.attempt_failed(record, f'refused: {refused}', None)  # never fetched, never retried
-        log.info('callback %s refused: %s', ident, refused)
+        log.info('callback %s refused', ident)
         return 'refused'
-    error = _post(target, sign_url(record.url, key, settings.orig, now=now), record.body)
+    error = _post(target, sign_url(url, key, orig, now=now), record.body)
     if error is None:
         outbox.sent(record, now)
         log.info('callback %s sent', ident)
@@ -194,7 +197,7 @@ def _post(target: Target, signed_url: str, body: dict[str, Any] | None) -> str |
         if 200 <= response.status < 300:
             return None
         return f'HTTP {response.status}'
-    except (OSError, http.client.HTTPException) as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is an attempt that failed, recorded
         return exc.__class__.__name__
     finally:
         connection.close()

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from chalice import Chalice, Response
@@ -49,6 +49,11 @@ class Call:
     now: datetime
     tz: ZoneInfo
     method: str
+
+    @property
+    def host(self) -> str | None:
+        """Our host name as the caller sees it (the default `orig` of our callbacks)."""
+        return urlsplit(self.base_url).hostname
 
 
 def utcnow() -> datetime:

@@ -338,6 +338,7 @@ class Callback(TableItem, discriminator='callback'):
     next_at = UTCDateTimeAttribute()
     created_at = UTCDateTimeAttribute()
     leased_until = UTCDateTimeAttribute(null=True)  # one sender at a time
+    orig = UnicodeAttribute(null=True)  # our host as the request that made it saw it (CHRONO_ORIG's default)
     last_error = UnicodeAttribute(null=True)
 
 

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
-from urllib.parse import parse_qs, quote, quote_plus, urlencode, urlsplit, urlunsplit, unquote
+from urllib.parse import parse_qs, parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit, urlunsplit
 
 ALGORITHMS = {'sha256': hashlib.sha256, 'sha1': hashlib.sha1, 'sha512': hashlib.sha512}
 TIMESTAMP_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
@@ -55,7 +55,7 @@ def sign_url(url: str, key: str, orig: str, algo: str = 'sha256', now: datetime 
     """Sign as Hobo/Lingo do (NameID/email/orig first), which is how we call clients back."""
     parts = urlsplit(url)
     query = parts.query
-    if 'orig=' not in query:
+    if 'orig' not in {name for name, _ in parse_qsl(query, keep_blank_values=True)}:
         prefix = urlencode([('NameID', ''), ('email', ''), ('orig', orig)])
         query = f'{prefix}&{query}' if query else prefix
     return urlunsplit(parts._replace(query=sign_query(query, key, algo, now, nonce)))

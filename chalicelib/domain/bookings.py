@@ -214,15 +214,15 @@ class Leg:
         return self.fields.get('user_external_id')
 
 
-def check_replaceable(legs: list[Leg], count: int) -> None:
+def check_replaceable(legs: list[Leg], count: int) -> list[Leg]:
     """`cancel_booking_id` (spec §9.4): the booking to replace exists, is live, and holds as
     many places as the new one."""
     if not legs:
         raise BusinessError('cancel booking: booking does not exist')
-    if any(leg.cancelled for leg in legs):
-        raise BusinessError('cancel booking: booking already cancelled')
-    if legs[0].count != count:
+    live = require_live(legs, 'cancel booking: booking already cancelled')
+    if live[0].count != count:
         raise BusinessError('cancel booking: count is different')
+    return live
 
 
 def booking_urls(base_url: str, booking_id: int) -> dict[str, str]:
@@ -321,9 +321,13 @@ def booking_detail(legs: list[Leg], tz: ZoneInfo, base_url: str) -> dict[str, An
     return data
 
 
-def require_live(legs: list[Leg], err_class: str = 'booking is cancelled') -> None:
-    if any(leg.cancelled for leg in legs):
+def require_live(legs: list[Leg], err_class: str = 'booking is cancelled') -> list[Leg]:
+    """The legs still live. A booking is cancelled when all of them are: an agent who cancels an
+    event cancels that event's leg of a group, and the rest of the group lives on."""
+    live = [leg for leg in legs if not leg.cancelled]
+    if not live:
         raise BusinessError(err_class)
+    return live
 
 
 def require_events_booking(legs: list[Leg]) -> None:

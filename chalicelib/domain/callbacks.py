@@ -6,10 +6,13 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 KINDS = ('cancel', 'presence', 'absence')
 LOOPBACK_NAMES = frozenset({'localhost', 'localhost.localdomain', 'ip6-localhost'})
+SIGNING_PARAMETERS = frozenset({'orig', 'algo', 'timestamp', 'nonce', 'signature'})
+# IPv6 ranges that carry an IPv4 address (NAT64, 6to4, IPv4-compatible): judged by that address.
+EMBEDDING = (ipaddress.ip_network('64:ff9b::/96'), ipaddress.ip_network('2002::/16'), ipaddress.ip_network('::/96'))
 Resolver = Callable[[str, int], Iterable[str]]  # host, port -> IP addresses
 
 
@@ -27,6 +30,7 @@ class CallbackRecord:
     next_at: datetime
     created_at: datetime
     last_error: str | None = None
+    orig: str | None = None  # the signing orig when CHRONO_ORIG is not set: our host as the action saw it
 
     @property
     def ident(self) -> str:
@@ -57,6 +61,25 @@ def next_attempt(attempts: int, delays: tuple[int, ...], now: datetime) -> datet
     if attempts - 1 >= len(delays):
         return None
     return now + timedelta(seconds=delays[attempts - 1])
+
+
+def sendable_url(url: str) -> str:
+    """The URL as sent: non-ASCII characters percent-encoded (a form's URL may hold some), and
+    the parameters our signature adds removed (the signature would not verify with two of them)."""
+    parts = urlsplit(quote(url, safe=":/?#[]@!$&'()*+,;=%"))
+    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
+             if name not in SIGNING_PARAMETERS]
+    return urlunsplit(parts._replace(query=urlencode(query), fragment=''))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address):
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return ip.ipv4_mapped
+        if any(ip in network for network in EMBEDDING):
+            packed = ip.packed
+            return ipaddress.IPv4Address(packed[2:6] if ip in EMBEDDING[1] else packed[12:16])
+    return None
 
 
 class TargetRefused(Exception):
@@ -100,6 +123,7 @@ def check_target(url: str, allowed_hosts: frozenset[str], resolve: Resolver) -> 
         raise TargetRefused(f'cannot resolve {host}')
     for address in addresses:
         ip = ipaddress.ip_address(address.split('%')[0])
+        ip = _embedded_ipv4(ip) or ip
         if ip.is_loopback and loopback_name:
             continue
         if not ip.is_global or ip.is_multicast:

@@ -268,12 +268,12 @@ class _Counters:
 
 
 def _cancel_leg(tx: Transaction, counters: _Counters, leg: Leg, now: datetime, tag: str = 'leg') -> None:
-    # The user's count is keyed by the user_external_id read: an anonymize since then changes the leg.
-    same_user = (Booking.user_external_id == leg.user_external_id if leg.user_external_id
-                 else Booking.user_external_id.does_not_exist())
+    # The user's count and a callback use what was read: an anonymize since then changes the leg.
+    as_read = (Booking.anonymized_at.exists() if leg.anonymized_at is not None
+                 else Booking.anonymized_at.does_not_exist())
     tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), [Booking.cancelled_at.set(now)],
               condition=(Booking.cancelled_at.does_not_exist() & (Booking.in_waiting_list == leg.in_waiting_list)
-                         & same_user),
+                         & as_read),
               tag=(tag, leg.leg))
     if leg.event is not None:
         counters.event(leg.agenda, leg.event, leg.in_waiting_list, -leg.count)

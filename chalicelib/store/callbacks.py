@@ -32,9 +32,9 @@ def _queue_sort(next_at: datetime, booking_id: int, kind: str, leg: int) -> str:
 
 
 def new_callback(booking_id: int, kind: str, leg: int, url: str, body: dict[str, Any] | None,
-                 now: datetime) -> Callback:
+                 now: datetime, orig: str | None = None) -> Callback:
     return Callback(callback_pk(booking_id), _sk(kind, leg), booking_id=booking_id, kind=kind, leg=leg, url=url,
-                    body=body, state=PENDING, attempts=0, next_at=now, created_at=now,
+                    body=body, state=PENDING, attempts=0, next_at=now, created_at=now, orig=orig,
                     gsi1pk=_queue_key(PENDING), gsi1sk=_queue_sort(now, booking_id, kind, leg))
 
 
@@ -58,7 +58,7 @@ def put_once(callback: Callback) -> bool:
 def _record(item: Callback) -> CallbackRecord:
     return CallbackRecord(booking_id=int(item.booking_id), kind=item.kind, leg=int(item.leg or 0), url=item.url,
                           body=item.body, state=item.state, attempts=int(item.attempts or 0), next_at=item.next_at,
-                          created_at=item.created_at, last_error=item.last_error)
+                          created_at=item.created_at, last_error=item.last_error, orig=item.orig)
 
 
 def booking_callbacks(booking_id: int) -> list[CallbackRecord]:
@@ -154,10 +154,9 @@ def anonymize(booking_id: int) -> int:
     for item in Callback.query(callback_pk(booking_id), consistent_read=True):
         if not isinstance(item, Callback) or (item.url == '' and item.body is None):
             continue
-        actions = [Callback.url.set(''), Callback.body.remove()]
+        actions = [Callback.url.set(''), Callback.body.remove(), Callback.last_error.set('booking anonymized')]
         if item.state == PENDING:
-            actions += [Callback.state.set(FAILED), Callback.last_error.set('booking anonymized'),
-                        Callback.gsi1pk.set(_queue_key(FAILED))]
+            actions += [Callback.state.set(FAILED), Callback.gsi1pk.set(_queue_key(FAILED))]
         item.update(actions=actions)
         changed += 1
     return changed

@@ -207,6 +207,12 @@ def no_connection(*args, **kwargs):
                                                       'address (127.0.0.1)'),
     ('http://forms.example.org/hooks/', '93.184.216.34', 'refused: plain http is only allowed to a listed loopback '
                                                          'name'),
+    ('https://forms.example.org/hooks/', '64:ff9b::a9fe:a9fe', 'refused: host forms.example.org resolves to a '
+                                                               'non-public address (169.254.169.254)'),
+    ('https://forms.example.org/hooks/', '2002:a9fe:a9fe::1', 'refused: host forms.example.org resolves to a '
+                                                              'non-public address (169.254.169.254)'),
+    ('https://forms.example.org/hooks/', '::ffff:10.0.0.1', 'refused: host forms.example.org resolves to a '
+                                                            'non-public address (10.0.0.1)'),
 ])
 def test_a_url_outside_the_allowed_public_hosts_is_never_fetched(setup, receiver, env, monkeypatch, url, resolved,
                                                                    reason):
@@ -274,6 +280,45 @@ def test_a_bookings_callbacks_arrive_in_the_order_they_were_made(setup, receiver
     assert callbacks.deliver(f'{booking_id}:presence:0', later) == 'sent'
     assert callbacks.deliver(f'{booking_id}:cancel:0', later) == 'sent'
     assert [urlsplit(r['path']).path for r in receiver.requests] == ['/hooks/presence/', '/hooks/cancel/']
+
+
+def test_an_event_cancelled_in_a_group_leaves_the_rest_of_the_group_live(setup, receiver):
+    group = setup.post('/api/agenda/piscine/fillslots/', {'slots': 'lundi,mardi', 'cancel_callback_url':
+                                                              receiver.url('/hooks/cancel/')})[1]['booking_id']
+    assert setup.post('/api/agenda/piscine/event/lundi/cancel/', {})[1] == {'err': 0, 'cancelled_bookings': 1}
+    detail = setup.get(f'/api/booking/{group}/')[1]
+    assert (detail['err'], detail['data']['event']) == (0, 'mardi')
+    assert setup.get('/api/agenda/piscine/status/mardi/')[1]['places']['reserved'] == 1
+    assert setup.post(f'/api/booking/{group}/cancel/', {})[1] == {'err': 0, 'booking_id': group}
+    assert setup.get('/api/agenda/piscine/status/mardi/')[1]['places']['reserved'] == 0
+    again = setup.post(f'/api/booking/{group}/cancel/', {})[1]
+    assert (again['err'], again['err_class']) == (1, 'already cancelled')
+
+
+def test_urls_are_sent_percent_encoded_and_without_our_signing_parameters(setup, receiver):
+    url = receiver.url('/hooks/annulé/?back_orig=liste&orig=evil&signature=x&form=12')
+    booking_id = book(setup, receiver, cancel=url)
+    setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
+    assert callbacks.deliver(f'{booking_id}:cancel:0', NOW) == 'sent'
+    request = receiver.requests[0]
+    assert verified(request) == {'orig': 'chrono.example.org', 'path': '/hooks/annul%C3%A9/', 'form': '12'}
+    assert 'back_orig=liste' in request['path'] and 'orig=evil' not in request['path']
+
+
+def test_without_chrono_orig_the_host_the_action_was_called_on_signs(setup, receiver, env):
+    env(CHRONO_ORIG=None)
+    booking_id = book(setup, receiver)
+    setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
+    assert callbacks.deliver(f'{booking_id}:cancel:0', NOW) == 'sent'
+    query = urlsplit(receiver.requests[0]['path']).query
+    assert signature.verify_raw(query, {'localhost': KEY}, NOW).orig == 'localhost'
+
+
+def test_a_far_date_in_a_users_bookings_is_no_error(setup, receiver):
+    book(setup, receiver)
+    for query in ('date_start=0001-01-01', 'date_end=0001-01-01', 'date_start=9999-12-31'):
+        status, answer = setup.get(f'/api/bookings/?user_external_id=u1&{query}')
+        assert (status, len(answer['data'])) == (200, 1 if query == 'date_start=0001-01-01' else 0), query
 
 
 def test_the_default_schedule_spans_at_least_three_days():

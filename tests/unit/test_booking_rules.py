@@ -291,16 +291,20 @@ def test_an_accepted_request_fits_in_one_dynamodb_item():
 
 # ---- check_replaceable (§9.4) ---------------------------------------------------------------------------
 
-def test_check_replaceable_accepts_a_live_booking_of_the_same_count():
-    assert check_replaceable([leg(count=1)], 1) is None
-    assert check_replaceable([leg(count=2)], 2) is None
-    assert check_replaceable([leg(index=0, legs=2, count=2), leg(index=1, legs=2, count=2, event='f')], 2) is None
+def test_check_replaceable_accepts_a_live_booking_of_the_same_count_and_gives_its_live_legs():
+    assert check_replaceable([leg(count=1)], 1) == [leg(count=1)]
+    assert check_replaceable([leg(count=2)], 2) == [leg(count=2)]
+    group = [leg(index=0, legs=2, count=2), leg(index=1, legs=2, count=2, event='f')]
+    assert check_replaceable(group, 2) == group
+    # An agent cancelled one event of the group: the rest is replaced.
+    partly = [leg(index=0, legs=2, cancelled=True), leg(index=1, legs=2, event='f')]
+    assert check_replaceable(partly, 1) == [partly[1]]
 
 
 @pytest.mark.parametrize('legs, count, err_class', [
     ([], 1, 'cancel booking: booking does not exist'),
     ([leg(cancelled=True)], 1, 'cancel booking: booking already cancelled'),
-    ([leg(index=0, legs=2), leg(index=1, legs=2, cancelled=True, event='f')], 1,
+    ([leg(index=0, legs=2, cancelled=True), leg(index=1, legs=2, cancelled=True, event='f')], 1,
      'cancel booking: booking already cancelled'),
     ([leg(cancelled=True, count=2)], 1, 'cancel booking: booking already cancelled'),  # cancelled is reported first
     ([leg(count=2)], 1, 'cancel booking: count is different'),
