@@ -28,7 +28,7 @@ def check_event(agenda_slug: str, event_slug: str, now: datetime, orig: str | No
     record = event_or_404(agenda.slug, event_slug)
     written = []
     for leg in store.event_legs(agenda.slug, record.slug):
-        if leg.user_was_present is None:
+        if leg.user_was_present is None or leg.in_waiting_list:  # the waiting list attended nothing
             continue
         kind = 'presence' if leg.user_was_present else 'absence'
         url = leg.fields.get(f'{kind}_callback_url')

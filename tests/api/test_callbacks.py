@@ -119,6 +119,10 @@ def test_check_sends_presence_and_absence_signed_with_the_spec_body(setup, recei
         {'user_was_present': True, 'user_check_type_slug': 'ok', 'user_check_type_label': 'Ok'}]
     assert {r['content_type'] for r in got} == {'application/json'}
     assert setup.get('/api/agenda/piscine/status/lundi/')[1]['checked'] is True
+    # A booking moved to the waiting list after its attendance was recorded gets nothing.
+    suspended = book(setup, receiver)
+    attend(suspended, True)
+    assert setup.post(f'/api/booking/{suspended}/suspend/', {})[1]['err'] == 0
     # Checking again sends nothing new; a booking marked since gets its callback.
     attend(unknown, True)
     assert setup.post('/api/agenda/piscine/check/lundi/', {})[1]['callbacks'] == 1
