@@ -26,7 +26,7 @@ from .domain.bookings import (
     require_events_booking,
     require_live,
 )
-from .domain.agendas import MAX_DURATION, AgendaSpec, DeskSpec, MeetingTypeSpec
+from .domain.agendas import AgendaSpec, DeskSpec, MeetingTypeSpec
 from .domain.events import EventRecord
 from .domain.meetings import (
     MAX_BOOKING_WRITES,
@@ -151,9 +151,8 @@ def _check_user_free(user: str, starts: list[datetime], length: timedelta, repla
     """exclude_user (spec §9.3): the user holds no meeting, in any agenda, overlapping a slot;
     the booking being replaced does not count (it is cancelled in the same transaction)."""
     replaced_id = replaced[0].booking_id if replaced else None
-    legs = store.user_legs(user, starts[0] - timedelta(minutes=MAX_DURATION), starts[-1] + length)
-    for leg in legs:
-        if leg.meeting_type is None or leg.cancelled or leg.end is None or leg.booking_id == replaced_id:
+    for leg in store.user_meetings(user, starts[0], starts[-1] + length):
+        if leg.booking_id == replaced_id:
             continue
         if any(overlaps(start, start + length, leg.start, leg.end) for start in starts):
             raise BusinessError(NO_DESK, 'the user already has a meeting at that time')
@@ -163,7 +162,7 @@ def _check_resources_free(resources: tuple[str, ...], starts: list[datetime], le
                           replaced: list[Leg]) -> None:
     """Each requested resource is free for every slot, in every agenda (spec §9.5); the booking
     being replaced still holds its own (as its desk)."""
-    uses = store.resource_uses(resources, starts[0], starts[-1] + length, timedelta(minutes=MAX_DURATION))
+    uses = store.resource_uses(resources, starts[0], starts[-1] + length)
     uses += [(leg.start, leg.end) for leg in replaced if set(leg.resources) & set(resources) and leg.end]
     if any(overlaps(start, start + length, b, e) for start in starts for b, e in uses):
         raise BusinessError(NO_DESK, 'a requested resource is taken at that time')

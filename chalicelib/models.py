@@ -59,6 +59,10 @@ def user_event_pk(agenda: str, event: str, user_external_id: str) -> str:
     return f'USEREVENT#{agenda}#{event}#{user_external_id}'
 
 
+def callback_pk(booking_id: int) -> str:
+    return f'CALLBACK#{booking_id}'
+
+
 def meeting_bookings_key(agenda: str) -> str:
     return f'MEETINGS#{agenda}'
 

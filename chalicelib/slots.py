@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import store
-from .domain.agendas import MAX_DURATION, AgendaSpec, local_text
+from .domain.agendas import AgendaSpec, local_text
 from .domain.bookings import EVENTS_CHOICES, MAX_USER_ID
 from .domain.places import can_take
 from .domain.events import event_item, is_bookable, is_recurring_primary
@@ -147,18 +147,15 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url
         return with_meta([])
     first_day, last_day = start.astimezone(tz).date(), end.astimezone(tz).date()
     unavailable = []  # for every desk: the excluded user's meetings, the requested resources' bookings
-    lookback = timedelta(minutes=MAX_DURATION)
     if q.excluded_user:
-        unavailable = [(leg.start, leg.end) for leg in store.user_legs(q.excluded_user, start - lookback, end)
-                       if leg.meeting_type is not None and not leg.cancelled and leg.end is not None]
+        unavailable = [(leg.start, leg.end) for leg in store.user_meetings(q.excluded_user, start, end)]
     if resources:
-        unavailable += store.resource_uses(resources, start, end, lookback)
+        unavailable += store.resource_uses(resources, start, end)
     held = None  # the user_external_id's meetings in these agendas: `booked_for_external_user`
     if q.user:
         serving_slugs = {real.slug for real in reals}
-        held = Intervals((leg.start, leg.end) for leg in store.user_legs(q.user, start - lookback, end)
-                         if leg.agenda in serving_slugs and leg.meeting_type is not None and not leg.cancelled
-                         and leg.end is not None)
+        held = Intervals((leg.start, leg.end) for leg in store.user_meetings(q.user, start, end)
+                         if leg.agenda in serving_slugs)
     ends: dict[datetime, datetime] = {}
     serving: dict[datetime, list[AgendaSpec]] = {}  # start -> the real agendas with a free desk then
     for real in reals:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from ..errors import BadRequest, BusinessError, InvalidPayload
 from ..parsing import Payload, is_blank, nesting_depth, to_bool, to_int
 from .agendas import MAX_PLACES, AgendaSpec, local_text
-from .bookings import MAX_EXTRA_DATA, MAX_EXTRA_DEPTH, MAX_TEXT, Leg, booking_urls
+from .bookings import MAX_EXTRA_DATA, MAX_EXTRA_DEPTH, MAX_TEXT, Leg, booking_state, booking_urls
 from .events import EventRecord
 
 PATCH_ERR = 4  # spec §8.4: a PATCH's invalid payload carries err 4
@@ -141,15 +141,7 @@ def listed_booking(leg: Leg, event: EventRecord | None, agenda: AgendaSpec | Non
     """One booked event (a fillslots group gives one item per event, all with the booking's id)."""
     fields = leg.fields
     item: dict[str, Any] = {
-        'id': leg.booking_id,
-        'booking_id': leg.booking_id,
-        'in_waiting_list': leg.in_waiting_list,
-        'user_was_present': leg.user_was_present,
-        'user_absence_reason': leg.user_absence_reason or '',
-        'user_check_type_slug': leg.user_check_type_slug,
-        'user_check_type_label': leg.user_check_type_label,
-        'extra_data': fields.get('extra_data'),
-        'count': leg.count,
+        **booking_state(leg),
         'label': fields.get('label'),
         'user_display_label': fields.get('user_display_label'),
         'user_first_name': fields.get('user_first_name'),

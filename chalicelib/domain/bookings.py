@@ -286,20 +286,27 @@ def meeting_answer(agenda: AgendaSpec, desk: DeskSpec, meeting_type: MeetingType
     return answer
 
 
+def booking_state(leg: Leg) -> dict[str, Any]:
+    """The keys every view of a booking shows (spec §8.1, §8.3): its id, list and attendance."""
+    return {
+        'booking_id': leg.booking_id,
+        'id': leg.booking_id,
+        'in_waiting_list': leg.in_waiting_list,
+        'user_was_present': leg.user_was_present,
+        'user_absence_reason': leg.user_absence_reason or '',
+        'user_check_type_slug': leg.user_check_type_slug,
+        'user_check_type_label': leg.user_check_type_label,
+        'extra_data': leg.fields.get('extra_data'),
+        'count': leg.count,
+    }
+
+
 def booking_detail(legs: list[Leg], tz: ZoneInfo, base_url: str) -> dict[str, Any]:
     """`GET /api/booking/<id>/` (spec §8.3): the documented keys, the stored fields, the event."""
     primary = legs[0]
     fields = primary.fields
     data: dict[str, Any] = {
-        'booking_id': primary.booking_id,
-        'id': primary.booking_id,
-        'in_waiting_list': primary.in_waiting_list,
-        'user_was_present': primary.user_was_present,
-        'user_absence_reason': primary.user_absence_reason or '',
-        'user_check_type_slug': primary.user_check_type_slug,
-        'user_check_type_label': primary.user_check_type_label,
-        'extra_data': fields.get('extra_data'),
-        'count': primary.count,
+        **booking_state(primary),
         'agenda': primary.agenda,
         'event': primary.event,
         'datetime': local_text(primary.start, tz),

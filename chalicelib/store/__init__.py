@@ -41,6 +41,7 @@ from .bookings import (
     read_for_booking,
     resource_uses,
     user_legs,
+    user_meetings,
 )
 from .bookings import anonymize, get_events, resize, update_legs  # booking changes (spec §8.4, §8.9-8.10)
 from .tables import NONCE_TTL, Refused, claim_nonce, connection, create_table, reset, with_transaction
@@ -51,5 +52,6 @@ __all__ = [
     'save_resources', 'update_event', 'AlreadyBookedByUser', 'BookingChanged', 'BookingSnapshot', 'DeskTaken',
     'EventsChanged', 'ResourceTaken', 'anonymize', 'book', 'cancel', 'event_legs', 'events_between', 'follow_event',
     'get_events', 'get_legs', 'meeting_legs', 'move', 'read_for_booking', 'resize', 'resource_uses', 'update_legs',
-    'user_legs', 'NONCE_TTL', 'Refused', 'claim_nonce', 'connection', 'create_table', 'reset', 'with_transaction',
+    'user_legs', 'user_meetings', 'NONCE_TTL', 'Refused', 'claim_nonce', 'connection', 'create_table', 'reset',
+    'with_transaction',
 ]

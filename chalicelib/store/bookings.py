@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from ..domain.agendas import AgendaSpec
+from ..domain.agendas import MAX_DURATION, AgendaSpec
 from ..domain.bookings import TEXT_FIELDS, URL_FIELDS, BookingRequest, Leg, Placement
 from ..domain.events import EventRecord
 from ..domain.meetings import MeetingLeg, lock_cells, resource_step
@@ -143,6 +143,13 @@ def user_legs(user_external_id: str, start: datetime | None = None, end: datetim
             if isinstance(i, Booking) and (end is None or i.start < end)]
 
 
+def user_meetings(user_external_id: str, start: datetime, end: datetime) -> list[Leg]:
+    """A user's live meetings, in any agenda, that may overlap [start, end) (one may have started
+    up to the longest meeting allowed before `start`)."""
+    return [leg for leg in user_legs(user_external_id, start - timedelta(minutes=MAX_DURATION), end)
+            if leg.meeting_type is not None and not leg.cancelled and leg.end is not None and leg.end > start]
+
+
 def events_between(agenda: str, start: datetime | None, end: datetime | None) -> list[EventRecord]:
     """Events of an agenda starting in [start, end), by start time (gsi2, eventually consistent)."""
     _bind()
@@ -166,12 +173,12 @@ def meeting_legs(agenda: str, start: datetime, end: datetime, lookback: timedelt
     return [_leg(i) for i in items if isinstance(i, Booking) and i.cancelled_at is None and i.end and i.end > start]
 
 
-def resource_uses(resources: Iterable[str], start: datetime, end: datetime,
-                  lookback: timedelta) -> list[tuple[datetime, datetime]]:
+def resource_uses(resources: Iterable[str], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
     """When the resources are booked (in any agenda) over [start, end): one Query of gsi2
-    `RESOURCE#<slug>` per resource (eventually consistent: their lock items guard the writes)."""
+    `RESOURCE#<slug>` per resource (eventually consistent: their lock items guard the writes).
+    A use may have started up to the longest meeting allowed before `start`."""
     _bind()
-    bounds = _time_range(start - lookback, end)
+    bounds = _time_range(start - timedelta(minutes=MAX_DURATION), end)
     uses = []
     for resource in resources if bounds else ():
         for item in ResourceUse.by_gsi2.query(resource_uses_key(resource), ResourceUse.gsi2sk.between(*bounds)):

@@ -8,15 +8,11 @@ from typing import Any, Iterable
 from pynamodb.exceptions import PutError, UpdateError
 
 from ..domain.callbacks import CallbackRecord
-from ..models import Callback
+from ..models import Callback, callback_pk
 from .tables import Transaction, _bind, _utc_key
 
 PENDING, FAILED, DONE = 'pending', 'failed', 'done'
 DONE_KEPT = timedelta(days=30)  # a sent callback stays readable for a while, then TTL removes it
-
-
-def callback_pk(booking_id: int) -> str:
-    return f'CALLBACK#{booking_id}'
 
 
 def _sk(kind: str, leg: int) -> str:
