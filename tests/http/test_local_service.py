@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlencode
@@ -41,7 +42,10 @@ def start_service(extra_env: dict[str, str]) -> tuple[subprocess.Popen, str, int
             break
         output.append(line)
         if 'Ctrl-C stops everything' in line:
-            return process, ''.join(output), port
+            banner = ''.join(output)
+            # Keep reading what it prints: a full pipe would block the service on its next print (its stop too).
+            threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
+            return process, banner, port
     process.kill()
     raise AssertionError('the local service did not start:\n' + ''.join(output))
 
