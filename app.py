@@ -8,7 +8,7 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib import admin, agent, booking, booking_admin, callbacks, http, meetings, slots
+from chalicelib import admin, agent, booking, booking_admin, callbacks, config, http, meetings, slots
 from chalicelib.gateway import http_api_handler
 from chalicelib.http import Api, Call
 
@@ -172,7 +172,7 @@ def event_update(call: Call, agenda: str, event: str):
 
 @api.route('/api/agenda/{agenda}/event/{event}', methods=('DELETE',))
 def event_delete(call: Call, agenda: str, event: str):
-    return admin.delete_event(agenda, event)
+    return admin.delete_event(agenda, event, call.tz, call.now)
 
 
 # ---- import and export (spec §11.1) ------------------------------------------------------
@@ -225,6 +225,12 @@ def deliver_callbacks(event):
 def sweep_callbacks(event):
     """Queue the pending callbacks whose time has come (retries beyond SQS's 15 minutes, lost messages)."""
     return {'queued': callbacks.sweep(http.utcnow())}
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def extend_recurrences(event):
+    """Occurrences of the open-ended recurring events for the year ahead (domain/recurrence.py)."""
+    return {'created': admin.extend_recurrences(config.settings().time_zone, http.utcnow())}
 
 
 # The Lambda handler behind an HTTP API or a function URL (README: signatures and the raw query).
