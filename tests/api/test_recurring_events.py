@@ -136,19 +136,19 @@ def test_a_rule_with_too_many_occurrences_or_an_end_before_the_start_is_a_400(ap
     assert listed(api) == []
 
 
-def test_an_open_ended_rule_gets_a_year_of_occurrences_and_the_daily_job_extends_it(api, agenda, clock):
-    import app
-    from chalicelib import admin
+def test_an_open_ended_rule_gets_a_year_of_occurrences_and_the_daily_job_extends_it(api, client, agenda, clock):
     weekly(api, days='0', end='', start='2030-03-04 17:00')
     status, export = api.get('/api/export/')
     slugs = [e['slug'] for e in export['agendas'][0]['events']]
     # 372 days from the start: 54 Mondays, after the primary.
     assert (slugs[0], slugs[1], slugs[-1], len(slugs)) == ('swim', 'swim--2030-03-04-1700', 'swim--2031-03-10-1700', 55)
-    assert admin.extend_recurrences(PARIS, datetime(2030, 3, 20, 9, tzinfo=PARIS)) == 2
-    assert admin.extend_recurrences(PARIS, datetime(2030, 3, 20, 9, tzinfo=PARIS)) == 0
+    clock(datetime(2030, 3, 20, 9, tzinfo=PARIS))
+    event = client.events.generate_cw_event(source='aws.events', detail_type='Scheduled Event', detail={},
+                                            resources=[])
+    assert client.lambda_.invoke('extend_recurrences', event).payload == {'created': 2}
+    assert client.lambda_.invoke('extend_recurrences', event).payload == {'created': 0}
     status, export = api.get('/api/export/')
     assert export['agendas'][0]['events'][-1]['slug'] == 'swim--2031-03-24-1700'
-    assert app.extend_recurrences.__name__ == 'extend_recurrences'  # the schedule the template deploys
 
 
 def test_an_import_derives_occurrences_and_its_export_imports_back_as_a_no_op(api, clock):
