@@ -8,7 +8,7 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib import admin, agent, booking, booking_admin, callbacks, config, http, meetings, slots
+from chalicelib import admin, agent, booking, booking_admin, callbacks, config, http, meetings, multi_booking, slots
 from chalicelib.gateway import http_api_handler
 from chalicelib.http import Api, Call
 
@@ -151,6 +151,33 @@ def user_bookings(call: Call):
 @api.route('/api/bookings/ics', methods=('GET',))
 def user_bookings_ics(call: Call):
     return booking_admin.user_bookings_ics(call.query, call.tz, call.now)
+
+
+# ---- several events at once (spec §5.7, §6.3-6.5) ------------------------------------------
+
+@api.route('/api/agenda/{agenda}/events/fillslots', methods=('POST',))
+def events_fillslots(call: Call, agenda: str):
+    return multi_booking.events_fillslots(agenda, call.body, call.tz, call.now)
+
+
+@api.route('/api/agendas/events/fillslots', methods=('POST',))
+def agendas_events_fillslots(call: Call):
+    return multi_booking.agendas_events_fillslots(call.query, call.body, call.tz, call.now)
+
+
+@api.route('/api/agendas/datetimes', methods=('GET',))
+def agendas_datetimes(call: Call):
+    return multi_booking.agendas_datetimes(call.query, call.base_url, call.tz, call.now)
+
+
+@api.route('/api/agendas/recurring-events', methods=('GET',))
+def recurring_events(call: Call):
+    return multi_booking.recurring_events(call.query, call.tz, call.now)
+
+
+@api.route('/api/agendas/recurring-events/fillslots', methods=('POST',))
+def recurring_fillslots(call: Call):
+    return multi_booking.recurring_fillslots(call.query, call.body, call.tz, call.now)
 
 
 # ---- events (spec §7.4) ------------------------------------------------------------------
