@@ -82,10 +82,10 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url:
         raise unknown_agenda(agenda_slug)
     if agenda.kind != 'events':  # an event slug on a meetings agenda: `invalid slot`
         return _book_meeting(configured_agenda_or_404(agenda.slug), slots, request, base_url, tz, now)
-    slots = slugs
-    unknown = [slug for slug in slots if slug not in snapshot.events]
+    unknown = [slot for slot, slug in zip(slots, slugs) if slug not in snapshot.events]  # named as sent
     if unknown:
         raise invalid_slots(unknown) if group else unknown_event(agenda.slug, unknown[0])
+    slots = slugs
     if request.cancel_booking_id is not None:
         snapshot.replaced = check_replaceable(snapshot.replaced, request.count)
     events = [snapshot.events[slug] for slug in slots]

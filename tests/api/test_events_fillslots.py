@@ -9,6 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from botocore.client import BaseClient
 
 from tests.api.conftest import set_counters
 from tests.api.test_dynamodb_calls import count_calls
@@ -288,3 +289,25 @@ def test_forty_occurrences_cost_calls_by_batch_not_by_occurrence(api, pool, monk
     answer = recurring(api, 'update', 'pool@swim:3', '&date_start=2030-03-01&date_end=2030-12-06')
     assert (answer['booking_count'], answer['cancelled_booking_count']) == (40, 40)
     assert calls['TransactWriteItems'] == 3  # 80 events, 33 a transaction
+
+
+def test_a_stop_part_way_answers_what_was_done_and_the_same_call_completes_it(api, pool, monkeypatch):
+    """The second transaction keeps meeting contention: the first one's 33 bookings stand, and
+    the refusal says so; the same call again books the 7 left and nothing twice."""
+    calls = count_calls(monkeypatch)
+    counting = BaseClient._make_api_call
+
+    def second_transaction_conflicts(self, operation, params):
+        if operation == 'TransactWriteItems' and calls['TransactWriteItems'] >= 1:
+            calls.inject(1)
+        return counting(self, operation, params)
+    monkeypatch.setattr(BaseClient, '_make_api_call', second_transaction_conflicts)
+    status, answer = api.post('/api/agendas/recurring-events/fillslots/?agendas=pool&action=book'
+                              '&date_start=2030-03-01&date_end=2030-12-04', {**USER, 'slots': 'pool@swim:1'})
+    assert (status, answer['err'], answer['err_class']) == (200, 1, 'busy')
+    assert (answer['booking_count'], len(answer['booked_events']), answer['cancelled_booking_count']) == (33, 33, 0)
+    assert len(user_bookings(api)) == 33
+    monkeypatch.setattr(BaseClient, '_make_api_call', counting)
+    again = recurring(api, 'book', 'pool@swim:1', '&date_start=2030-03-01&date_end=2030-12-04')
+    assert (again['err'], again['booking_count']) == (0, 7)
+    assert len(user_bookings(api)) == 40
