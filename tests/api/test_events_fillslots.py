@@ -311,3 +311,13 @@ def test_a_stop_part_way_answers_what_was_done_and_the_same_call_completes_it(ap
     again = recurring(api, 'book', 'pool@swim:1', '&date_start=2030-03-01&date_end=2030-12-04')
     assert (again['err'], again['booking_count']) == (0, 7)
     assert len(user_bookings(api)) == 40
+
+
+def test_the_ids_of_one_transaction_are_distinct_even_when_their_random_bits_collide(monkeypatch):
+    """33 ids drawn in one millisecond share 12 random bits once in eight calls: drawn again."""
+    from chalicelib.store import bookings
+    bits = iter([5, 5, 7, 5, 9])
+    monkeypatch.setattr(bookings.clock, 'time', lambda: 1_900_000_000.0)
+    monkeypatch.setattr(bookings.random, 'getrandbits', lambda n: next(bits))
+    base = (1_900_000_000_000 - bookings.ID_EPOCH_MS) << bookings.ID_RANDOM_BITS
+    assert bookings._distinct_ids(3) == [base | 5, base | 7, base | 9]
