@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import random
 import time as clock
-import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -97,8 +96,8 @@ class Refused(Exception):
 # - botocore, in the standard mode pynamodb configures (max_retry_attempts 3: 4 attempts), retries
 #   any call DynamoDB throttled (ProvisionedThroughputExceeded, Throttling, RequestLimitExceeded),
 #   5xx answers and timeouts, with full-jitter exponential backoff (up to 1, 2, 4 s for throttling).
-#   A transaction carries a ClientRequestToken, so that such a retry of a transaction DynamoDB had
-#   already applied (the answer was lost) is answered from its record and never applied twice.
+#   botocore fills TransactWriteItems' ClientRequestToken (an idempotency token) once per call, so
+#   its retry of a transaction DynamoDB had applied (the answer was lost) is not applied twice.
 # - `_retrying` below, the cancellations botocore never retries: TransactionConflict (contention
 #   on a hot item) and the items throttled inside a transaction, 8 attempts, full jitter, capped.
 # - What still fails answers `busy` (contention) or HTTP 503 (DynamoDB overloaded or unreachable):
@@ -157,11 +156,6 @@ def _retrying(run: Callable[[], None], attempts: int) -> TransactWriteError | No
     raise AssertionError('unreachable')
 
 
-def _transaction() -> TransactWrite:
-    """A TransactWrite with a token of its own (one per attempt of ours; botocore's retries reuse it)."""
-    return TransactWrite(connection=connection(), client_request_token=uuid.uuid4().hex)
-
-
 def retryable_failure(exc: BaseException) -> ChronoError | None:
     """The answer for a DynamoDB failure that outlasted the retries, or None (a bug: a 500).
 
@@ -185,7 +179,7 @@ def retryable_failure(exc: BaseException) -> ChronoError | None:
 def with_transaction(build: Callable[[TransactWrite], None], attempts: int = 8) -> None:
     """Run one transaction built by `build`; a failed condition raises Refused."""
     def run() -> None:
-        with _transaction() as tx:
+        with TransactWrite(connection=connection()) as tx:
             build(tx)
     refusal = _retrying(run, attempts)
     if refusal is not None:
@@ -232,7 +226,7 @@ class Transaction:
                 write(tx)
 
     def run(self) -> None:
-        with _transaction() as tx:
+        with TransactWrite(connection=connection()) as tx:
             self.build(tx)
 
     def failures(self, exc: TransactWriteError) -> list[tuple[Any, CancellationReason]]:
