@@ -37,7 +37,7 @@ REPLAYED_HEADER = 'Idempotent-Replayed'
 KEY_RE = re.compile(r'[A-Za-z0-9_.:~+=/@-]{1,255}')  # never `#`: the item's key is `<client>#<key>`
 LEASE = timedelta(seconds=30)  # longer than the Lambda's timeout (28 s, .chalice/config.json)
 KEPT = timedelta(hours=24)
-MAX_KEPT_ANSWER = 300_000  # characters: a DynamoDB item holds at most 400 KB
+MAX_KEPT_ANSWER = 300_000  # bytes of UTF-8: a DynamoDB item holds at most 400 KB
 SIGNATURE_PARAMS = frozenset({'orig', 'algo', 'timestamp', 'nonce', 'signature'})
 CLAIM_ATTEMPTS = 3
 
@@ -107,7 +107,7 @@ def _run_claimed(client: str, key: str, owner: str, run: Callable[[], Answer]) -
     except BaseException:
         _release(client, key, owner)
         raise
-    if not answer.final or len(answer.body) > MAX_KEPT_ANSWER:
+    if not answer.final or len(answer.body.encode('utf-8')) > MAX_KEPT_ANSWER:
         _release(client, key, owner)
         return answer
     try:

@@ -221,3 +221,14 @@ def test_an_answer_not_kept_because_dynamodb_failed_still_answers(piscine, monke
     assert (status, json.loads(first)['err']) == (200, 0)
     assert post(piscine) == (409, json.dumps(IN_PROGRESS, separators=(',', ':')), False)
     assert booked(piscine) == (1, [json.loads(first)['booking_id']])
+
+
+def test_an_answer_too_large_to_keep_is_not_kept(piscine, monkeypatch):
+    """DynamoDB items stop at 400 KB: such an answer is sent, not kept (the repeat runs again)."""
+    monkeypatch.setattr(idempotency, 'MAX_KEPT_ANSWER', 100)  # bytes: less than any fillslot answer
+    large = post(piscine)
+    assert (large[0], json.loads(large[1])['err'], large[2]) == (200, 0, False)
+    again = post(piscine)
+    assert (again[0], json.loads(again[1])['err'], again[2]) == (200, 0, False)
+    assert booked(piscine) == (2, sorted([json.loads(large[1])['booking_id'], json.loads(again[1])['booking_id']]))
+    assert kept_keys() == []
