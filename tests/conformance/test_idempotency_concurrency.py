@@ -37,8 +37,11 @@ def test_parallel_repeats_of_one_fillslot_book_once(http_api):
     assert http_api.post('/api/agenda/piscine/fillslot/cours/', body, headers=headers) == (200, answers[0])
 
 
+def claim(owner: str, fingerprint: str, at: datetime) -> bool:
+    return records.claim('basic:demo', 'k', fingerprint, owner, at, LEASE, KEPT)
+
+
 def test_the_claim_conditions_on_dynamodb_local(ddb):
-    claim = lambda owner, fingerprint, at: records.claim('basic:demo', 'k', fingerprint, owner, at, LEASE, KEPT)  # noqa: E731
     assert claim('first', 'request', NOW)
     assert not claim('second', 'request', NOW + LEASE - timedelta(seconds=1))  # the lease holds
     assert not claim('second', 'other request', NOW + LEASE + timedelta(seconds=1))  # never for another request
