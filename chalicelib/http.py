@@ -227,9 +227,9 @@ def execute(handler: Callable[..., Any], call: Call, path: dict[str, str]) -> An
         return error_outcome(error)
     except Exception as exc:  # noqa: BLE001 - a bug or an outage must still answer in Chrono's shape
         return failure(exc, handler.__name__)
-    if isinstance(result, Response):
-        body = result.body if isinstance(result.body, str) else json.dumps(result.body)
-        return Answer(result.status_code, body, dict(result.headers or {}), final=result.status_code < 500)
+    if isinstance(result, Response):  # kept for a repeat only when its body is text
+        return Answer(result.status_code, result.body, dict(result.headers or {}),
+                      final=result.status_code < 500 and isinstance(result.body, str))
     return Answer(200, json_text({'err': 0, **result}), dict(JSON_HEADERS))
 
 

@@ -47,7 +47,7 @@ class Answer:
     """An HTTP answer as it is sent and kept."""
 
     status: int
-    body: str
+    body: Any  # text when final (kept); a handler's own Response may carry bytes
     headers: dict[str, Any] = field(default_factory=dict)
     final: bool = True  # the same request would get the same answer (not a 5xx, not "try again")
     replayed: bool = False
