@@ -12,6 +12,7 @@ from typing import Any
 class ChronoError(Exception):
     status = 200
     err = 1
+    retryable = False  # "try again later": an idempotent retry must run again, not replay it
 
     def __init__(self, err_class: str, err_desc: str | None = None, *, err: int | None = None,
                  errors: dict[str, list[str]] | None = None) -> None:
@@ -36,6 +37,8 @@ class BusinessError(ChronoError):
 class Busy(BusinessError):
     """DynamoDB kept cancelling the write for contention: nothing was written, the client may
     retry. A refusal rather than a 5xx, since w.c.s. shows `err_desc` either way."""
+
+    retryable = True
 
 
 class PartlyDone(BusinessError):
@@ -75,6 +78,21 @@ class InternalError(ChronoError):
 
 class Conflict(ChronoError):
     status = 409
+
+
+class Unprocessable(ChronoError):
+    """Well-formed but unusable: an idempotency key reused for another request (IETF draft
+    httpapi-idempotency-key-header: 422)."""
+
+    status = 422
+
+
+class Unavailable(ChronoError):
+    """DynamoDB still throttled or unreachable after the retries: nothing was decided, the
+    client may retry (HTTP 503, as a front door answers an overloaded function)."""
+
+    status = 503
+    retryable = True
 
 
 def invalid(field: str, message: str) -> InvalidPayload:

@@ -2,7 +2,8 @@
 
 `Api.route` registers a Chalice view that authenticates, decodes path parameters once,
 reads the body leniently, calls the handler with a `Call`, and renders the result or the
-`ChronoError` it raised. The middleware rewrites the answers Chalice produces by itself
+`ChronoError` it raised. A POST with `X-Idempotency-Key` runs once per client and key
+(`idempotency.py`). The middleware rewrites the answers Chalice produces by itself
 (405, malformed input, unhandled errors) into Chrono's error shape.
 """
 from __future__ import annotations
@@ -18,10 +19,12 @@ from zoneinfo import ZoneInfo
 
 from chalice import Chalice, Response
 
-from . import config, store
+from . import config, idempotency, store
 from .auth import Caller, authenticate
 from .errors import ChronoError, InternalError, InvalidPayload, NotFound
+from .idempotency import Answer
 from .parsing import Payload
+from .store.tables import retryable_failure
 
 log = logging.getLogger(__name__)
 JSON_HEADERS = {'Content-Type': 'application/json'}
@@ -61,14 +64,16 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def json_text(body: dict[str, Any]) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(',', ':'))
+
+
 def answer(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body=json.dumps(body, ensure_ascii=False, separators=(',', ':')), status_code=status,
-                    headers={**JSON_HEADERS, **(headers or {})})
+    return Response(body=json_text(body), status_code=status, headers={**JSON_HEADERS, **(headers or {})})
 
 
 def error_answer(error: ChronoError) -> Response:
-    headers = {'WWW-Authenticate': 'Basic realm="chrono"'} if error.status == 401 else None
-    return answer(error.body(), error.status, headers)
+    return render(error_outcome(error))
 
 
 def query_pairs(request) -> list[tuple[str, str]]:
@@ -176,27 +181,77 @@ class Api:
     def dispatch(self, handler: Callable[..., Any], params: dict[str, str]) -> Response:
         request = self.app.current_request
         try:
-            settings = config.settings()
-            now = utcnow()
-            pairs = query_pairs(request)
-            caller = authenticate(request.headers.get('authorization'), raw_query(request), pairs,
-                                  settings.api_clients, settings.signature_keys, now, store.claim_nonce)
-            query = {name: value for name, value in pairs}
-            lists: dict[str, list[str]] = {}
-            for name, value in pairs:
-                lists.setdefault(name, []).append(value)
-            call = Call(body=Payload(read_body(request)), query=Payload(query), query_lists=lists,
-                        base_url=base_url(request), caller=caller, now=now, tz=settings.time_zone,
-                        method=request.method)
-            result = handler(call, **decode_path(params))
+            call = read_call(request)
+            path = decode_path(params)
+            key = idempotency.read_key(request.headers) if request.method == 'POST' else None
         except ChronoError as error:
             return error_answer(error)
-        except Exception:  # noqa: BLE001 - a bug or an outage must still answer in Chrono's shape
-            log.exception('unhandled error in %s', handler.__name__)
-            return error_answer(InternalError('internal error'))
-        if isinstance(result, Response):
-            return result
-        return answer({'err': 0, **result})
+        except Exception as exc:  # noqa: BLE001 - a bug or an outage must still answer in Chrono's shape
+            return render(failure(exc, handler.__name__))
+
+        def run() -> Answer:
+            return execute(handler, call, path)
+
+        if key is None:
+            return render(run())
+        pairs = [(name, value) for name, values in call.query_lists.items() for value in values]
+        request_print = idempotency.fingerprint(handler.__name__, path, pairs, call.body.data, request.raw_body)
+        try:
+            return render(idempotency.run_once(idempotency.client_of(call.caller), key, request_print, call.now, run))
+        except ChronoError as error:
+            return error_answer(error)
+        except Exception as exc:  # noqa: BLE001 - the key's record could not be read or written
+            return render(failure(exc, handler.__name__))
+
+
+def read_call(request) -> Call:
+    """Authenticate the request and parse what every handler reads."""
+    settings = config.settings()
+    now = utcnow()
+    pairs = query_pairs(request)
+    caller = authenticate(request.headers.get('authorization'), raw_query(request), pairs,
+                          settings.api_clients, settings.signature_keys, now, store.claim_nonce)
+    query = {name: value for name, value in pairs}
+    lists: dict[str, list[str]] = {}
+    for name, value in pairs:
+        lists.setdefault(name, []).append(value)
+    return Call(body=Payload(read_body(request)), query=Payload(query), query_lists=lists,
+                base_url=base_url(request), caller=caller, now=now, tz=settings.time_zone, method=request.method)
+
+
+def execute(handler: Callable[..., Any], call: Call, path: dict[str, str]) -> Answer:
+    """The handler's answer, or the error it raised in Chrono's shape."""
+    try:
+        result = handler(call, **path)
+    except ChronoError as error:
+        return error_outcome(error)
+    except Exception as exc:  # noqa: BLE001 - a bug or an outage must still answer in Chrono's shape
+        return failure(exc, handler.__name__)
+    if isinstance(result, Response):  # kept for a repeat only when its body is text
+        return Answer(result.status_code, result.body, dict(result.headers or {}),
+                      final=result.status_code < 500 and isinstance(result.body, str))
+    return Answer(200, json_text({'err': 0, **result}), dict(JSON_HEADERS))
+
+
+def error_outcome(error: ChronoError) -> Answer:
+    headers = {**JSON_HEADERS, **({'WWW-Authenticate': 'Basic realm="chrono"'} if error.status == 401 else {})}
+    return Answer(error.status, json_text(error.body()), headers, final=not error.retryable and error.status < 500)
+
+
+def failure(exc: Exception, where: str) -> Answer:
+    """DynamoDB still overloaded after the retries: 503 or `busy` (docs/table-design.md); anything
+    else is a bug: 500, logged."""
+    retryable = retryable_failure(exc)
+    if retryable is not None:
+        log.warning('%s: %s after the retries', where, retryable.err_class, exc_info=True)
+        return error_outcome(retryable)
+    log.exception('unhandled error in %s', where)
+    return error_outcome(InternalError('internal error'))
+
+
+def render(outcome: Answer) -> Response:
+    headers = {**outcome.headers, **({idempotency.REPLAYED_HEADER: 'true'} if outcome.replayed else {})}
+    return Response(body=outcome.body, status_code=outcome.status, headers=headers)
 
 
 def rewrite_chalice_errors(event, get_response):

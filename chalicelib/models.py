@@ -352,3 +352,30 @@ class Nonce(TableItem, discriminator='nonce'):
 
 MODELS = (TableItem, Agenda, Event, MeetingType, Desk, TimePeriod, TimePeriodException, Resource, Booking,
           UserEventBookings, Lock, ResourceUse, Callback, Nonce)
+
+
+# ---- idempotent retries (design.md §3.5; chalicelib/idempotency.py) --------------------------
+
+def idempotency_pk(client: str, key: str) -> str:
+    """`client` is `basic:<user>` or `signature:<orig>`; the key holds no `#`, so that no two
+    (client, key) pairs share an item."""
+    return f'IDEMPOTENCY#{client}#{key}'
+
+
+class IdempotentRequest(TableItem, discriminator='idempotency'):
+    """pk IDEMPOTENCY#<client>#<key>, sk idempotency: a POST sent with `X-Idempotency-Key`.
+
+    Claimed (`running`, `owner`, a lease) before the handler runs, with a condition, so that one
+    request of the key runs at a time; then `done` with the answer to replay, until `expires_at`
+    (24 hours after the claim; TTL). A lease past its time (a crashed run) may be taken over."""
+
+    fingerprint = UnicodeAttribute()  # sha256 of the route, its path values, the query and the body
+    owner = UnicodeAttribute()  # the run that holds the claim
+    state = UnicodeAttribute()  # running | done
+    leased_until = UTCDateTimeAttribute()
+    status = NumberAttribute(null=True)
+    headers = JSONAttribute(null=True)
+    answer = UnicodeAttribute(null=True)  # the body exactly as it was sent
+
+
+MODELS = MODELS + (IdempotentRequest,)

@@ -8,12 +8,14 @@ import time as clock
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from botocore.exceptions import ConnectionError as EndpointUnreachable
+from botocore.exceptions import HTTPClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import CancellationReason, PutError, TransactWriteError
+from pynamodb.exceptions import CancellationReason, PutError, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from .. import config
-from ..errors import Busy
+from ..errors import Busy, ChronoError, Unavailable
 from ..models import MODELS, Nonce, TableItem
 
 log = logging.getLogger(__name__)
@@ -89,7 +91,25 @@ class Refused(Exception):
     """A guarded write found the data changed under it (bookings arrived meanwhile)."""
 
 
-# ---- transactions -------------------------------------------------------------------------
+# ---- transactions and their retries ------------------------------------------------------
+# Who retries what (docs/table-design.md, "Retries"):
+# - botocore, in the standard mode pynamodb configures (max_retry_attempts 3: 4 attempts), retries
+#   any call DynamoDB throttled (ProvisionedThroughputExceeded, Throttling, RequestLimitExceeded),
+#   5xx answers and timeouts, with full-jitter exponential backoff (up to 1, 2, 4 s for throttling).
+#   botocore fills TransactWriteItems' ClientRequestToken (an idempotency token) once per call, so
+#   its retry of a transaction DynamoDB had applied (the answer was lost) is not applied twice.
+# - `_retrying` below, the cancellations botocore never retries: TransactionConflict (contention
+#   on a hot item) and the items throttled inside a transaction, 8 attempts, full jitter, capped.
+# - What still fails answers `busy` (contention) or HTTP 503 (DynamoDB overloaded or unreachable):
+#   `retryable_failure` tells the HTTP edge which; never a 500, and never a double booking.
+
+RETRIED_REASONS = frozenset({'TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded'})
+# Whole-call errors left after botocore's retries that say "not now" rather than "wrong request".
+OVERLOAD_CODES = frozenset({'ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded',
+                            'TransactionInProgressException', 'InternalServerError', 'ServiceUnavailable'})
+BACKOFF_BASE = 0.02  # seconds; the n-th retry waits uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**n))
+BACKOFF_CAP = 0.5
+
 
 def _reasons(exc: TransactWriteError) -> set[str]:
     return {r.code for r in exc.cancellation_reasons or () if r is not None and r.code not in (None, 'None')}
@@ -99,28 +119,61 @@ def is_conflict(exc: TransactWriteError) -> bool:
     return 'TransactionConflict' in _reasons(exc)
 
 
+def is_throttled(exc: TransactWriteError) -> bool:
+    """Cancelled because DynamoDB throttled one of its items (nothing about the data)."""
+    return bool(_reasons(exc) & (RETRIED_REASONS - {'TransactionConflict'}))
+
+
 def is_refusal(exc: TransactWriteError) -> bool:
     """Only a failed condition is a business refusal; a ValidationException stays an error."""
     return exc.cause_response_code == 'TransactionCanceledException' and _reasons(exc) == {'ConditionalCheckFailed'}
 
 
+def backoff(attempt: int) -> float:
+    """Full jitter: parallel writers that collided spread out instead of colliding again."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt))
+
+
 def _retrying(run: Callable[[], None], attempts: int) -> TransactWriteError | None:
-    """Run a transaction; contention (TransactionConflict, not a failed condition) is retried
+    """Run a transaction; contention and throttled items (not a failed condition) are retried
     with jittered backoff. Returns the error when a condition failed; raises any other."""
     for attempt in range(attempts):
         try:
             run()
             return None
         except TransactWriteError as exc:
-            if is_conflict(exc):
+            conflict = is_conflict(exc)
+            if conflict or is_throttled(exc):
                 if attempt + 1 < attempts:
-                    clock.sleep(random.uniform(0, min(0.5, 0.02 * 2 ** attempt)))
+                    clock.sleep(backoff(attempt))
                     continue
-                raise Busy('busy', 'too many simultaneous changes on the same places: try again') from exc
+                if conflict:
+                    raise Busy('busy', 'too many simultaneous changes on the same places: try again') from exc
+                raise Unavailable('temporarily unavailable', 'the service is overloaded: try again') from exc
             if is_refusal(exc):
                 return exc
             raise
     raise AssertionError('unreachable')
+
+
+def retryable_failure(exc: BaseException) -> ChronoError | None:
+    """The answer for a DynamoDB failure that outlasted the retries, or None (a bug: a 500).
+
+    A single write that met a transaction on its item (TransactionConflictException) is
+    contention: `busy`. Throttling, DynamoDB's 5xx and an unreachable endpoint: HTTP 503."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # the chain of causes, a few links deep
+        if seen is None:
+            return None
+        cause = seen.cause if isinstance(seen, PynamoDBException) else seen
+        code = seen.cause_response_code if isinstance(seen, PynamoDBException) else None
+        if code == 'TransactionConflictException':
+            return Busy('busy', 'too many simultaneous changes on the same item: try again')
+        if (code in OVERLOAD_CODES or isinstance(cause, (EndpointUnreachable, HTTPClientError))
+                or (isinstance(seen, TransactWriteError) and is_throttled(seen))):
+            return Unavailable('temporarily unavailable', 'the service is overloaded: try again')
+        seen = seen.__cause__
+    return None
 
 
 def with_transaction(build: Callable[[TransactWrite], None], attempts: int = 8) -> None:

@@ -17,8 +17,9 @@ class HttpApi:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def call(self, method, path, body=None, session=None):
-        response = (session or requests).request(method, self.url + path, json=body, headers=BASIC, timeout=30)
+    def call(self, method, path, body=None, session=None, headers=None):
+        response = (session or requests).request(method, self.url + path, json=body,
+                                                 headers={**BASIC, **(headers or {})}, timeout=30)
         return response.status_code, response.json()
 
     def get(self, path, **kw):
