@@ -43,4 +43,4 @@ bench: install
 	$(BIN)/python -m bench.meetings_datetimes
 
 clean:
-	rm -rf $(VENV) node_modules build .pytest_cache
+	rm -rf $(VENV) node_modules build .pytest_cache .chalice/deployments
