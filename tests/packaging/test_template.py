@@ -26,7 +26,7 @@ from tests.conftest import BASIC, ROOT, TEST_ENV
 
 # Chalice's logical ids for the functions of app.py, and the handler each one must run.
 FUNCTIONS = {'APIHandler': 'app.http_handler', 'DeliverCallbacks': 'app.deliver_callbacks',
-             'SweepCallbacks': 'app.sweep_callbacks'}
+             'SweepCallbacks': 'app.sweep_callbacks', 'ExtendRecurrences': 'app.extend_recurrences'}
 # What only tests, the local stack and the packaging tools may bring (tests/api/test_packaging.py).
 FORBIDDEN_TOP_LEVEL = {'moto', 'boto3', 'local', 'tests', 'pytest', '_pytest', 'hypothesis', 'responses',
                        'werkzeug', 'flask', 'cfnlint', 'requests', 'pip', 'setuptools', 'click', 'inquirer'}
@@ -201,6 +201,8 @@ def test_the_callback_queue_feeds_the_worker_with_partial_batch_failures(templat
     assert r['CallbackDeadLetterQueue']['Properties']['MessageRetentionPeriod'] == 14 * 24 * 3600
     assert r['SweepCallbacks']['Properties']['Events'] == {
         'SweepCallbacksEvent': {'Type': 'Schedule', 'Properties': {'Schedule': 'rate(1 minute)'}}}
+    assert r['ExtendRecurrences']['Properties']['Events'] == {
+        'ExtendRecurrencesEvent': {'Type': 'Schedule', 'Properties': {'Schedule': 'rate(1 day)'}}}
 
 
 def test_a_message_in_the_dead_letter_queue_raises_the_alarm_and_tells_the_topic_if_given(template):
@@ -286,7 +288,7 @@ def granted(template: dict[str, Any], function: str) -> set[tuple[str, str]]:
 
 def test_no_role_grants_a_wildcard_action_or_resource(template):
     roles = resources(template, 'AWS::IAM::Role')
-    assert sorted(roles) == ['ApiHandlerRole', 'DeliverCallbacksRole', 'SweepCallbacksRole']
+    assert sorted(roles) == ['ApiHandlerRole', 'DeliverCallbacksRole', 'ExtendRecurrencesRole', 'SweepCallbacksRole']
     assert '*' not in json.dumps([role['Properties']['Policies'] for role in roles.values()])
     for name, role in roles.items():
         assert role['Properties']['AssumeRolePolicyDocument']['Statement'] == [
@@ -318,14 +320,17 @@ def iam_needs(service: str, operation: str, params: dict[str, Any]) -> set[tuple
 
 
 class Recorder:
-    """Every AWS call made while `function` runs, at botocore's door (pynamodb's calls too)."""
+    """Every AWS call made while `function` runs, at botocore's door (pynamodb's calls too);
+    `fail_transaction = n` makes the n-th next transaction fail as DynamoDB's own error would."""
 
     def __init__(self) -> None:
         self.function: str | None = None  # None: the test's own calls, not recorded
         self.needs: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self.fail_transaction = 0
 
     def install(self, monkeypatch) -> None:
         from botocore.client import BaseClient
+        from botocore.exceptions import ClientError
         original = BaseClient._make_api_call
         recorder = self
 
@@ -333,6 +338,10 @@ class Recorder:
             if recorder.function is not None:
                 recorder.needs[recorder.function] |= iam_needs(
                     client.meta.service_model.service_name, operation, params)
+            if operation == 'TransactWriteItems' and recorder.fail_transaction:
+                recorder.fail_transaction -= 1
+                if recorder.fail_transaction == 0:
+                    raise ClientError({'Error': {'Code': 'InternalServerError', 'Message': 'injected'}}, operation)
             return original(client, operation, params)
         monkeypatch.setattr(BaseClient, '_make_api_call', recording)
 
@@ -353,8 +362,10 @@ def meetings_agenda(*types: tuple[str, int]) -> dict[str, Any]:
 
 def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch) -> None:
     """Admin, listings, bookings of events and meetings (a grid change included), a signed call, an
-    agent's cancel with its callback: one attempt (refused port: retried) and the sweeper."""
+    agent's cancel with its callback: one attempt (refused port: retried) and the sweeper; the daily
+    job extending an open-ended recurring event, once failing half-way (its rollback) then whole."""
     import boto3
+    from pynamodb.exceptions import TransactWriteError
 
     from chalicelib import config, http
     from chalicelib.signature import sign_query
@@ -388,6 +399,9 @@ def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch) -> None
     ok(api.post('/api/agenda/rdv/fillslot/court:2030-03-04-1020/', {}))
     ok(api.post(f"/api/booking/{meeting['booking_id']}/cancel/", {}))
     ok(api.get('/api/callbacks/failed/'))
+    ok(api.post('/api/agenda/', {'slug': 'bassin', 'label': 'Bassin'}))
+    ok(api.post('/api/agenda/bassin/event/', {'slug': 'nage', 'start_datetime': '2030-03-04 17:00', 'places': 1,
+                                              'recurrence_days': '0,3', 'recurrence_end_date': ''}))
 
     recorder.function = None
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)['Messages']
@@ -399,6 +413,14 @@ def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch) -> None
     clock['now'] = NOW.replace(hour=9)  # the retry is due, and its delayed message counts as lost
     scheduled = client.events.generate_cw_event('aws.events', 'Scheduled Event', {}, ['arn:rule'])
     assert client.lambda_.invoke('sweep_callbacks', scheduled).payload == {'queued': 1}
+    recorder.function = 'ExtendRecurrences'
+    clock['now'] = NOW.replace(year=2031)  # a year on: another year of Mondays and Thursdays
+    recorder.fail_transaction = 2
+    with pytest.raises(TransactWriteError) as failed:
+        client.lambda_.invoke('extend_recurrences', scheduled)
+    assert failed.value.cause_response_code == 'InternalServerError'
+    # All of them again: the first transaction's 100 were deleted when the second failed.
+    assert client.lambda_.invoke('extend_recurrences', scheduled).payload == {'created': 103}
     recorder.function = None
 
 
