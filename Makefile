@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DDB_STAMP := node_modules/.installed
 PORT ?= 8000
+STAGE ?= prod
+PACKAGE_DIR ?= build/package
 export AWS_DEFAULT_REGION ?= eu-west-3
 
 .PHONY: run test install unit package bench clean
@@ -29,9 +31,16 @@ test: install
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
 
+# The CloudFormation/SAM template and Lambda zip an operator deploys (README "Deploy"), linted offline:
+# no AWS account needed, only the region exported above. cfn-lint is the pinned one of .venv.
+package: $(STAMP)
+	rm -rf $(PACKAGE_DIR)
+	$(BIN)/chalice package --stage $(STAGE) --merge-template infra/template.yml $(PACKAGE_DIR)
+	$(BIN)/cfn-lint $(PACKAGE_DIR)/sam.yaml
+
 # Meetings datetimes for 9 and 90 days on DynamoDB Local; figures also in build/bench-meetings.json.
 bench: install
 	$(BIN)/python -m bench.meetings_datetimes
 
 clean:
-	rm -rf $(VENV) node_modules build .pytest_cache
+	rm -rf $(VENV) node_modules build .pytest_cache .chalice/deployments

@@ -51,5 +51,6 @@ def test_importing_app_reads_no_configuration_and_needs_no_aws():
 def test_requirements_of_the_lambda_hold_no_test_tool():
     lines = [line.split('#')[0].strip() for line in (ROOT / 'requirements.txt').read_text().splitlines()]
     names = {line.split('==')[0].split('[')[0].lower() for line in lines if line}
-    assert names & {'moto', 'pytest', 'hypothesis', 'boto3', 'cfn-lint', 'flask', 'responses'} == set()
-    assert {'chalice', 'pynamodb'} <= names
+    # chalice too: `chalice package` adds its runtime itself; listed, its CLI would be vendored.
+    assert names & {'moto', 'pytest', 'hypothesis', 'boto3', 'cfn-lint', 'flask', 'responses', 'chalice'} == set()
+    assert 'pynamodb' in names
