@@ -9,8 +9,7 @@ DynamoDB Local produces).
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 from weakref import WeakSet
 
 from botocore.client import BaseClient
@@ -84,14 +83,9 @@ class DynamoDBCalls(Counter):
             return answer
         return counting
 
-
-@contextmanager
-def counting_calls(hooks: dict[str, Callable] | None = None) -> Iterator[DynamoDBCalls]:
-    """Count every DynamoDB call made inside the block (tests use `monkeypatch` and `wrap`)."""
-    calls = DynamoDBCalls(hooks)
-    original = BaseClient._make_api_call
-    BaseClient._make_api_call = calls.wrap(original)
-    try:
-        yield calls
-    finally:
-        BaseClient._make_api_call = original
+    def install(self) -> Callable[[], None]:
+        """Count the calls of every client of the process from now on (tests use `monkeypatch`
+        and `wrap`); returns what stops it."""
+        original = BaseClient._make_api_call
+        BaseClient._make_api_call = self.wrap(original)
+        return lambda: setattr(BaseClient, '_make_api_call', original)

@@ -11,11 +11,18 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from tests.dynamodb_calls import DynamoDBCalls, ask_for_capacity, counting_calls
+from tests.dynamodb_calls import DynamoDBCalls, ask_for_capacity
 
 TABLE = 'chrono-unit'
 KEY = {'pk': {'S': 'AGENDA#a'}, 'sk': {'S': 'cfg#agenda'}}
 PUT = {'Put': {'TableName': TABLE, 'Item': KEY}}
+CAPACITY_HOOK = {'before-parameter-build.dynamodb': ask_for_capacity}
+
+
+def counted(monkeypatch, hooks=None) -> DynamoDBCalls:
+    calls = DynamoDBCalls(hooks)
+    monkeypatch.setattr(BaseClient, '_make_api_call', calls.wrap(BaseClient._make_api_call))
+    return calls
 
 
 @pytest.fixture
@@ -26,18 +33,18 @@ def dynamodb():
         yield client, stubber
 
 
-def test_calls_are_counted_by_operation_with_the_capacity_they_report(dynamodb):
+def test_calls_are_counted_by_operation_with_the_capacity_they_report(dynamodb, monkeypatch):
     client, stubber = dynamodb
     stubber.add_response('get_item', {'ConsumedCapacity': {'TableName': TABLE, 'CapacityUnits': 1.0}})
     stubber.add_response('batch_get_item', {'Responses': {}, 'ConsumedCapacity': [
         {'TableName': TABLE, 'CapacityUnits': 0.5}, {'TableName': 'other', 'CapacityUnits': 1.5}]})
     stubber.add_response('transact_write_items', {'ConsumedCapacity': [{'TableName': TABLE, 'CapacityUnits': 6.0}]})
     stubber.add_response('describe_table', {'Table': {'TableName': TABLE}})
-    with counting_calls() as calls:
-        client.get_item(TableName=TABLE, Key=KEY)
-        client.batch_get_item(RequestItems={TABLE: {'Keys': [KEY]}})
-        client.transact_write_items(TransactItems=[PUT])
-        client.describe_table(TableName=TABLE)
+    calls = counted(monkeypatch)
+    client.get_item(TableName=TABLE, Key=KEY)
+    client.batch_get_item(RequestItems={TABLE: {'Keys': [KEY]}})
+    client.transact_write_items(TransactItems=[PUT])
+    client.describe_table(TableName=TABLE)
     assert dict(calls) == {'GetItem': 1, 'BatchGetItem': 1, 'TransactWriteItems': 1, 'DescribeTable': 1}
     assert (calls.read_units, calls.write_units) == (3.0, 6.0)
     assert calls.last['TransactWriteItems']['TransactItems'] == [PUT]
@@ -45,48 +52,48 @@ def test_calls_are_counted_by_operation_with_the_capacity_they_report(dynamodb):
     assert (dict(calls), calls.read_units, calls.write_units) == ({}, 0.0, 0.0)
 
 
-def test_counting_stops_at_the_end_of_the_block(dynamodb):
+def test_install_counts_until_its_undo(dynamodb):
     client, stubber = dynamodb
     original = BaseClient._make_api_call
     stubber.add_response('get_item', {})
-    with counting_calls() as calls:
-        pass
+    stubber.add_response('get_item', {})
+    calls = DynamoDBCalls()
+    undo = calls.install()
+    try:
+        client.get_item(TableName=TABLE, Key=KEY)
+    finally:
+        undo()
     client.get_item(TableName=TABLE, Key=KEY)
-    assert (dict(calls), BaseClient._make_api_call) == ({}, original)
+    assert (dict(calls), BaseClient._make_api_call) == ({'GetItem': 1}, original)
 
 
-def test_the_capacity_hook_asks_every_call_that_can_report_it(dynamodb):
+def test_the_capacity_hook_asks_every_call_that_can_report_it(dynamodb, monkeypatch):
     """botocore serializes the parameters the hooks leave (`last` holds that very dict): the hook
     asked GetItem for the indexes' capacity too, and left DescribeTable, which cannot report it."""
     client, stubber = dynamodb
     stubber.add_response('get_item', {})
     stubber.add_response('describe_table', {'Table': {'TableName': TABLE}})
-    stubber.add_response('get_item', {})
-    with counting_calls({'before-parameter-build.dynamodb': ask_for_capacity}) as calls:
-        client.get_item(TableName=TABLE, Key=KEY, ReturnConsumedCapacity='TOTAL')
-        assert calls.last['GetItem'] == {'TableName': TABLE, 'Key': KEY, 'ReturnConsumedCapacity': 'INDEXES'}
-        client.describe_table(TableName=TABLE)
-        assert calls.last['DescribeTable'] == {'TableName': TABLE}
-        client.get_item(TableName=TABLE, Key=KEY)
-        assert calls.last['GetItem'] == {'TableName': TABLE, 'Key': KEY, 'ReturnConsumedCapacity': 'INDEXES'}
-    assert dict(calls) == {'GetItem': 2, 'DescribeTable': 1}
+    calls = counted(monkeypatch, CAPACITY_HOOK)
+    client.get_item(TableName=TABLE, Key=KEY, ReturnConsumedCapacity='TOTAL')
+    client.describe_table(TableName=TABLE)
+    assert calls.last == {'GetItem': {'TableName': TABLE, 'Key': KEY, 'ReturnConsumedCapacity': 'INDEXES'},
+                          'DescribeTable': {'TableName': TABLE}}
 
 
-def test_hooks_are_registered_once_per_client(dynamodb):
+def test_hooks_are_registered_once_per_client(dynamodb, monkeypatch):
     client, stubber = dynamodb
     seen = []
     for _ in range(3):
         stubber.add_response('get_item', {})
-    with counting_calls({'before-parameter-build.dynamodb': lambda model, **_: seen.append(model.name)}):
-        for _ in range(3):
-            client.get_item(TableName=TABLE, Key=KEY)
+    counted(monkeypatch, {'before-parameter-build.dynamodb': lambda model, **_: seen.append(model.name)})
+    for _ in range(3):
+        client.get_item(TableName=TABLE, Key=KEY)
     assert seen == ['GetItem'] * 3
 
 
 def test_injected_conflicts_cancel_the_next_transactions_only(dynamodb, monkeypatch):
     client, stubber = dynamodb
-    calls = DynamoDBCalls()
-    monkeypatch.setattr(BaseClient, '_make_api_call', calls.wrap(BaseClient._make_api_call))
+    calls = counted(monkeypatch)
     stubber.add_response('transact_write_items', {})
     calls.inject(2)
     for _ in range(2):
