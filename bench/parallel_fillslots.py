@@ -102,7 +102,7 @@ def run(bench: Bench) -> list[Row]:
         Row('no overbooking: event counters, stored, answered',
             f'{counters}, {stored}, {answered}', 'equal, <= places',
             verdict(exact), {'counters': counters, 'stored': stored, 'answers': answered}),
-        Row('throughput; latency seen by the clients',
+        Row('throughput on DynamoDB Local; client latency',
             f'{throughput:.0f} fillslots/s, p50 {statistics.median(latencies):.0f} ms, '
             f'p95 {latencies[int(len(latencies) * 0.95)]:.0f} ms',
             f'ref. AWS ~{PARTITION_WCU:,} WCU/s',
