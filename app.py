@@ -8,7 +8,7 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib import admin, agent, booking, booking_admin, callbacks, http, meetings, slots
+from chalicelib import admin, agent, booking, booking_admin, callbacks, config, http, meetings, multi_booking, slots
 from chalicelib.gateway import http_api_handler
 from chalicelib.http import Api, Call
 
@@ -153,6 +153,33 @@ def user_bookings_ics(call: Call):
     return booking_admin.user_bookings_ics(call.query, call.tz, call.now)
 
 
+# ---- several events at once (spec §5.7, §6.3-6.5) ------------------------------------------
+
+@api.route('/api/agenda/{agenda}/events/fillslots', methods=('POST',))
+def events_fillslots(call: Call, agenda: str):
+    return multi_booking.events_fillslots(agenda, call.body, call.tz, call.now)
+
+
+@api.route('/api/agendas/events/fillslots', methods=('POST',))
+def agendas_events_fillslots(call: Call):
+    return multi_booking.agendas_events_fillslots(call.query, call.body, call.tz, call.now)
+
+
+@api.route('/api/agendas/datetimes', methods=('GET',))
+def agendas_datetimes(call: Call):
+    return multi_booking.agendas_datetimes(call.query, call.base_url, call.tz, call.now)
+
+
+@api.route('/api/agendas/recurring-events', methods=('GET',))
+def recurring_events(call: Call):
+    return multi_booking.recurring_events(call.query, call.tz, call.now)
+
+
+@api.route('/api/agendas/recurring-events/fillslots', methods=('POST',))
+def recurring_fillslots(call: Call):
+    return multi_booking.recurring_fillslots(call.query, call.body, call.tz, call.now)
+
+
 # ---- events (spec §7.4) ------------------------------------------------------------------
 
 @api.route('/api/agenda/{agenda}/event', methods=('POST',))
@@ -172,7 +199,7 @@ def event_update(call: Call, agenda: str, event: str):
 
 @api.route('/api/agenda/{agenda}/event/{event}', methods=('DELETE',))
 def event_delete(call: Call, agenda: str, event: str):
-    return admin.delete_event(agenda, event)
+    return admin.delete_event(agenda, event, call.tz, call.now)
 
 
 # ---- import and export (spec §11.1) ------------------------------------------------------
@@ -225,6 +252,12 @@ def deliver_callbacks(event):
 def sweep_callbacks(event):
     """Queue the pending callbacks whose time has come (retries beyond SQS's 15 minutes, lost messages)."""
     return {'queued': callbacks.sweep(http.utcnow())}
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def extend_recurrences(event):
+    """Occurrences of the open-ended recurring events for the year ahead (domain/recurrence.py)."""
+    return {'created': admin.extend_recurrences(config.settings().time_zone, http.utcnow())}
 
 
 # The Lambda handler behind an HTTP API or a function URL (README: signatures and the raw query).

@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 
 from . import http, store
 from .domain import ics
-from .domain.agendas import AgendaSpec, agenda_item, keep_stored_instants, read_agenda, read_event, slugify
+from .domain.agendas import AgendaSpec, EventSpec, agenda_item, keep_stored_instants, read_agenda, read_event, slugify
 from .domain.places import can_take
-from .domain.events import EventRecord, event_detail, is_bookable, shrink_problem
+from .domain.events import EventRecord, event_detail, is_bookable, is_recurring_primary, shrink_problem
 from .domain.meetings import grid_problems, longest, past_lock_steps
+from .domain.recurrence import MAX_OCCURRENCES, derive_occurrences, rule_problem, too_many, with_occurrences
 from .domain.window import LAST_INSTANT, booking_window
 from .errors import BusinessError, InvalidPayload, invalid
 from .lookup import agenda_or_404, event_or_404, events_agenda_or_404
@@ -63,7 +64,8 @@ def create_agenda(body: Payload, base_url: str, tz: ZoneInfo, now: datetime | No
     """`POST /api/agenda/`: an agenda with its settings (and, like an import, its content).
 
     `now` (the request's clock) starts the 600 days of closures read from ICS files."""
-    spec = read_agenda(body.data, tz, now=now or http.utcnow(), budget=ics.Budget())
+    now = now or http.utcnow()
+    spec = _with_occurrences(read_agenda(body.data, tz, now=now, budget=ics.Budget()), None, tz, now)
     _check_references([('', spec)], tz=tz)
     taken = invalid('slug', f'An agenda with the slug "{spec.slug}" already exists.')
     if store.get_agenda(spec.slug) is not None:
@@ -87,10 +89,52 @@ def create_event(agenda_slug: str, body: Payload, base_url: str, tz: ZoneInfo, n
     else:
         candidates = [spec.slug]
     for slug in candidates:
-        created = spec.__class__(**{**spec.__dict__, 'slug': slug})
-        if store.create_event(agenda.slug, created):
-            return event_detail(agenda, EventRecord(agenda.slug, created), base_url, tz, now)
+        created = replace(spec, slug=slug)
+        if is_recurring_primary(created):
+            _check_rule(created, tz, now)
+            try:  # the primary and its occurrences, all or nothing
+                store.apply_operations(store.plan_events(agenda.slug, [created, *derive_occurrences(
+                    created, [], tz, now)], []))
+            except store.Refused:
+                continue
+        elif not store.create_event(agenda.slug, created):
+            continue
+        return event_detail(agenda, EventRecord(agenda.slug, created), base_url, tz, now)
     raise invalid('slug', f'An event with the slug "{spec.slug or candidates[0]}" already exists.')
+
+
+def _check_rule(event: EventSpec, tz: ZoneInfo, now: datetime, events_path: str | None = None) -> None:
+    """A recurring event's rule fits (domain/recurrence.py); errors under the field, or under
+    `events_path` with the event's slug (imports)."""
+    field, problem = 'slug', rule_problem(event)
+    if problem is None and too_many(event, tz, now):
+        problem = f'A recurring event has at most {MAX_OCCURRENCES} occurrences: choose an earlier end date.'
+    if problem and 'end date' in problem:
+        field = 'recurrence_end_date'
+    if problem:
+        raise InvalidPayload({events_path: [f'Event "{event.slug}": {problem}']} if events_path else {field: [problem]})
+
+
+def _occurrences_of(agenda: str, primary: str) -> list[EventRecord]:
+    return [r for r in store.list_events(agenda) if r.spec.primary_event == primary]
+
+
+def _sync_recurrence(agenda: str, old: EventRecord | None, new: EventSpec | None, tz: ZoneInfo,
+                     now: datetime) -> None:
+    """Write a primary event (`new`; None deletes it) and its occurrences as derived from it, in
+    as few transactions as fit; an occurrence with bookings is never removed nor shrunk."""
+    stored = _occurrences_of(agenda, (old or new).slug)
+    wanted = derive_occurrences(new, [r.spec for r in stored], tz, now) if new else []
+    kept = {e.slug for e in wanted}
+    booked = [r.slug for r in stored if r.has_bookings and r.slug not in kept]
+    if booked:
+        raise BusinessError('event has bookings', f'occurrences with bookings would be deleted: {", ".join(booked)}')
+    try:
+        store.apply_operations(store.plan_events(agenda, ([new] if new else []) + wanted,
+                                                 ([old] if old else []) + stored))
+    except store.Refused:
+        raise BusinessError('event has bookings', f'event {(old or new).slug} or its occurrences have more bookings '
+                                                  'than that') from None
 
 
 def get_event(agenda_slug: str, event_slug: str, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
@@ -111,6 +155,11 @@ def update_event(agenda_slug: str, event_slug: str, body: Payload, base_url: str
     problem = shrink_problem(record, spec)
     if problem:
         raise BusinessError('event has bookings', problem)
+    if is_recurring_primary(spec) or is_recurring_primary(record.spec):
+        if is_recurring_primary(spec):
+            _check_rule(spec, tz, now)
+        _sync_recurrence(agenda.slug, record, spec, tz, now)
+        return event_detail(agenda, store.get_event(agenda.slug, record.slug) or record, base_url, tz, now)
     try:
         store.update_event(agenda.slug, spec)
     except store.Refused:
@@ -121,16 +170,37 @@ def update_event(agenda_slug: str, event_slug: str, body: Payload, base_url: str
     return event_detail(agenda, updated, base_url, tz, now)
 
 
-def delete_event(agenda_slug: str, event_slug: str) -> dict[str, Any]:
+def delete_event(agenda_slug: str, event_slug: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
     agenda = events_agenda_or_404(agenda_slug)
     record = event_or_404(agenda.slug, event_slug)
     if record.has_bookings:
         raise BusinessError('event has bookings', f'event {record.slug} has bookings: cancel them first')
+    if is_recurring_primary(record.spec):  # with its occurrences
+        _sync_recurrence(agenda.slug, record, None, tz, now)
+        return {}
     try:
         store.delete_event(agenda.slug, record.slug)
     except store.Refused:
         raise BusinessError('event has bookings', f'event {record.slug} has bookings: cancel them first') from None
     return {}
+
+
+def extend_recurrences(tz: ZoneInfo, now: datetime) -> int:
+    """The daily job: each open-ended recurring event gets its occurrences for the year ahead.
+    Returns how many were created."""
+    created = 0
+    for summary in store.list_agendas():
+        if summary.kind != 'events':
+            continue
+        records = store.list_events(summary.slug)
+        for primary in (r for r in records if is_recurring_primary(r.spec) and not r.spec.recurrence_end_date):
+            stored = [r for r in records if r.spec.primary_event == primary.slug]
+            wanted = derive_occurrences(primary.spec, [r.spec for r in stored], tz, now)
+            known = {r.slug for r in stored}
+            ops = store.plan_events(summary.slug, [e for e in wanted if e.slug not in known], [])
+            store.apply_operations(ops)
+            created += len(ops)
+    return created
 
 
 # ---- import and export ---------------------------------------------------------------------
@@ -208,6 +278,18 @@ def _check_references(agendas: list[tuple[str, AgendaSpec]], resources: dict[str
         raise InvalidPayload(errors)
 
 
+def _with_occurrences(agenda: AgendaSpec, current: store.LoadedAgenda | None, tz: ZoneInfo, now: datetime,
+                      path: str = '') -> AgendaSpec:
+    """An agenda document with the occurrences of its recurring events (domain/recurrence.py)."""
+    if agenda.kind != 'events' or not any(is_recurring_primary(e) for e in agenda.events):
+        return agenda
+    for event in agenda.events:
+        if is_recurring_primary(event):
+            _check_rule(event, tz, now, f'{path}events')
+    stored = [r.spec for r in current.events] if current else []
+    return replace(agenda, events=tuple(with_occurrences(list(agenda.events), stored, tz, now)))
+
+
 def _removal_problems(new: AgendaSpec, current: store.LoadedAgenda, now: datetime) -> list[str]:
     problems = []
     if new.kind != current.spec.kind and any(r.has_bookings for r in current.events):
@@ -245,10 +327,11 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
     operations = store.save_resources(resources)
     created, updated, problems = [], [], []
     moved: list[tuple[str, EventRecord]] = []  # booked events whose time changes: their bookings follow
-    for agenda in agendas:
+    for index, agenda in enumerate(agendas):
         current = store.load_agenda(agenda.slug)
         if current is not None:
             agenda = keep_stored_instants(agenda, current.spec, tz)
+        agenda = _with_occurrences(agenda, current, tz, now, f'agendas.{index}.')
         if current is not None and current.spec == agenda:
             continue
         if current is not None:

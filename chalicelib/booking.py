@@ -43,6 +43,7 @@ from .domain.meetings import (
     read_meeting_slots,
     read_resources,
 )
+from .domain.recurrence import slug_of_occurrence_id
 from .domain.window import LAST_INSTANT, booking_window, local_midnight
 from .errors import BadRequest, BusinessError, Busy
 from .lookup import booking_or_404, configured_agenda_or_404, serving_agendas, unknown_agenda, unknown_event
@@ -73,15 +74,18 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url:
         spec = configured_agenda_or_404(agenda_slug)
         if spec.kind != 'events':
             return _book_meeting(spec, slots, request, base_url, tz, now)
-    snapshot = store.read_for_booking(agenda_slug, slots, request.user_external_id, request.cancel_booking_id)
+    # On an events agenda, `<primary>:<date>` names an occurrence of a recurring event (spec §9.10).
+    slugs = [slug_of_occurrence_id(slot) or slot for slot in slots]
+    snapshot = store.read_for_booking(agenda_slug, slugs, request.user_external_id, request.cancel_booking_id)
     agenda = snapshot.agenda
     if agenda is None:
         raise unknown_agenda(agenda_slug)
     if agenda.kind != 'events':  # an event slug on a meetings agenda: `invalid slot`
         return _book_meeting(configured_agenda_or_404(agenda.slug), slots, request, base_url, tz, now)
-    unknown = [slug for slug in slots if slug not in snapshot.events]
+    unknown = [slot for slot, slug in zip(slots, slugs) if slug not in snapshot.events]  # named as sent
     if unknown:
         raise invalid_slots(unknown) if group else unknown_event(agenda.slug, unknown[0])
+    slots = slugs
     if request.cancel_booking_id is not None:
         snapshot.replaced = check_replaceable(snapshot.replaced, request.count)
     events = [snapshot.events[slug] for slug in slots]

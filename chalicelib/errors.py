@@ -38,6 +38,18 @@ class Busy(BusinessError):
     retry. A refusal rather than a 5xx, since w.c.s. shows `err_desc` either way."""
 
 
+class PartlyDone(BusinessError):
+    """A call over many events stopped part-way: the body also says what was done (each event's
+    change is whole, and running the call again completes it)."""
+
+    def __init__(self, cause: ChronoError, done: dict[str, Any]) -> None:
+        super().__init__(cause.err_class, cause.err_desc)
+        self.done = done
+
+    def body(self) -> dict[str, Any]:
+        return {**self.done, **super().body()}
+
+
 class BadRequest(ChronoError):
     status = 400
 

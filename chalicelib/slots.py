@@ -2,7 +2,7 @@
 bookings on it (spec chrono-api.md §5.1-5.2, §7.1-7.2)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,11 +46,23 @@ class SlotQuery:
     hide_disabled: bool
     bypass_delays: bool
 
+    def for_agenda(self, agenda: AgendaSpec, tz: ZoneInfo, now: datetime, events: str = 'future') -> SlotQuery:
+        """The range narrowed to what `events` asks and to the booking window: `date_start` and
+        `date_end` never widen it unless `bypass_delays`."""
+        start, end = self.start, self.end
+        if events == 'future':
+            start = max(start, now) if start else now
+            if not self.bypass_delays:
+                window = booking_window(agenda, now, tz)
+                start = max(start, window.start)
+                end = min(end, window.end) if end and window.end else (end or window.end)
+        elif events == 'past':
+            end = min(end, now) if end else now
+        return replace(self, start=start, end=end)
 
-def read_slot_query(query: Payload, agenda: AgendaSpec, tz: ZoneInfo, now: datetime,
-                    events: str = 'future') -> SlotQuery:
-    """Read §5.1's parameters (the caller reads its own first) and narrow the range to the
-    booking window: `date_start`/`date_end` never widen it unless `bypass_delays`."""
+
+def read_slot_params(query: Payload, tz: ZoneInfo) -> SlotQuery:
+    """Read §5.1's parameters (the caller reads its own first), the range as asked."""
     date_start, date_end = query.date('date_start'), query.date('date_end')
     # Clamp, so that any valid date answers.
     date_start = min(max(date_start, FIRST_DAY), LAST_DAY) if date_start else None
@@ -61,17 +73,14 @@ def read_slot_query(query: Payload, agenda: AgendaSpec, tz: ZoneInfo, now: datet
     bypass_delays = query.bool('bypass_delays')
     query.str('lock_code')  # w.c.s. sends it on every call (spec §9.9): accepted, no lease here
     query.check()
-    start = local_midnight(date_start, tz) if date_start else None
-    end = local_midnight(date_end, tz) if date_end else None
-    if events == 'future':
-        start = max(start, now) if start else now
-        if not bypass_delays:
-            window = booking_window(agenda, now, tz)
-            start = max(start, window.start)
-            end = min(end, window.end) if end and window.end else (end or window.end)
-    elif events == 'past':
-        end = min(end, now) if end else now
-    return SlotQuery(start, end, user, excluded_user, hide_disabled, bypass_delays)
+    return SlotQuery(local_midnight(date_start, tz) if date_start else None,
+                     local_midnight(date_end, tz) if date_end else None,
+                     user, excluded_user, hide_disabled, bypass_delays)
+
+
+def read_slot_query(query: Payload, agenda: AgendaSpec, tz: ZoneInfo, now: datetime,
+                    events: str = 'future') -> SlotQuery:
+    return read_slot_params(query, tz).for_agenda(agenda, tz, now, events)
 
 
 def with_meta(data: list[dict[str, Any]]) -> dict[str, Any]:
@@ -94,6 +103,12 @@ def datetimes(agenda_slug: str, query: Payload, base_url: str, tz: ZoneInfo, now
     min_places = query.int('min_places', default=1, minimum=1)
     events = query.choice('events', EVENTS_CHOICES, default='future')
     q = read_slot_query(query, agenda, tz, now, events)
+    return with_meta(event_items(agenda, q, min_places, events, base_url, tz, now))
+
+
+def event_items(agenda: AgendaSpec, q: SlotQuery, min_places: int, events: str, base_url: str, tz: ZoneInfo,
+                now: datetime) -> list[dict[str, Any]]:
+    """An events agenda's datetimes items over the range of `q`."""
     records = sorted((r for r in store.events_between(agenda.slug, q.start, q.end)
                       if not is_recurring_primary(r.spec) and not r.spec.cancelled
                       and is_bookable(agenda, r.spec, now, tz, q.bypass_delays, events)),
@@ -112,7 +127,7 @@ def datetimes(agenda_slug: str, query: Payload, base_url: str, tz: ZoneInfo, now
         if q.user:
             item['booked_for_external_user'] = record.slug in booked[q.user]
         data.append(item)
-    return with_meta(data)
+    return data
 
 
 def status(agenda_slug: str, event_slug: str, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:

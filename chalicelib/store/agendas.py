@@ -354,24 +354,8 @@ def plan_agenda(new: AgendaSpec, current: LoadedAgenda | None) -> list[Operation
         old_item = _agenda_item(current.spec)
         ops.append(Operation(_put(agenda_item), _put(old_item), _size(agenda_item, old_item)))
     pk = agenda_pk(new.slug)
-    old_events = {r.slug: r for r in (current.events if current else [])}
-    new_events = {e.slug: e for e in new.events} if new.kind == 'events' else {}
-    for slug, spec in new_events.items():
-        record = old_events.get(slug)
-        if record is None:
-            item = _event_item(new.slug, spec)
-            ops.append(Operation(_put(item, Event.pk.does_not_exist()), _delete(item), _size(item)))
-        elif record.spec != spec:
-            target = Event(pk, f'{EVENT_PREFIX}{slug}')
-            ops.append(Operation(
-                lambda tx, t=target, s=spec: tx.update(t, actions=_event_update_actions(s),
-                                                       condition=_fits_bookings(s)),
-                lambda tx, t=target, s=record.spec: tx.update(t, actions=_event_update_actions(s)),
-                _size(_event_item(new.slug, spec), _event_item(new.slug, record.spec))))
-    for slug, record in old_events.items():
-        if slug not in new_events:
-            item = _event_item(new.slug, record.spec)
-            ops.append(Operation(_delete(item, _has_no_bookings()), _put(item), _size(item)))
+    ops.extend(plan_events(new.slug, list(new.events) if new.kind == 'events' else [],
+                           current.events if current else []))
     new_config = {i.sk: i for i in _config_items(new)}
     old_config = {i.sk: i for i in _config_items(current.spec)} if current else {}
     for sk, item in new_config.items():
@@ -381,6 +365,32 @@ def plan_agenda(new: AgendaSpec, current: LoadedAgenda | None) -> list[Operation
     for sk in (current.config_keys if current else set()) - set(new_config):
         old = old_config.get(sk) or TableItem(pk, sk)
         ops.append(Operation(_delete(old), _put(old) if sk in old_config else None, _size(old)))
+    return ops
+
+
+def plan_events(agenda: str, new: list[EventSpec], current: list[EventRecord]) -> list[Operation]:
+    """The writes that turn the events `current` into `new`: an update never shrinks an event
+    below its bookings, a delete never takes an event with bookings (conditions, not reads)."""
+    ops: list[Operation] = []
+    pk = agenda_pk(agenda)
+    old_events = {r.slug: r for r in current}
+    new_events = {e.slug: e for e in new}
+    for slug, spec in new_events.items():
+        record = old_events.get(slug)
+        if record is None:
+            item = _event_item(agenda, spec)
+            ops.append(Operation(_put(item, Event.pk.does_not_exist()), _delete(item), _size(item)))
+        elif record.spec != spec:
+            target = Event(pk, f'{EVENT_PREFIX}{slug}')
+            ops.append(Operation(
+                lambda tx, t=target, s=spec: tx.update(t, actions=_event_update_actions(s),
+                                                       condition=_fits_bookings(s)),
+                lambda tx, t=target, s=record.spec: tx.update(t, actions=_event_update_actions(s)),
+                _size(_event_item(agenda, spec), _event_item(agenda, record.spec))))
+    for slug, record in old_events.items():
+        if slug not in new_events:
+            item = _event_item(agenda, record.spec)
+            ops.append(Operation(_delete(item, _has_no_bookings()), _put(item), _size(item)))
     return ops
 
 

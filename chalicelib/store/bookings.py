@@ -205,7 +205,12 @@ class AlreadyBookedByUser(Exception):
 
 
 class BookingChanged(Exception):
-    """A booking to cancel or move was cancelled or moved meanwhile."""
+    """A booking to cancel or move was cancelled or moved meanwhile (`booking_ids`: which ones,
+    when the caller cancels several)."""
+
+    def __init__(self, booking_ids: Iterable[int] = ()) -> None:
+        super().__init__(sorted(booking_ids))
+        self.booking_ids = set(booking_ids)
 
 
 class ResourceTaken(Exception):
@@ -263,7 +268,7 @@ class _Counters:
                        if entry[name]]
             condition = entry['condition'] if entry['condition'] is not None else Event.pk.exists()
             tx.update(Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}'), actions or [Event.reserved.add(0)],
-                      condition=condition, tag=('event', slug), return_old=True)
+                      condition=condition, tag=('event', slug, agenda), return_old=True)
         for (agenda, slug, user), entry in self.users.items():
             condition = None
             if entry['exclusive']:
@@ -271,7 +276,7 @@ class _Counters:
             tx.update(UserEventBookings(user_event_pk(agenda, slug, user), USER_COUNT_SK),
                       [UserEventBookings.bookings.add(entry['delta']),
                        UserEventBookings.item_type.set(UserEventBookings)],
-                      condition=condition, tag=('user', slug))
+                      condition=condition, tag=('user', slug, agenda))
 
 
 def _cancel_leg(tx: Transaction, counters: _Counters, leg: Leg, now: datetime, tag: str = 'leg') -> None:
@@ -415,6 +420,47 @@ def book(agenda: str, placements: list[Placement] | list[MeetingLeg], request: B
             raise EventsChanged({tag[1]: _event_record(Event.from_raw_data(reason.raw_item)) if reason.raw_item
                                  else None for tag, reason in failures if tag[0] == 'event'})
         # Only the new booking's key was taken: another booking drew the same id. Draw again.
+    raise Busy('busy', 'could not allocate a booking id: try again')
+
+
+def book_each(placements: list[Placement], request: BookingRequest, cancelled: list[Leg],
+              now: datetime) -> list[int]:
+    """A booking of its own for each placement (one leg, one event, any agenda) and the
+    cancellation of `cancelled`, in one transaction (events fillslots, spec §6.3-6.5): each
+    event's counters carry the condition of its own placement. At most 33 events: each takes
+    3 of the transaction's 100 writes (the booking or leg, the event, the user's count).
+
+    Returns the new booking ids, in the order of `placements`. Raises EventsChanged (keyed by
+    (agenda, slug)), AlreadyBookedByUser (its `event` is (agenda, slug)), or BookingChanged with
+    the ids of the bookings to cancel that changed meanwhile.
+    """
+    _bind()
+    for _ in range(5):
+        booking_ids = [new_booking_id() for _ in placements]
+        tx = Transaction()
+        counters = _Counters()
+        for leg in cancelled:
+            _cancel_leg(tx, counters, leg, now, tag=('cancel', leg.booking_id))
+        for index, (booking_id, placement) in enumerate(zip(booking_ids, placements)):
+            agenda = placement.event.agenda
+            tx.put(_booking_item(booking_id, 0, agenda, placement, request, 1, now),
+                   condition=Booking.pk.does_not_exist(), tag=('booking', index))
+            counters.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
+            counters.user(agenda, placement.event.slug, request.user_external_id, 1, exclusive=True)
+        counters.write(tx)
+        failures = run_guarded(tx)
+        if not failures:
+            return booking_ids
+        changed = {tag[0][1] for tag, _ in failures if isinstance(tag[0], tuple)}
+        if changed:
+            raise BookingChanged(changed)
+        users = [(tag[2], tag[1]) for tag, _ in failures if tag[0] == 'user']
+        if users:
+            raise AlreadyBookedByUser(users[0])
+        events = {(tag[2], tag[1]): _event_record(Event.from_raw_data(reason.raw_item)) if reason.raw_item else None
+                  for tag, reason in failures if tag[0] == 'event'}
+        if events:
+            raise EventsChanged(events)
     raise Busy('busy', 'could not allocate a booking id: try again')
 
 

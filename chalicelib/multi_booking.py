@@ -1,0 +1,393 @@
+"""Use cases that set a user's bookings over many events at once (the seed document; spec
+chrono-api.md §5.7, §6.3-6.5): events fillslots on one agenda or several, the multi-agenda
+datetimes, and the recurring events with their fillslots.
+
+Each booked event gets a booking of its own (one leg), so that each can be cancelled alone.
+The writes go in transactions of at most 33 events (3 writes each: the booking or leg, the
+event's counters, the user's count), and each event's place decision stays a condition on
+that event's counters: a transaction that finds an event changed hands back its counters and
+only that event is decided again. Each transaction is whole; when one cannot be written after
+its retries, the answer is a refusal that still lists what the earlier ones did (running the
+same call again completes it: what is booked is not booked twice, what is cancelled stays so).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from . import store
+from .domain.agendas import AgendaSpec, local_text
+from .domain.bookings import BookingRequest, Leg, Placement, check_bookable, invalid_slots, place, read_booking_request
+from .domain.events import EventRecord, event_text, is_bookable, is_recurring_primary
+from .domain.recurrence import occurrence_weekday, read_recurring_slot, recurring_items, slug_of_occurrence_id
+from .domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
+from .errors import BadRequest, BusinessError, Busy, ChronoError, InvalidPayload, PartlyDone
+from .lookup import events_agenda_or_404
+from .parsing import SLUG_RE, Payload
+from .slots import EVENTS_CHOICES, event_items, read_slot_params, with_meta
+
+MAX_SLOTS = 1000
+MAX_AGENDAS = 50
+BATCH_EVENTS = 33  # 3 writes per event: a transaction holds at most 100
+MAX_DECISIONS = 25
+ACTIONS = ('book', 'unbook', 'update')
+
+Key = tuple[str, str]  # (agenda, event slug)
+
+
+@dataclass
+class Changes:
+    """What a call does, then what it did."""
+
+    to_book: list[EventRecord] = field(default_factory=list)
+    to_cancel: list[Leg] = field(default_factory=list)
+    booked: list[tuple[Placement, int]] = field(default_factory=list)
+    cancelled: list[Leg] = field(default_factory=list)
+    full: list[EventRecord] = field(default_factory=list)
+
+
+# ---- reading the call --------------------------------------------------------------------------
+
+def _read_agendas(query: Payload) -> list[AgendaSpec]:
+    """`agendas=a,b` (required): events agendas, in the given order."""
+    slugs = list(dict.fromkeys(query.list('agendas', required=True) or []))
+    if len(slugs) > MAX_AGENDAS:
+        query.error('agendas', f'Ensure this list has no more than {MAX_AGENDAS} agendas.')
+    if 'subscribed' in query.data:
+        query.read.add('subscribed')
+        query.error('subscribed', 'Subscriptions are not supported by this service: list the agendas.')
+    query.read.update(('guardian_external_id',))  # shared custody: no subscriptions here, nothing to narrow
+    query.check()
+    agendas, unknown = [], []
+    for slug in slugs:
+        agenda = store.get_agenda(slug) if SLUG_RE.match(slug) else None
+        if agenda is None or agenda.kind != 'events':
+            unknown.append(slug)
+        else:
+            agendas.append(agenda)
+    if unknown:
+        raise InvalidPayload({'agendas': [f'Unknown events agendas: {", ".join(unknown)}.']})
+    return agendas
+
+
+def _read_request(body: Payload, slots_required: bool = False) -> tuple[list[str], BookingRequest]:
+    """`slots` (a list or a comma-joined string; blank: none) and the §6.1 fields, with the
+    user required: the call sets that user's bookings."""
+    slots = list(dict.fromkeys(body.list('slots', required=slots_required) or []))
+    if len(slots) > MAX_SLOTS:
+        body.error('slots', f'Ensure this list has no more than {MAX_SLOTS} slots.')
+    if not body.data.get('user_external_id'):
+        body.error('user_external_id', 'This field is required.')
+    body.read.update(('date_start', 'date_end', 'check_overlaps'))
+    return slots, read_booking_request(body)
+
+
+def _range(agenda: AgendaSpec, p: Payload, request: BookingRequest, tz: ZoneInfo,
+           now: datetime) -> tuple[datetime, datetime]:
+    """Where a call may book and cancel on an agenda: `date_start`..`date_end` (end excluded),
+    within the booking window (from now, with `bypass_delays`)."""
+    date_start, date_end = p.date('date_start'), p.date('date_end')
+    p.check()
+    window = booking_window(agenda, now, tz)
+    start = now if request.bypass_delays else window.start
+    end = LAST_INSTANT if request.bypass_delays or window.end is None else window.end
+    if date_start:
+        start = max(start, local_midnight(min(max(date_start, FIRST_DAY), LAST_DAY), tz))
+    if date_end:
+        end = min(end, local_midnight(min(max(date_end, FIRST_DAY), LAST_DAY), tz))
+    return start, end
+
+
+# ---- the answer ----------------------------------------------------------------------------------
+
+def _summary(agendas: dict[str, AgendaSpec], record: EventRecord, tz: ZoneInfo, multi: bool) -> dict[str, Any]:
+    spec = record.spec
+    agenda = agendas[record.agenda]
+    return {
+        'id': f'{agenda.slug}@{spec.slug}' if multi else spec.slug,
+        'slug': spec.slug,
+        'text': event_text(spec, tz),
+        'label': spec.label or '',
+        'datetime': local_text(spec.start, tz),
+        'end_datetime': local_text(record.end, tz) or '',
+        'description': spec.description,
+        'primary_event': spec.primary_event,
+        'agenda_slug': agenda.slug,
+        'agenda_label': agenda.label,
+    }
+
+
+def _answer(changes: Changes, agendas: dict[str, AgendaSpec], events: dict[Key, EventRecord], tz: ZoneInfo,
+            multi: bool) -> dict[str, Any]:
+    booked = [{**_summary(agendas, p.event, tz, multi), 'booking_id': booking_id,
+               'in_waiting_list': p.in_waiting_list} for p, booking_id in changes.booked]
+    cancelled = [{**_summary(agendas, events[(leg.agenda, leg.event)], tz, multi), 'booking_id': leg.booking_id}
+                 for leg in changes.cancelled]
+    return {
+        'booking_count': len(booked),
+        'booked_events': booked,
+        'waiting_list_events': [item for item in booked if item['in_waiting_list']],
+        'cancelled_booking_count': len(cancelled),
+        'cancelled_events': cancelled,
+        'full_events': [_summary(agendas, record, tz, multi) for record in changes.full],
+    }
+
+
+# ---- writing ---------------------------------------------------------------------------------------
+
+def _apply(changes: Changes, agendas: dict[str, AgendaSpec], request: BookingRequest, tz: ZoneInfo,
+           now: datetime) -> None:
+    """Write the changes by batches; a full event is skipped and reported."""
+    items: list[EventRecord | Leg] = [*changes.to_cancel, *changes.to_book]
+    for start in range(0, len(items), BATCH_EVENTS):
+        batch = items[start:start + BATCH_EVENTS]
+        _apply_batch([i for i in batch if isinstance(i, EventRecord)], [i for i in batch if isinstance(i, Leg)],
+                     changes, agendas, request, tz, now)
+
+
+def _apply_batch(to_book: list[EventRecord], to_cancel: list[Leg], changes: Changes, agendas: dict[str, AgendaSpec],
+                 request: BookingRequest, tz: ZoneInfo, now: datetime) -> None:
+    cancelled_events = {(leg.agenda, leg.event) for leg in to_cancel}
+    for _ in range(MAX_DECISIONS):
+        placements = []
+        for record in to_book:
+            try:
+                placements.append(place(agendas[record.agenda], record, request, now, tz))
+            except BusinessError as exc:
+                if exc.err_class not in ('sold out', 'no waiting list'):
+                    raise
+                changes.full.append(record)
+        to_book = [p.event for p in placements]
+        if not placements and not to_cancel:
+            return
+        try:
+            booking_ids = store.book_each(placements, request, to_cancel, now)
+        except store.EventsChanged as changed:
+            to_book = [_fresh(record, changed.events) for record in to_book]
+            continue
+        except store.AlreadyBookedByUser as exc:  # booked by the same user meanwhile: done already
+            to_book = [record for record in to_book if (record.agenda, record.slug) != exc.event]
+            continue
+        except store.BookingChanged as exc:  # cancelled, accepted or suspended meanwhile: look again
+            to_cancel = [leg for leg in to_cancel if leg.booking_id not in exc.booking_ids]
+            to_cancel += [leg for booking_id in exc.booking_ids for leg in store.get_legs(booking_id)
+                          if not leg.cancelled and (leg.agenda, leg.event) in cancelled_events]
+            continue
+        changes.booked.extend(zip(placements, booking_ids))
+        changes.cancelled.extend(to_cancel)
+        return
+    raise Busy('busy', 'too many simultaneous bookings on these events: try again')
+
+
+def _fresh(record: EventRecord, changed: dict[Key, EventRecord | None]) -> EventRecord:
+    key = (record.agenda, record.slug)
+    if key not in changed:
+        return record
+    fresh = changed[key]
+    if fresh is None:
+        raise BusinessError('event not bookable', f'event {record.slug} was deleted')
+    return fresh
+
+
+def _run(changes: Changes, agendas: dict[str, AgendaSpec], events: dict[Key, EventRecord], request: BookingRequest,
+         tz: ZoneInfo, now: datetime, multi: bool) -> dict[str, Any]:
+    try:
+        _apply(changes, agendas, request, tz, now)
+    except ChronoError as exc:
+        if not changes.booked and not changes.cancelled:
+            raise
+        raise PartlyDone(exc, _answer(changes, agendas, events, tz, multi)) from exc
+    return _answer(changes, agendas, events, tz, multi)
+
+
+def _user_legs(user: str, agendas: Iterable[str], start: datetime, end: datetime) -> list[Leg]:
+    """The user's live event legs in these agendas starting in [start, end) (gsi1: eventually
+    consistent; the user's count items, written with each booking, keep a booking single)."""
+    names = set(agendas)
+    return [leg for leg in store.user_legs(user, start, end)
+            if leg.agenda in names and leg.event is not None and leg.meeting_type is None and not leg.cancelled]
+
+
+def _plan(wanted: list[EventRecord], held: list[Leg], cancellable) -> Changes:
+    """Book what is wanted and not held yet; cancel what is held, cancellable and not wanted."""
+    wanted_keys = {(r.agenda, r.slug) for r in wanted}
+    held_keys = {(leg.agenda, leg.event) for leg in held}
+    return Changes(to_book=[r for r in wanted if (r.agenda, r.slug) not in held_keys],
+                   to_cancel=[leg for leg in held if (leg.agenda, leg.event) not in wanted_keys and cancellable(leg)])
+
+
+def _check_overlaps(records: list[EventRecord], agendas_named: bool) -> None:
+    """`check_overlaps` (spec §6.4, §9.11): no two requested events overlap ([start, end); an
+    event without duration covers its start)."""
+    ordered = sorted(records, key=lambda r: r.spec.start)
+    clashes = []
+    for index, first in enumerate(ordered):
+        first_end = first.end or first.spec.start + timedelta(microseconds=1)
+        for second in ordered[index + 1:]:
+            if second.spec.start >= first_end:
+                break
+            clashes.append((first, second))
+    if clashes:
+        names = sorted({f'{r.agenda}@{r.slug}' if agendas_named else r.slug for pair in clashes for r in pair})
+        raise BadRequest(f'Some events occur at the same time: {", ".join(names)}')
+
+
+# ---- events fillslots (spec §6.3, §6.4) -------------------------------------------------------
+
+def events_fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """`POST /api/agenda/<agenda>/events/fillslots/`: the user's bookings on this agenda, in
+    the range, become exactly `slots`."""
+    agenda = events_agenda_or_404(agenda_slug)
+    return _events_fillslots([agenda], body, tz, now, multi=False)
+
+
+def agendas_events_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """`POST /api/agendas/events/fillslots/?agendas=a,b`: the same over several agendas, with
+    `agenda@event` slots; only the listed agendas' bookings are cancelled."""
+    agendas = _read_agendas(query)
+    return _events_fillslots(agendas, body, tz, now, multi=True)
+
+
+def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, now: datetime,
+                      multi: bool) -> dict[str, Any]:
+    slots, request = _read_request(body)
+    check_overlaps = body.bool('check_overlaps')
+    by_slug = {a.slug: a for a in agendas}
+    keys, invalid = [], []
+    for slot in slots:
+        agenda_slug, _, event = slot.partition('@') if multi else (agendas[0].slug, '', slot)
+        event = slug_of_occurrence_id(event) or event
+        if agenda_slug in by_slug and SLUG_RE.match(event):
+            keys.append((agenda_slug, event))
+        else:
+            invalid.append(slot)
+    ranges = {a.slug: _range(a, body, request, tz, now) for a in agendas}
+    events = store.get_events(keys)
+    invalid += [f'{a}@{e}' if multi else e for a, e in keys if (a, e) not in events]
+    if invalid:
+        raise invalid_slots(invalid)
+    wanted = [events[key] for key in dict.fromkeys(keys)]
+    for record in wanted:  # the first event that cannot be booked at all refuses the call, before any write
+        check_bookable(by_slug[record.agenda], record, now, tz, request)
+    if check_overlaps:
+        _check_overlaps(wanted, multi)
+    start = min([r[0] for r in ranges.values()] + [r.spec.start for r in wanted])
+    end = max([r[1] for r in ranges.values()] + [r.spec.start + timedelta(seconds=1) for r in wanted])
+    held = _user_legs(request.user_external_id, by_slug, start, end)
+
+    def cancellable(leg: Leg) -> bool:
+        low, high = ranges[leg.agenda]
+        return low <= leg.start < high
+    changes = _plan(wanted, held, cancellable)
+    events.update(store.get_events((leg.agenda, leg.event) for leg in changes.to_cancel))
+    return _run(changes, by_slug, events, request, tz, now, multi)
+
+
+# ---- several agendas' datetimes (spec §5.7) ---------------------------------------------------
+
+def agendas_datetimes(query: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """`GET /api/agendas/datetimes/?agendas=a,b`: the events of several agendas, ids `agenda@event`,
+    by start time; with `check_overlaps`, each item lists the ids of the items it overlaps."""
+    min_places = query.int('min_places', default=1, minimum=1)
+    events = query.choice('events', EVENTS_CHOICES, default='future')
+    if query.bool('show_past_events') and events == 'future':
+        events = 'all'
+    check_overlaps = query.bool('check_overlaps')
+    query.read.update(('with_status',))
+    agendas = _read_agendas(query)
+    params = read_slot_params(query, tz)
+    data = []
+    for position, agenda in enumerate(agendas):
+        for item in event_items(agenda, params.for_agenda(agenda, tz, now, events), min_places, events, base_url,
+                                tz, now):
+            item.update(id=f'{agenda.slug}@{item["slug"]}', agenda_slug=agenda.slug, agenda_label=agenda.label)
+            data.append((item['datetime'], position, item))
+    data.sort(key=lambda entry: entry[:2])
+    items = [item for _, _, item in data]
+    if check_overlaps:
+        for item in items:
+            item['overlaps'] = [other['id'] for other in items if other is not item and _overlap(item, other)]
+    return with_meta(items)
+
+
+def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    a_end = a['end_datetime'] or a['datetime']
+    b_end = b['end_datetime'] or b['datetime']
+    if a['datetime'] == b['datetime']:
+        return True
+    return a['datetime'] < b_end and b['datetime'] < a_end
+
+
+# ---- recurring events (spec §6.5) -------------------------------------------------------------
+
+def recurring_events(query: Payload, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """`GET /api/agendas/recurring-events/?agendas=a,b`: one item per (recurring event, weekday)
+    whose rule has not ended, ids `agenda@event:weekday`, by agenda, time of day, event and
+    weekday; `sort=day` orders them by weekday first."""
+    by_day = query.choice('sort', ('day',)) == 'day'
+    query.read.update(('user_external_id',))
+    agendas = _read_agendas(query)
+    today = now.astimezone(tz).date().isoformat()
+    items = []
+    for position, agenda in enumerate(agendas):
+        for record in store.list_events(agenda.slug):
+            spec = record.spec
+            if is_recurring_primary(spec) and not spec.cancelled and (spec.recurrence_end_date or '9') > today:
+                local = spec.start.astimezone(tz)
+                for item in recurring_items(agenda.slug, agenda.label, spec):
+                    order = ((item['weekday'], local.time(), position, spec.slug) if by_day
+                             else (position, local.time(), spec.slug, item['weekday']))
+                    items.append((order, item))
+    return {'data': [item for _, item in sorted(items, key=lambda entry: entry[0])]}
+
+
+def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """`POST /api/agendas/recurring-events/fillslots/?agendas=...&action=...` (the seed):
+    `book` books every occurrence of the listed (event, weekday) pairs in the range, `unbook`
+    cancels the user's bookings on them, `update` does both and cancels the user's bookings on
+    the other recurring events' occurrences of these agendas in the range. Occurrences that
+    cannot be booked (cancelled, outside the window) are left out; full ones are listed."""
+    action = query.choice('action', ACTIONS, required=True)
+    agendas = _read_agendas(query)
+    slots, request = _read_request(body)
+    by_slug = {a.slug: a for a in agendas}
+    pairs, invalid = set(), []
+    for slot in slots:
+        parsed = read_recurring_slot(slot)
+        if parsed is None or parsed.agenda not in by_slug:
+            invalid.append(slot)
+        else:
+            pairs.add((parsed.agenda, parsed.event, parsed.weekday))
+    query_dates = Payload({k: v for k, v in query.data.items() if k in ('date_start', 'date_end')})
+    ranges = {a.slug: _range(a, query_dates, request, tz, now) for a in agendas}
+    primaries = store.get_events((agenda, event) for agenda, event, _ in pairs)
+    invalid += sorted(f'{a}@{e}:{d}' for a, e, d in pairs
+                      if (a, e) not in primaries or d not in (primaries[(a, e)].spec.recurrence_days or ()))
+    if invalid:
+        raise invalid_slots(invalid)
+    occurrences: dict[Key, EventRecord] = {}
+    for agenda in agendas:
+        low, high = ranges[agenda.slug]
+        occurrences.update(((agenda.slug, r.slug), r) for r in store.events_between(agenda.slug, low, high)
+                           if r.spec.primary_event)
+
+    def pair(record: EventRecord) -> tuple[str, str, int]:
+        return record.agenda, record.spec.primary_event, occurrence_weekday(record.spec, tz)
+
+    wanted = [] if action == 'unbook' else [
+        r for r in occurrences.values() if pair(r) in pairs and not r.spec.cancelled
+        and is_bookable(by_slug[r.agenda], r.spec, now, tz, request.bypass_delays)]
+    held = _user_legs(request.user_external_id, by_slug, min(r[0] for r in ranges.values()),
+                      max(r[1] for r in ranges.values()))
+    held = [leg for leg in held if (leg.agenda, leg.event) in occurrences]
+
+    def cancellable(leg: Leg) -> bool:
+        listed = pair(occurrences[(leg.agenda, leg.event)]) in pairs
+        return action == 'update' and not listed or action == 'unbook' and listed
+    changes = _plan(sorted(wanted, key=lambda r: (r.spec.start, r.agenda, r.slug)), held, cancellable)
+    if action == 'unbook':
+        changes.to_book = []
+    return _run(changes, by_slug, occurrences, request, tz, now, multi=True)
+
