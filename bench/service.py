@@ -8,9 +8,7 @@ import sys
 
 def main() -> int:
     import app
-    from chalicelib import store
     from local.server import ServerThread
-    store.reset()
     server = ServerThread(app.app).start()
     print(server.url, flush=True)
     sys.stdin.read()
