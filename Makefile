@@ -38,9 +38,10 @@ package: $(STAMP)
 	$(BIN)/chalice package --stage $(STAGE) --merge-template infra/template.yml $(PACKAGE_DIR)
 	$(BIN)/cfn-lint $(PACKAGE_DIR)/sam.yaml
 
-# Meetings datetimes for 9 and 90 days on DynamoDB Local; figures also in build/bench-meetings.json.
+# The figures of design.md §6 on DynamoDB Local, one table (README, Benchmarks); also in build/bench.json.
+# `make bench FIGURES="round_trips cold_import"` runs some of them.
 bench: install
-	$(BIN)/python -m bench.meetings_datetimes
+	$(BIN)/python -m bench $(FIGURES)
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache .chalice/deployments

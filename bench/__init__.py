@@ -1,1 +1,1 @@
-"""Benchmarks run by `make bench` (each module: `python -m bench.<name>`)."""
+"""Benchmarks: `make bench` (`python -m bench [figure ...]`), one module per figure (README, Benchmarks)."""

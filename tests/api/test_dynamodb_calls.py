@@ -5,38 +5,24 @@ Calls are counted at botocore's door (every pynamodb call goes through it). Tran
 """
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from botocore.client import BaseClient
-from botocore.exceptions import ClientError
+
+from tests.dynamodb_calls import DynamoDBCalls
 
 PARIS = ZoneInfo('Europe/Paris')
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=PARIS)
 
 
-def count_calls(monkeypatch) -> Counter:
+def count_calls(monkeypatch) -> DynamoDBCalls:
     """Every DynamoDB operation made from now on, by name; `inject(n)` makes the next n
-    transactions fail with a TransactionConflict cancellation."""
-    seen: Counter = Counter()
-    conflicts = {'left': 0}
-    original = BaseClient._make_api_call
-
-    def counting(self, operation, params):
-        seen[operation] += 1
-        if operation == 'TransactWriteItems' and conflicts['left'] > 0:
-            conflicts['left'] -= 1
-            reasons = [{'Code': 'TransactionConflict', 'Message': 'Transaction is ongoing for the item'}] + [
-                {'Code': 'None'}] * (len(params['TransactItems']) - 1)
-            raise ClientError({'Error': {'Code': 'TransactionCanceledException', 'Message': 'conflict'},
-                               'CancellationReasons': reasons}, operation)
-        return original(self, operation, params)
-
-    monkeypatch.setattr(BaseClient, '_make_api_call', counting)
-    seen.inject = lambda n: conflicts.update(left=n)  # type: ignore[attr-defined]
-    return seen
+    transactions fail with a TransactionConflict cancellation (tests/dynamodb_calls.py)."""
+    calls = DynamoDBCalls()
+    monkeypatch.setattr(BaseClient, '_make_api_call', calls.wrap(BaseClient._make_api_call))
+    return calls
 
 
 @pytest.fixture

@@ -5,19 +5,15 @@ through the local HTTP server (chalice.test.Client is not thread-safe).
 """
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
 
-from chalicelib.models import Booking, event_bookings_key
+from tests.concurrency import THREADS, live_bookings, parallel
 
 TZ = ZoneInfo('Europe/Paris')
-THREADS = 24
 
 
 def local(moment: datetime) -> str:
@@ -25,21 +21,6 @@ def local(moment: datetime) -> str:
 
 
 START = local(datetime.now(timezone.utc) + timedelta(days=3))
-
-
-def parallel(calls, threads=THREADS):
-    """Run `calls` (functions of a requests.Session) from `threads` threads released together."""
-    barrier = threading.Barrier(threads)
-    sessions = threading.local()
-
-    def run(call):
-        if not hasattr(sessions, 'session'):
-            sessions.session = requests.Session()
-            barrier.wait()
-        return call(sessions.session)
-
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(run, calls))
 
 
 def setup_events(http_api, agenda='piscine', **events):
@@ -59,18 +40,6 @@ def places(http_api, agenda, event):
     status, answer = http_api.get(f'/api/agenda/{agenda}/status/{event}/')
     assert status == 200
     return answer['places']
-
-
-def live_bookings(agenda, event):
-    """(main-list places, waiting-list places) held by the live booking items of an event."""
-    main = waiting = 0
-    for leg in Booking.by_gsi2.query(event_bookings_key(agenda, event)):
-        if leg.cancelled_at is None:
-            if leg.in_waiting_list:
-                waiting += int(leg.count)
-            else:
-                main += int(leg.count)
-    return main, waiting
 
 
 def test_200_parallel_fillslots_fill_both_lists_exactly(http_api):

@@ -7,7 +7,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from tests.conformance.test_booking_concurrency import fillslot, live_bookings, parallel, places, setup_events
+from tests.concurrency import live_bookings, parallel
+from tests.conformance.test_booking_concurrency import fillslot, places, setup_events
 
 
 def resize(http_api, booking_id, count):

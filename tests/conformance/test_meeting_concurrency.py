@@ -18,7 +18,7 @@ import pytest
 from chalicelib import store
 from chalicelib.models import Booking, Lock
 from chalicelib.store import tables
-from tests.conformance.test_booking_concurrency import parallel
+from tests.concurrency import parallel
 
 TZ = ZoneInfo('Europe/Paris')
 NO_DESK = 'no more desk available'

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from tests.conformance.test_booking_concurrency import TZ, live_bookings, parallel, places
+from tests.concurrency import live_bookings, parallel
+from tests.conformance.test_booking_concurrency import TZ, places
 
 FIRST = (datetime.now(timezone.utc) + timedelta(days=2)).astimezone(TZ).date()
 OCCURRENCES = 40
