@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 from . import (cold_import, events_datetimes, fillslot_overhead, meetings_datetimes, parallel_fillslots,
-               round_trips)
+               recurring_fillslots, round_trips)
 from .harness import ROOT, Bench, Row
 
 FIGURES: dict[str, ModuleType] = {
@@ -27,6 +27,7 @@ FIGURES: dict[str, ModuleType] = {
     'events_datetimes': events_datetimes,
     'parallel_fillslots': parallel_fillslots,
     'cold_import': cold_import,
+    'recurring_fillslots': recurring_fillslots,
 }
 OUTPUT = ROOT / 'build' / 'bench.json'
 
