@@ -5,12 +5,13 @@ closures is `ics.py`.)
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
-
 from .bookings import Leg
+
+if TYPE_CHECKING:
+    from icalendar import Event
 
 PRODID = '-//Chrono booking API//EN'
 CONTENT_TYPE = 'text/calendar; charset=utf-8'
@@ -27,6 +28,7 @@ def summary(leg: Leg, agenda_label: str | None) -> str:
 
 
 def vevent(leg: Leg, agenda_label: str | None, tz: ZoneInfo, now: datetime) -> Event:
+    from icalendar import Event  # imported on first use, as in ics.py: no booking request pays it at cold start
     event = Event()
     event.add('uid', leg_uid(leg))
     event.add('dtstamp', now)
@@ -42,6 +44,7 @@ def vevent(leg: Leg, agenda_label: str | None, tz: ZoneInfo, now: datetime) -> E
 
 def calendar(legs: Iterable[Leg], agenda_labels: dict[str, str], tz: ZoneInfo, now: datetime) -> str:
     """The iCalendar text of `legs` (already filtered: live ones), with the VTIMEZONE their TZIDs name."""
+    from icalendar import Calendar
     cal = Calendar()
     cal.add('prodid', PRODID)
     cal.add('version', '2.0')
