@@ -71,7 +71,7 @@ VALUE_FORMS: dict[str, dict[str, Any]] = {
                                '(any case).'},
     'List': {'anyOf': [array({'type': ['string', 'integer']}), {'type': 'string'}, {'type': 'null'}],
              'description': 'A list, or its items joined by commas ("a,b"); blank items are dropped.'},
-    'Slug': {'type': 'string', 'pattern': '^[A-Za-z0-9_-]{1,160}$'},
+    'Slug': {'anyOf': [{'type': 'string', 'pattern': '^[A-Za-z0-9_-]{1,160}$'}, *BLANK]},
     'Text': {'type': ['string', 'null'], 'maxLength': 10_000},
     'Date': {'anyOf': [{'type': 'string', 'pattern': r'^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$'}, *BLANK],
              'description': 'YYYY-MM-DD.'},
