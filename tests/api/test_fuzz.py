@@ -110,8 +110,9 @@ class World:
         if method == 'POST' and response.status_code == 200:
             answer = json.loads(response.body)
             route = urlsplit(path).path.rstrip('/')
-            if answer.get('err') == 0 and '/fillslot' in route:
-                self.bookings.append(int(answer['booking_id']))
+            if answer.get('err') == 0 and '/fillslot' in route:  # one booking, or several (events/fillslots)
+                made = [answer] if 'booking_id' in answer else answer.get('booked_events', [])
+                self.bookings.extend(int(item['booking_id']) for item in made)
             elif answer.get('err') == 0 and route.endswith(MOVES):
                 self.moved.add(int(answer['booking_id']))
         return response
@@ -229,14 +230,17 @@ def world(client) -> World:
 
 
 def fuzz_document() -> dict[str, Any]:
-    """The API's description with the seeded users among the values of the parameters that name one
-    (path parameters are aimed apart: `World.aim`)."""
+    """The API's description with the seeded users and agendas among the values of the query and body
+    parameters that name them (path parameters are aimed apart: `World.aim`)."""
     document = copy.deepcopy(openapi.document(BASE_URL))
     for item in document['paths'].values():
         for operation in item.values():
             for param in operation['parameters']:
                 if param['name'] == 'user_external_id':
                     param['schema'] = {'anyOf': [{'enum': list(USERS)}, {'type': 'string'}]}
+                elif param['name'] == 'agendas':  # routes over several agendas (?agendas=a,b)
+                    param['schema'] = {'anyOf': [{'enum': [EVENTS_AGENDA, f'{EVENTS_AGENDA},{MEETINGS_AGENDA}']},
+                                                 param['schema']]}
     fields = document['components']['schemas']['Fillslot']['properties']
     fields['user_external_id'] = {'anyOf': [{'enum': list(USERS)}, fields['user_external_id']]}
     return document
