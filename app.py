@@ -241,6 +241,14 @@ def callbacks_redrive(call: Call):
     return {'data': callbacks.redrive(call.now)}
 
 
+# ---- the API's description (README: answers and errors) -------------------------------------
+
+@api.route('/api/openapi.json', methods=('GET',))
+def openapi_document(call: Call):
+    from chalicelib import openapi  # here: compiling its tables would cost every cold start ~6 ms
+    return http.answer(openapi.document(call.base_url))
+
+
 # One message per invocation: an attempt may take its 15 s timeout, well within the Lambda's.
 @app.on_sqs_message(queue=os.environ.get('CHRONO_CALLBACK_QUEUE') or 'chrono-callbacks', batch_size=1)
 def deliver_callbacks(event):

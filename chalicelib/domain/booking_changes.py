@@ -129,7 +129,7 @@ def check_growth(leg: Leg, event: EventRecord, count: int) -> None:
     if leg.in_waiting_list:
         fits = places.waiting_list_available >= delta
     else:
-        fits = places.available >= delta and places.waiting_list_reserved == 0
+        fits = places.available >= delta and not (places.has_waiting_list and places.waiting_list_reserved)
     if not fits:
         raise BusinessError('sold out', f'event {event.slug} has not {delta} more places', err=3)
 

@@ -246,7 +246,9 @@ def _placement_condition(p: Placement):
         if not p.forced:  # someone waits, or the main list is short of `count` places
             condition &= (Event.reserved > spec.places - p.count) | (Event.waiting_list_reserved > 0)
     else:
-        condition &= (Event.reserved <= spec.places - p.count) & (Event.waiting_list_reserved == 0)
+        condition &= Event.reserved <= spec.places - p.count
+        if spec.waiting_list_places:  # nobody waits before it; without a waiting list (suspended) nobody can
+            condition &= Event.waiting_list_reserved == 0
     return condition
 
 

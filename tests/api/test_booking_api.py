@@ -292,6 +292,18 @@ def test_a_main_list_booking_does_not_grow_past_people_waiting(api, event):
     assert get(api, main)['count'] == 1
 
 
+def test_without_waiting_list_a_main_list_booking_grows_past_a_suspended_one(api, agenda):
+    """fillslot's rule (spec §9.2): with no waiting list, a booking suspended into it (spec §8.8)
+    does not wait before anyone, so a main-list booking may still grow into the free places."""
+    create_event(api, 'nw', places=3)
+    main, suspended = book(api, event='nw'), book(api, event='nw', user_external_id='u2')
+    assert api.post(f'/api/booking/{suspended}/suspend/') == (200, {'err': 0, 'booking_id': suspended})
+    assert resize(api, main, 2) == (200, {'err': 0, 'booking_id': main})
+    assert refusal(resize(api, main, 4), 3, 'sold out')
+    assert counters(api, 'nw') == {'nw': (2, 0)}
+    assert (get(api, main)['count'], get(api, suspended)['in_waiting_list']) == (2, True)
+
+
 def test_an_overbooked_event_refuses_growth_but_allows_shrinking(api, event):
     booking_id = book(api, count=2)
     set_counters('x', 'e', reserved=5)  # overbooked by accepts meanwhile

@@ -282,6 +282,21 @@ def test_suspend_then_accept_returns_to_the_start(api, event):
     assert get(api, main)['in_waiting_list'] is False
 
 
+def test_an_event_without_waiting_list_stays_bookable_after_a_suspend(api, agenda):
+    """Found by the fuzz run: a suspend (no capacity check, spec §8.8) puts a booking in an event's
+    waiting list of 0 places; the next booking goes to the main list (no waiting list: nobody waits
+    before it) and its transaction must say so, instead of failing its condition until `busy`."""
+    create_event(api, 'nw', places=3)
+    suspended = book(api, event='nw')
+    assert suspend(api, suspended) == (200, {'err': 0, 'booking_id': suspended})
+    status, answer = api.post('/api/agenda/x/fillslot/nw/', {'user_external_id': 'u2', 'count': 2})
+    assert (status, answer['err'], answer['in_waiting_list']) == (200, 0, False), answer
+    assert answer['places'] == {'total': 3, 'reserved': 2, 'available': 1, 'full': False, 'has_waiting_list': False}
+    assert refusal(api.post('/api/agenda/x/fillslot/nw/', {'count': 2}), 1, 'sold out')
+    assert get(api, suspended)['in_waiting_list'] is True
+    assert counters(api, 'nw') == {'nw': (2, 0)}  # the status shows no waiting list
+
+
 # ---- several places (count) ------------------------------------------------------------------
 
 def test_a_booking_of_three_places_moves_all_three(api, agenda):
