@@ -159,6 +159,9 @@ ANSWERS: dict[str, dict[str, Any]] = {
                         'api': URLS, 'desk': S_, 'meeting_type': S_},
                        (*BOOKING_STATE, *PERSON, 'creation_datetime', 'datetime', 'end_datetime', 'agenda', 'event',
                         'api')),
+    'Changed': answer({'booking_count': I, 'booked_events': array({'type': 'object'}),
+                       'waiting_list_events': array({'type': 'object'}), 'cancelled_booking_count': I,
+                       'cancelled_events': array({'type': 'object'}), 'full_events': array({'type': 'object'})}),
     'FailedCallback': obj({'id': S, 'booking_id': I, 'kind': {'enum': ['cancel', 'presence', 'absence']}, 'url': S_,
                            'attempts': I, 'last_error': S_}),
 }
@@ -218,6 +221,8 @@ INPUTS: dict[str, dict[str, Any]] = {
                          'user_check_type_label': TEXT, 'use_color_for': TEXT}, (), additionalProperties=True,
                         description='null or "" clears a value; any other key is merged into `extra_data`.'),
     'Resize': obj({'count': INT}, ('count',)),
+    'EventsFillslots': {'allOf': [ref('Fillslot'), obj({'slots': LIST, 'date_start': DATE, 'date_end': DATE,
+                                                         'check_overlaps': BOOL}, ('user_external_id',))]},
 }
 
 # ---- query parameters, by name ----------------------------------------------------------------------
@@ -227,6 +232,8 @@ QUERY: dict[str, dict[str, Any]] = {
     'date_start': DATE, 'date_end': DATE, 'user_external_id': S, 'exclude_user_external_id': S,
     'hide_disabled': BOOL, 'bypass_delays': BOOL, 'lock_code': S, 'min_places': INT,
     'events': {'enum': [*EVENTS_CHOICES, '']}, 'resources': LIST, 'agenda': SLUG,
+    'agendas': LIST, 'show_past_events': BOOL, 'check_overlaps': BOOL, 'sort': {'enum': ['day', '']},
+    'action': {'enum': ['book', 'unbook', 'update']},
 }
 SLOT_QUERY = ('date_start', 'date_end', 'user_external_id', 'exclude_user_external_id', 'hide_disabled',
               'bypass_delays', 'lock_code')
@@ -304,6 +311,18 @@ OPERATIONS = (
     Operation('POST', '/api/callbacks/failed/redrive', 'Send the failed callbacks again',
               data(obj({'redriven': I}))),
     Operation('GET', '/api/openapi.json', 'This description', {'type': 'object'}),
+    Operation('POST', f'{AGENDA}/events/fillslots', 'The user\'s bookings here become `slots`', 'Changed',
+              body='EventsFillslots'),
+    Operation('POST', '/api/agendas/events/fillslots', 'The same over several agendas (`agenda@event`)', 'Changed',
+              ('agendas!',), body='EventsFillslots'),
+    Operation('GET', '/api/agendas/datetimes', 'Events of several agendas', 'Datetimes',
+              ('agendas!', *SLOT_QUERY, 'min_places', 'events', 'show_past_events', 'check_overlaps')),
+    Operation('GET', '/api/agendas/recurring-events', 'Recurring events by weekday',
+              data(array(obj({'id': S, 'text': S, 'label': S, 'day': S, 'weekday': I, 'slug': S, 'agenda_slug': S,
+                              'agenda_label': S, 'description': S_, 'recurrence_end_date': S_}))),
+              ('agendas!', 'sort', 'user_external_id')),
+    Operation('POST', '/api/agendas/recurring-events/fillslots', 'Book, unbook or update weekly occurrences',
+              'Changed', ('agendas!', 'action!', 'date_start', 'date_end'), body='EventsFillslots'),
 )
 EXTRA_INPUTS = {'EventCreate': {'allOf': [ref('Event'), {'required': ['start_datetime', 'places']}]}}
 
