@@ -1,6 +1,7 @@
 """Use cases of the admin API (design.md §3.4): agendas, events, import and export."""
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,9 @@ from .domain.window import LAST_INSTANT, booking_window
 from .errors import BusinessError, InvalidPayload, invalid
 from .lookup import agenda_or_404, event_or_404, events_agenda_or_404
 from .parsing import SLUG_RE, Payload
+
+log = logging.getLogger(__name__)
+RECURRENCE_FIELDS = ('recurrence_days', 'recurrence_week_interval', 'recurrence_end_date')
 
 
 # ---- agendas ------------------------------------------------------------------------------
@@ -83,6 +87,7 @@ def create_event(agenda_slug: str, body: Payload, base_url: str, tz: ZoneInfo, n
     agenda = events_agenda_or_404(agenda_slug)
     spec = read_event(body, tz, slug_required=False)
     body.check()
+    _check_recurrence_fields(body, None)
     if not spec.slug:
         base = slugify(spec.label or '') or f'{agenda.slug}-{spec.start.astimezone(tz):%Y-%m-%d-%H%M}'
         candidates = [base] + [f'{base}-{n}' for n in range(2, 50)]
@@ -134,7 +139,13 @@ def _sync_recurrence(agenda: str, old: EventRecord | None, new: EventSpec | None
                                                  ([old] if old else []) + stored))
     except store.Refused:
         raise BusinessError('event has bookings', f'event {(old or new).slug} or its occurrences have more bookings '
-                                                  'than that') from None
+                                                  'than that, or an occurrence\'s slug is taken') from None
+    derived = {e.slug: e for e in wanted}
+    for record in stored:  # a booked occurrence whose time changed: its bookings follow
+        spec = derived.get(record.slug)
+        moved = EventRecord(agenda, spec) if spec else None
+        if record.has_bookings and moved and (moved.spec.start, moved.end) != (record.spec.start, record.end):
+            store.follow_event(agenda, moved)
 
 
 def get_event(agenda_slug: str, event_slug: str, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
@@ -152,6 +163,7 @@ def update_event(agenda_slug: str, event_slug: str, body: Payload, base_url: str
     body.read.add('slug')
     spec = read_event(body, tz, current=record.spec)
     body.check()
+    _check_recurrence_fields(body, record.spec)
     problem = shrink_problem(record, spec)
     if problem:
         raise BusinessError('event has bookings', problem)
@@ -170,9 +182,25 @@ def update_event(agenda_slug: str, event_slug: str, body: Payload, base_url: str
     return event_detail(agenda, updated, base_url, tz, now)
 
 
+def _check_recurrence_fields(body: Payload, current: EventSpec | None) -> None:
+    """`primary_event` is the rule's to set (and an import's, which lists what an export wrote); an
+    occurrence does not recur itself."""
+    if 'primary_event' in body.data and (body.data['primary_event'] or None) != (
+            current.primary_event if current else None):
+        raise invalid('primary_event', 'Set by the recurring event that has this event as an occurrence.')
+    if current is not None and current.primary_event and any(
+            body.data.get(name) not in (None, '', []) for name in RECURRENCE_FIELDS):
+        raise invalid('recurrence_days', f'An occurrence of the recurring event {current.primary_event} cannot '
+                                         'recur itself: change that event.')
+
+
 def delete_event(agenda_slug: str, event_slug: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
     agenda = events_agenda_or_404(agenda_slug)
     record = event_or_404(agenda.slug, event_slug)
+    if record.spec.primary_event and store.get_event(agenda.slug, record.spec.primary_event):
+        raise BusinessError('event is an occurrence', f'event {record.slug} is an occurrence of the recurring event '
+                                                      f'{record.spec.primary_event}: cancel it rather than delete it '
+                                                      '(it would come back), or change that event')
     if record.has_bookings:
         raise BusinessError('event has bookings', f'event {record.slug} has bookings: cancel them first')
     if is_recurring_primary(record.spec):  # with its occurrences
@@ -196,9 +224,13 @@ def extend_recurrences(tz: ZoneInfo, now: datetime) -> int:
         for primary in (r for r in records if is_recurring_primary(r.spec) and not r.spec.recurrence_end_date):
             stored = [r for r in records if r.spec.primary_event == primary.slug]
             wanted = derive_occurrences(primary.spec, [r.spec for r in stored], tz, now)
-            known = {r.slug for r in stored}
-            ops = store.plan_events(summary.slug, [e for e in wanted if e.slug not in known], [])
-            store.apply_operations(ops)
+            taken = {r.slug for r in records}  # an occurrence's slug given to another event: that day is skipped
+            ops = store.plan_events(summary.slug, [e for e in wanted if e.slug not in taken], [])
+            try:
+                store.apply_operations(ops)
+            except Exception:  # noqa: BLE001 - one event's trouble must not stop the others' year
+                log.exception('occurrences of %s/%s not extended', summary.slug, primary.slug)
+                continue
             created += len(ops)
     return created
 

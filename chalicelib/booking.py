@@ -74,7 +74,10 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url:
         spec = configured_agenda_or_404(agenda_slug)
         if spec.kind != 'events':
             return _book_meeting(spec, slots, request, base_url, tz, now)
-    # On an events agenda, `<primary>:<date>` names an occurrence of a recurring event (spec §9.10).
+    # On an events agenda, `<primary>:<date>` names an occurrence of a recurring event (spec §9.10); both
+    # spellings of one event are one event.
+    named = {slug_of_occurrence_id(slot) or slot: slot for slot in reversed(slots)}
+    slots = list(dict.fromkeys(named[slug_of_occurrence_id(slot) or slot] for slot in slots))
     slugs = [slug_of_occurrence_id(slot) or slot for slot in slots]
     snapshot = store.read_for_booking(agenda_slug, slugs, request.user_external_id, request.cancel_booking_id)
     agenda = snapshot.agenda

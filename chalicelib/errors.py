@@ -48,6 +48,8 @@ class PartlyDone(BusinessError):
     def __init__(self, cause: ChronoError, done: dict[str, Any]) -> None:
         super().__init__(cause.err_class, cause.err_desc)
         self.done = done
+        self.status = cause.status  # a 503 stays a 503, and a retryable cause stays so (never kept for a replay)
+        self.retryable = getattr(cause, 'retryable', False)
 
     def body(self) -> dict[str, Any]:
         return {**self.done, **super().body()}

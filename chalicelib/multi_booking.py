@@ -53,6 +53,8 @@ class Changes:
 def _read_agendas(query: Payload) -> list[AgendaSpec]:
     """`agendas=a,b` (required): events agendas, in the given order."""
     slugs = list(dict.fromkeys(query.list('agendas', required=True) or []))
+    if not slugs and 'agendas' not in query.errors:
+        query.error('agendas', 'This field is required.')
     if len(slugs) > MAX_AGENDAS:
         query.error('agendas', f'Ensure this list has no more than {MAX_AGENDAS} agendas.')
     if 'subscribed' in query.data:
@@ -168,7 +170,7 @@ def _apply_batch(to_book: list[EventRecord], to_cancel: list[Leg], changes: Chan
             to_book = [_fresh(record, changed.events) for record in to_book]
             continue
         except store.AlreadyBookedByUser as exc:  # booked by the same user meanwhile: done already
-            to_book = [record for record in to_book if (record.agenda, record.slug) != exc.event]
+            to_book = [record for record in to_book if (record.agenda, record.slug) not in exc.events]
             continue
         except store.BookingChanged as exc:  # cancelled, accepted or suspended meanwhile: look again
             to_cancel = [leg for leg in to_cancel if leg.booking_id not in exc.booking_ids]

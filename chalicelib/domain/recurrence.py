@@ -5,9 +5,10 @@ its occurrences are stored as events of their own, with `primary_event` set and 
 event, and each keeps its own counters: one occurrence's place decision is a condition on
 that occurrence's item only.
 
-Which occurrences exist: every date of the rule from the primary's start up to
-`recurrence_end_date`; a primary without an end date gets those of the next HORIZON_DAYS
-(the daily `extend_recurrences` job moves that horizon). When the primary changes, its
+Which occurrences exist: every date of the rule from the primary's start (or from the time it
+was saved, if later) up to `recurrence_end_date`; a primary without an end date gets those of the
+next HORIZON_DAYS (the daily `extend_recurrences` job moves that horizon). At most MAX_OCCURRENCES
+to come at any time. When the primary changes, its
 occurrences to come are derived again (keeping their own `cancelled` flag); past ones stay as
 they were. No I/O here.
 """
@@ -23,6 +24,7 @@ from dateutil.rrule import WEEKLY, rrule
 
 from .agendas import EventSpec
 from .events import is_recurring_primary
+from .window import LAST_DAY
 
 HORIZON_DAYS = 372  # open-ended rules: a year of occurrences ahead, and a week of slack for the daily job
 MAX_OCCURRENCES = 1000
@@ -53,16 +55,19 @@ def rule_problem(event: EventSpec) -> str | None:
 
 
 def occurrence_starts(primary: EventSpec, tz: ZoneInfo, now: datetime) -> list[datetime]:
-    """The occurrences' starts (aware, UTC), at the primary's local time of day on each date of
-    the rule; at most MAX_OCCURRENCES + 1 (the caller refuses more)."""
+    """The starts (aware, UTC) of the occurrences to come, at the primary's local time of day on
+    each date of the rule; at most MAX_OCCURRENCES + 1 (the caller refuses more). The weeks of
+    `recurrence_week_interval` count from the primary's start."""
     local = primary.start.astimezone(tz)
     if primary.recurrence_end_date:
         until = date.fromisoformat(primary.recurrence_end_date)
     else:
         until = max(now.astimezone(tz).date(), local.date()) + timedelta(days=HORIZON_DAYS)
+    until = min(until, LAST_DAY - timedelta(days=1))  # nothing is stored from the year 3000 on
     rule = rrule(WEEKLY, dtstart=local.replace(tzinfo=None), interval=primary.recurrence_week_interval or 1,
                  byweekday=primary.recurrence_days, until=datetime.combine(until, time(0, 0)) - timedelta(seconds=1))
-    return [moment.replace(tzinfo=tz).astimezone(timezone.utc) for moment in islice(rule, MAX_OCCURRENCES + 1)]
+    starts = (moment.replace(tzinfo=tz).astimezone(timezone.utc) for moment in rule)
+    return list(islice((start for start in starts if start >= now), MAX_OCCURRENCES + 1))
 
 
 def occurrence(primary: EventSpec, start: datetime, tz: ZoneInfo, cancelled: bool = False) -> EventSpec:

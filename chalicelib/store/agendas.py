@@ -377,15 +377,18 @@ def plan_events(agenda: str, new: list[EventSpec], current: list[EventRecord]) -
     new_events = {e.slug: e for e in new}
     for slug, spec in new_events.items():
         record = old_events.get(slug)
+        # An undo is guarded too: a booking made meanwhile keeps the new state that takes it.
         if record is None:
             item = _event_item(agenda, spec)
-            ops.append(Operation(_put(item, Event.pk.does_not_exist()), _delete(item), _size(item)))
+            ops.append(Operation(_put(item, Event.pk.does_not_exist()), _delete(item, _has_no_bookings()),
+                                 _size(item)))
         elif record.spec != spec:
             target = Event(pk, f'{EVENT_PREFIX}{slug}')
             ops.append(Operation(
                 lambda tx, t=target, s=spec: tx.update(t, actions=_event_update_actions(s),
                                                        condition=_fits_bookings(s)),
-                lambda tx, t=target, s=record.spec: tx.update(t, actions=_event_update_actions(s)),
+                lambda tx, t=target, s=record.spec: tx.update(t, actions=_event_update_actions(s),
+                                                              condition=_fits_bookings(s)),
                 _size(_event_item(agenda, spec), _event_item(agenda, record.spec))))
     for slug, record in old_events.items():
         if slug not in new_events:
@@ -420,10 +423,18 @@ def apply_operations(ops: list[Operation]) -> None:
                 for undo in batches([op for op in done if op.undo is not None]):
                     try:
                         with_transaction(lambda tx, u=undo: [op.undo(tx) for op in u])
-                    except Exception:  # noqa: BLE001 - keep undoing the rest, then report
-                        log.exception('import rollback step failed')
+                    except Exception:  # noqa: BLE001 - one at a time then: an undo a booking refuses stays done
+                        _undo_each(undo)
             raise
         applied.append(chunk)
+
+
+def _undo_each(ops: list[Operation]) -> None:
+    for op in ops:
+        try:
+            with_transaction(op.undo)
+        except Exception:  # noqa: BLE001 - keep undoing the rest, then report
+            log.exception('rollback step not undone (a booking holds the new state, or an outage)')
 
 
 def save_resources(resources: dict[str, dict[str, Any]]) -> list[Operation]:

@@ -208,9 +208,12 @@ class EventsChanged(Exception):
 
 
 class AlreadyBookedByUser(Exception):
-    def __init__(self, event: str) -> None:
+    """The user holds a booking of `event` already (and of every one of `events`)."""
+
+    def __init__(self, event: Any, events: Iterable[Any] = ()) -> None:
         super().__init__(event)
         self.event = event
+        self.events = set(events) or {event}
 
 
 class BookingChanged(Exception):
@@ -467,7 +470,7 @@ def book_each(placements: list[Placement], request: BookingRequest, cancelled: l
             raise BookingChanged(changed)
         users = [(tag[2], tag[1]) for tag, _ in failures if tag[0] == 'user']
         if users:
-            raise AlreadyBookedByUser(users[0])
+            raise AlreadyBookedByUser(users[0], users)
         events = {(tag[2], tag[1]): _event_record(Event.from_raw_data(reason.raw_item)) if reason.raw_item else None
                   for tag, reason in failures if tag[0] == 'event'}
         if events:

@@ -321,3 +321,43 @@ def test_the_ids_of_one_transaction_are_distinct_even_when_their_random_bits_col
     monkeypatch.setattr(bookings.random, 'getrandbits', lambda n: next(bits))
     base = (1_900_000_000_000 - bookings.ID_EPOCH_MS) << bookings.ID_RANDOM_BITS
     assert bookings._distinct_ids(3) == [base | 5, base | 7, base | 9]
+
+
+def test_an_empty_agendas_list_is_a_400(api, pool):
+    for path in ('/api/agendas/recurring-events/fillslots/?agendas=,&action=book', '/api/agendas/events/fillslots/'
+                 '?agendas=,', '/api/agendas/datetimes/?agendas=,'):
+        status, answer = api.call('GET' if 'datetimes' in path else 'POST', path, {**USER, 'slots': ''})
+        assert (status, answer['errors']) == (400, {'agendas': ['This field is required.']}), path
+
+
+def test_events_the_user_index_missed_cost_one_transaction_not_one_each(api, pool, monkeypatch):
+    """When the user index lags, the user-count conditions refuse every event already held at once."""
+    from chalicelib import store
+    recurring(api, 'book', 'pool@swim:1', '&date_start=2030-03-01&date_end=2030-12-04')
+    monkeypatch.setattr(store, 'user_legs', lambda *args, **kw: [])
+    calls = count_calls(monkeypatch)
+    answer = recurring(api, 'book', 'pool@swim:1', '&date_start=2030-03-01&date_end=2030-12-04')
+    assert (answer['err'], answer['booking_count']) == (0, 0)
+    assert calls['TransactWriteItems'] == 2  # one refused transaction per batch of 33, then nothing left to write
+    monkeypatch.undo()
+    assert len(user_bookings(api)) == 40
+
+
+def test_a_stop_part_way_is_not_kept_for_an_idempotent_replay(api, pool, monkeypatch):
+    """`busy` part-way is a "try again": the same key runs again and completes the term."""
+    calls = count_calls(monkeypatch)
+    counting = BaseClient._make_api_call
+
+    def second_transaction_conflicts(self, operation, params):
+        if operation == 'TransactWriteItems' and calls['TransactWriteItems'] >= 1:
+            calls.inject(1)
+        return counting(self, operation, params)
+    monkeypatch.setattr(BaseClient, '_make_api_call', second_transaction_conflicts)
+    path = '/api/agendas/recurring-events/fillslots/?agendas=pool&action=book&date_start=2030-03-01&date_end=2030-12-04'
+    key = {'X-Idempotency-Key': 'term-2030'}
+    status, answer = api.post(path, {**USER, 'slots': 'pool@swim:1'}, headers=key)
+    assert (status, answer['err_class'], answer['booking_count']) == (200, 'busy', 33)
+    monkeypatch.setattr(BaseClient, '_make_api_call', counting)
+    status, answer = api.post(path, {**USER, 'slots': 'pool@swim:1'}, headers=key)
+    assert (status, answer['err'], answer['booking_count']) == (200, 0, 7)
+    assert len(user_bookings(api)) == 40

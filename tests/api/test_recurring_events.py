@@ -5,6 +5,7 @@ Frozen time: 2030-03-01 09:00 in Paris (a Friday); the default window runs 2030-
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -162,3 +163,75 @@ def test_an_import_derives_occurrences_and_its_export_imports_back_as_a_no_op(ap
     exported = {k: v for k, v in export.items() if k != 'err'}
     assert api.post('/api/import/', exported) == (200, {'err': 0, 'data': {'created': [], 'updated': []}})
     assert api.post('/api/import/', document) == (200, {'err': 0, 'data': {'created': [], 'updated': []}})
+
+
+# ---- found in review -------------------------------------------------------------------------------
+
+def test_both_spellings_of_one_occurrence_in_fillslots_are_one_event(api, agenda):
+    weekly(api)
+    booked(api, 'swim--2030-03-05-1700')
+    status, answer = api.post('/api/agenda/foo-bar/fillslots/', {
+        'slots': 'swim:2030-03-05-1700,swim--2030-03-05-1700', 'user_external_id': 'u1'})
+    assert (status, answer['err'], answer['places']['reserved']) == (200, 0, 2)
+    assert counters(api, 'swim--2030-03-05-1700')['reserved'] == 2
+    assert fillslot(api, 'swim--2030-03-05-1700') == (200, refusal('sold out'))
+
+
+def test_a_change_of_the_primary_moves_its_bookings_with_the_occurrences(api, agenda):
+    weekly(api, duration='60')
+    booking_id = booked(api, 'swim--2030-03-12-1700')['booking_id']
+    assert api.patch('/api/agenda/foo-bar/event/swim/', {'duration': '120'})[1]['err'] == 0
+    status, answer = api.get(f'/api/booking/{booking_id}/')
+    assert answer['data']['end_datetime'] == '2030-03-12 19:00:00'
+
+
+def test_occurrences_are_cancelled_not_deleted_and_do_not_recur_themselves(api, agenda):
+    weekly(api)
+    assert api.delete('/api/agenda/foo-bar/event/swim--2030-03-12-1700/')[1]['err_class'] == 'event is an occurrence'
+    status, answer = api.patch('/api/agenda/foo-bar/event/swim--2030-03-12-1700/', {'recurrence_days': '2'})
+    assert (status, list(answer['errors'])) == (400, ['recurrence_days'])
+    status, answer = api.post('/api/agenda/foo-bar/event/', {
+        'slug': 'gala', 'start_datetime': '2030-03-20 20:00', 'places': 5, 'primary_event': 'swim'})
+    assert (status, list(answer['errors'])) == (400, ['primary_event'])
+    assert listed(api) == TUE_THU_MARCH
+
+
+def test_a_rule_that_began_long_ago_counts_only_its_occurrences_to_come(api, agenda):
+    weekly(api, days='0,1,2,3,4,5,6', start='2027-01-01 08:00', end='')  # daily, open-ended, 3 years old
+    status, export = api.get('/api/export/')
+    events = export['agendas'][0]['events']
+    # From tomorrow 08:00 (today's has passed) to the horizon, 372 days from today, excluded.
+    assert (events[1]['slug'], events[-1]['slug'], len(events)) == (
+        'swim--2030-03-02-0800', 'swim--2031-03-07-0800', 1 + 371)
+    assert api.patch('/api/agenda/foo-bar/event/swim/', {'label': 'Natation'})[1]['err'] == 0
+
+
+def test_the_daily_job_skips_a_day_whose_slug_another_event_took_and_goes_on(api, client, agenda, clock):
+    weekly(api, days='0', end='')
+    assert api.post('/api/agenda/foo-bar/event/', {'slug': 'swim--2031-03-17-1700', 'start_datetime':
+                                                   '2031-03-17 09:00', 'places': 1})[1]['err'] == 0
+    clock(datetime(2030, 3, 20, 9, tzinfo=PARIS))
+    event = client.events.generate_cw_event(source='aws.events', detail_type='Scheduled Event', detail={},
+                                            resources=[])
+    assert client.lambda_.invoke('extend_recurrences', event).payload == {'created': 1}  # 24 March; 17th taken
+
+
+def test_an_undo_of_a_split_write_keeps_what_a_booking_made_meanwhile_needs(api, agenda, monkeypatch):
+    """apply_operations writes one transaction per batch and undoes the earlier ones when a later one
+    fails; an undo that would shrink an event below a booking made meanwhile is skipped."""
+    from chalicelib import store
+    from chalicelib.store import agendas as stored_agendas
+    from tests.api.conftest import set_counters
+    weekly(api, places='2')
+    record = store.get_event('foo-bar', 'swim--2030-03-05-1700')
+    grown = replace(record.spec, places=5)
+    monkeypatch.setattr(stored_agendas, 'MAX_TRANSACTION_ITEMS', 1)
+
+    def booking_lands_then_fails(tx):
+        set_counters('foo-bar', 'swim--2030-03-05-1700', reserved=4)
+        raise RuntimeError('the second transaction fails')
+    ops = store.plan_events('foo-bar', [grown], [record]) + [store.Operation(booking_lands_then_fails)]
+    with pytest.raises(RuntimeError):
+        store.apply_operations(ops)
+    assert counters(api, 'swim--2030-03-05-1700') == {
+        'total': 5, 'reserved': 4, 'available': 1, 'full': False, 'has_waiting_list': False}
