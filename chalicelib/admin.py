@@ -129,7 +129,8 @@ def _sync_recurrence(agenda: str, old: EventRecord | None, new: EventSpec | None
     """Write a primary event (`new`; None deletes it) and its occurrences as derived from it, in
     as few transactions as fit; an occurrence with bookings is never removed nor shrunk."""
     stored = _occurrences_of(agenda, (old or new).slug)
-    wanted = derive_occurrences(new, [r.spec for r in stored], tz, now) if new else []
+    cancelled = new.cancelled if new and old and new.cancelled != old.spec.cancelled else None
+    wanted = derive_occurrences(new, [r.spec for r in stored], tz, now, cancelled) if new else []
     kept = {e.slug for e in wanted}
     booked = [r.slug for r in stored if r.has_bookings and r.slug not in kept]
     if booked:

@@ -80,9 +80,11 @@ def too_many(primary: EventSpec, tz: ZoneInfo, now: datetime) -> bool:
     return len(occurrence_starts(primary, tz, now)) > MAX_OCCURRENCES
 
 
-def derive_occurrences(primary: EventSpec, stored: list[EventSpec], tz: ZoneInfo, now: datetime) -> list[EventSpec]:
+def derive_occurrences(primary: EventSpec, stored: list[EventSpec], tz: ZoneInfo, now: datetime,
+                       cancelled: bool | None = None) -> list[EventSpec]:
     """The primary's occurrences as they must be stored: past ones as stored, the ones to come
-    derived from the rule, each keeping its stored `cancelled` flag."""
+    derived from the rule, each keeping its stored `cancelled` flag (or all taking `cancelled`,
+    when the primary itself was just cancelled or restored)."""
     stored_by_slug = {e.slug: e for e in stored if e.primary_event == primary.slug}
     events = {slug: e for slug, e in stored_by_slug.items() if e.start < now}
     if is_recurring_primary(primary):
@@ -91,7 +93,8 @@ def derive_occurrences(primary: EventSpec, stored: list[EventSpec], tz: ZoneInfo
                 continue
             slug = occurrence_slug(primary.slug, start.astimezone(tz))
             kept = stored_by_slug.get(slug)
-            events[slug] = occurrence(primary, start, tz, cancelled=bool(kept and kept.cancelled))
+            events[slug] = occurrence(primary, start, tz, cancelled=bool(kept and kept.cancelled)
+                                      if cancelled is None else cancelled)
     return sorted(events.values(), key=lambda e: (e.start, e.slug))
 
 

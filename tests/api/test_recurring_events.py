@@ -235,3 +235,12 @@ def test_an_undo_of_a_split_write_keeps_what_a_booking_made_meanwhile_needs(api,
         store.apply_operations(ops)
     assert counters(api, 'swim--2030-03-05-1700') == {
         'total': 5, 'reserved': 4, 'available': 1, 'full': False, 'has_waiting_list': False}
+
+
+def test_cancelling_the_primary_cancels_its_occurrences_to_come_and_restoring_it_restores_them(api, agenda):
+    weekly(api)
+    api.patch('/api/agenda/foo-bar/event/swim--2030-03-12-1700/', {'cancelled': True})
+    assert api.patch('/api/agenda/foo-bar/event/swim/', {'cancelled': True})[1]['err'] == 0
+    assert listed(api) == []
+    assert api.patch('/api/agenda/foo-bar/event/swim/', {'cancelled': False})[1]['err'] == 0
+    assert listed(api) == TUE_THU_MARCH  # all of them, as the primary says
