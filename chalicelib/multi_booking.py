@@ -32,6 +32,7 @@ MAX_SLOTS = 1000
 MAX_AGENDAS = 50
 BATCH_EVENTS = 33  # 3 writes per event: a transaction holds at most 100
 MAX_DECISIONS = 25
+MAX_CHANGES = 2000  # events booked or cancelled by one call: about 61 transactions
 ACTIONS = ('book', 'unbook', 'update')
 
 Key = tuple[str, str]  # (agenda, event slug)
@@ -195,6 +196,10 @@ def _fresh(record: EventRecord, changed: dict[Key, EventRecord | None]) -> Event
 
 def _run(changes: Changes, agendas: dict[str, AgendaSpec], events: dict[Key, EventRecord], request: BookingRequest,
          tz: ZoneInfo, now: datetime, multi: bool) -> dict[str, Any]:
+    if len(changes.to_book) + len(changes.to_cancel) > MAX_CHANGES:  # a Lambda has 28 s
+        raise BadRequest('too many events', f'this call would book or cancel {len(changes.to_book)} + '
+                                            f'{len(changes.to_cancel)} events, more than {MAX_CHANGES}: narrow '
+                                            'date_start and date_end')
     try:
         _apply(changes, agendas, request, tz, now)
     except ChronoError as exc:
@@ -257,20 +262,22 @@ def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, no
     slots, request = _read_request(body)
     check_overlaps = body.bool('check_overlaps')
     by_slug = {a.slug: a for a in agendas}
-    keys, invalid = [], []
+    sent: dict[Key, str] = {}  # each event as the client named it, for errors
+    invalid = []
     for slot in slots:
         agenda_slug, _, event = slot.partition('@') if multi else (agendas[0].slug, '', slot)
         event = slug_of_occurrence_id(event) or event
         if agenda_slug in by_slug and SLUG_RE.match(event):
-            keys.append((agenda_slug, event))
+            sent.setdefault((agenda_slug, event), slot)
         else:
             invalid.append(slot)
+    keys = list(sent)
     ranges = {a.slug: _range(a, body, request, tz, now) for a in agendas}
     events = store.get_events(keys)
-    invalid += [f'{a}@{e}' if multi else e for a, e in keys if (a, e) not in events]
+    invalid += [slot for key, slot in sent.items() if key not in events]
     if invalid:
         raise invalid_slots(invalid)
-    wanted = [events[key] for key in dict.fromkeys(keys)]
+    wanted = [events[key] for key in keys]
     for record in wanted:  # the first event that cannot be booked at all refuses the call, before any write
         check_bookable(by_slug[record.agenda], record, now, tz, request)
     if check_overlaps:

@@ -361,3 +361,15 @@ def test_a_stop_part_way_is_not_kept_for_an_idempotent_replay(api, pool, monkeyp
     status, answer = api.post(path, {**USER, 'slots': 'pool@swim:1'}, headers=key)
     assert (status, answer['err'], answer['booking_count']) == (200, 0, 7)
     assert len(user_bookings(api)) == 40
+
+
+def test_an_unknown_occurrence_is_named_as_sent_and_a_call_too_big_for_a_lambda_is_a_400(api, pool, monkeypatch):
+    status, answer = api.post('/api/agenda/pool/events/fillslots/', {**USER, 'slots': 'swim:2030-03-06-1700'})
+    assert (status, answer['err_desc']) == (400, 'invalid slugs: swim:2030-03-06-1700')
+    from chalicelib import multi_booking
+    monkeypatch.setattr(multi_booking, 'MAX_CHANGES', 3)
+    status, answer = api.post('/api/agendas/recurring-events/fillslots/?agendas=pool&action=book&date_end=2030-03-31',
+                              {**USER, 'slots': 'pool@swim:1'})
+    assert (status, answer['err_class'], answer['err_desc']) == (400, 'too many events', (
+        'this call would book or cancel 4 + 0 events, more than 3: narrow date_start and date_end'))
+    assert user_bookings(api) == []
