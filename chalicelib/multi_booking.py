@@ -278,8 +278,6 @@ def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, no
     if invalid:
         raise invalid_slots(invalid)
     wanted = [events[key] for key in keys]
-    for record in wanted:  # the first event that cannot be booked at all refuses the call, before any write
-        check_bookable(by_slug[record.agenda], record, now, tz, request)
     if check_overlaps:
         _check_overlaps(wanted, multi)
     start = min([r[0] for r in ranges.values()] + [r.spec.start for r in wanted])
@@ -290,6 +288,10 @@ def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, no
         low, high = ranges[leg.agenda]
         return low <= leg.start < high
     changes = _plan(wanted, held, cancellable)
+    # The first event to book that cannot be booked at all refuses the call, before any write (one the
+    # user holds already is kept as it is, even out of the window now).
+    for record in changes.to_book:
+        check_bookable(by_slug[record.agenda], record, now, tz, request)
     events.update(store.get_events((leg.agenda, leg.event) for leg in changes.to_cancel))
     return _run(changes, by_slug, events, request, tz, now, multi)
 

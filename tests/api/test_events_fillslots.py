@@ -373,3 +373,11 @@ def test_an_unknown_occurrence_is_named_as_sent_and_a_call_too_big_for_a_lambda_
     assert (status, answer['err_class'], answer['err_desc']) == (400, 'too many events', (
         'this call would book or cancel 4 + 0 events, more than 3: narrow date_start and date_end'))
     assert user_bookings(api) == []
+
+
+def test_an_event_held_already_that_left_the_window_is_kept_and_does_not_refuse_the_call(api, agenda, clock):
+    events_fillslots(api, 'mon,tue')
+    clock(datetime(2030, 3, 4, 9, 0, tzinfo=PARIS))  # mon (today 17:00) is inside the minimal delay now
+    answer = events_fillslots(api, 'mon,wed')
+    assert (answer['err'], slugs(answer['booked_events']), slugs(answer['cancelled_events'])) == (0, ['wed'], ['tue'])
+    assert user_bookings(api) == ['mon', 'wed']
