@@ -50,10 +50,10 @@ from .tables import NONCE_TTL, Refused, claim_nonce, connection, create_table, r
 
 __all__ = [
     'LoadedAgenda', 'Operation', 'apply_operations', 'create_agenda', 'create_event', 'delete_event', 'get_agenda',
-    'get_event', 'list_agendas', 'list_events', 'list_resources', 'load_agenda', 'mark_event', 'plan_agenda', 'plan_events', 'plan_events',
-    'save_resources', 'update_event', 'AlreadyBookedByUser', 'BookingChanged', 'BookingSnapshot', 'DeskTaken',
-    'EventsChanged', 'ResourceTaken', 'anonymize', 'book', 'book_each', 'cancel', 'event_legs', 'events_between', 'follow_event',
-    'get_events', 'get_legs', 'meeting_legs', 'move', 'read_for_booking', 'resize', 'resource_uses', 'update_legs',
-    'user_legs', 'user_meetings', 'NONCE_TTL', 'Refused', 'claim_nonce', 'connection', 'create_table', 'reset',
-    'with_transaction',
+    'get_event', 'list_agendas', 'list_events', 'list_resources', 'load_agenda', 'mark_event', 'plan_agenda',
+    'plan_events', 'save_resources', 'update_event', 'AlreadyBookedByUser', 'BookingChanged', 'BookingSnapshot',
+    'DeskTaken', 'EventsChanged', 'ResourceTaken', 'anonymize', 'book', 'book_each', 'cancel', 'event_legs',
+    'events_between', 'follow_event', 'get_events', 'get_legs', 'meeting_legs', 'move', 'read_for_booking', 'resize',
+    'resource_uses', 'update_legs', 'user_legs', 'user_meetings', 'NONCE_TTL', 'Refused', 'claim_nonce', 'connection',
+    'create_table', 'reset', 'with_transaction',
 ]
