@@ -76,22 +76,22 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url:
             return _book_meeting(spec, slots, request, base_url, tz, now)
     # On an events agenda, `<primary>:<date>` names an occurrence of a recurring event (spec §9.10); both
     # spellings of one event are one event.
-    named = {slug_of_occurrence_id(slot) or slot: slot for slot in reversed(slots)}
-    slots = list(dict.fromkeys(named[slug_of_occurrence_id(slot) or slot] for slot in slots))
-    slugs = [slug_of_occurrence_id(slot) or slot for slot in slots]
+    sent: dict[str, str] = {}  # each event's slug -> the slot as the client named it first
+    for slot in slots:
+        sent.setdefault(slug_of_occurrence_id(slot) or slot, slot)
+    slugs = list(sent)
     snapshot = store.read_for_booking(agenda_slug, slugs, request.user_external_id, request.cancel_booking_id)
     agenda = snapshot.agenda
     if agenda is None:
         raise unknown_agenda(agenda_slug)
     if agenda.kind != 'events':  # an event slug on a meetings agenda: `invalid slot`
         return _book_meeting(configured_agenda_or_404(agenda.slug), slots, request, base_url, tz, now)
-    unknown = [slot for slot, slug in zip(slots, slugs) if slug not in snapshot.events]  # named as sent
+    unknown = [sent[slug] for slug in slugs if slug not in snapshot.events]
     if unknown:
         raise invalid_slots(unknown) if group else unknown_event(agenda.slug, unknown[0])
-    slots = slugs
     if request.cancel_booking_id is not None:
         snapshot.replaced = check_replaceable(snapshot.replaced, request.count)
-    events = [snapshot.events[slug] for slug in slots]
+    events = [snapshot.events[slug] for slug in slugs]
     for _ in range(MAX_DECISIONS):
         # The first refusal in the order of `slots` is the answer.
         placements = [place(agenda, event, request, now, tz, snapshot.user_bookings.get(event.slug, 0) > 0)
