@@ -225,19 +225,24 @@ def _plan(wanted: list[EventRecord], held: list[Leg], cancellable) -> Changes:
                    to_cancel=[leg for leg in held if (leg.agenda, leg.event) not in wanted_keys and cancellable(leg)])
 
 
-def _check_overlaps(records: list[EventRecord], agendas_named: bool) -> None:
-    """`check_overlaps` (spec §6.4, §9.11): no two requested events overlap ([start, end); an
-    event without duration covers its start)."""
-    ordered = sorted(records, key=lambda r: r.spec.start)
+def _clashes(spans: list[tuple[Any, Any, Any]]) -> list[tuple[Any, Any]]:
+    """The pairs of (key, start, end) that overlap (spec §9.11): their [start, end) intersect, and
+    an event without duration (end None) covers its start, found in one sweep by start time."""
+    ordered = sorted(spans, key=lambda span: span[1])
     clashes = []
-    for index, first in enumerate(ordered):
-        first_end = first.end or first.spec.start + timedelta(microseconds=1)
-        for second in ordered[index + 1:]:
-            if second.spec.start >= first_end:
+    for index, (key, start, end) in enumerate(ordered):
+        for other, other_start, _ in ordered[index + 1:]:
+            if other_start > start and (end is None or other_start >= end):
                 break
-            clashes.append((first, second))
-    if clashes:
-        names = sorted({f'{r.agenda}@{r.slug}' if agendas_named else r.slug for pair in clashes for r in pair})
+            clashes.append((key, other))
+    return clashes
+
+
+def _check_overlaps(records: list[EventRecord], agendas_named: bool) -> None:
+    """`check_overlaps` (spec §6.4): no two requested events overlap."""
+    names = sorted({f'{r.agenda}@{r.slug}' if agendas_named else r.slug for pair in _clashes(
+        [(r, r.spec.start, r.end) for r in records]) for r in pair})
+    if names:
         raise BadRequest(f'Some events occur at the same time: {", ".join(names)}')
 
 
@@ -317,18 +322,14 @@ def agendas_datetimes(query: Payload, base_url: str, tz: ZoneInfo, now: datetime
             data.append((item['datetime'], position, item))
     data.sort(key=lambda entry: entry[:2])
     items = [item for _, _, item in data]
-    if check_overlaps:
+    if check_overlaps:  # local wall-clock texts order as the times do
+        overlapping: dict[str, set[str]] = {item['id']: set() for item in items}
+        for a, b in _clashes([(item['id'], item['datetime'], item['end_datetime'] or None) for item in items]):
+            overlapping[a].add(b)
+            overlapping[b].add(a)
         for item in items:
-            item['overlaps'] = [other['id'] for other in items if other is not item and _overlap(item, other)]
+            item['overlaps'] = [other['id'] for other in items if other['id'] in overlapping[item['id']]]
     return with_meta(items)
-
-
-def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    a_end = a['end_datetime'] or a['datetime']
-    b_end = b['end_datetime'] or b['datetime']
-    if a['datetime'] == b['datetime']:
-        return True
-    return a['datetime'] < b_end and b['datetime'] < a_end
 
 
 # ---- recurring events (spec §6.5) -------------------------------------------------------------
