@@ -4,7 +4,9 @@ The fixtures `client`, `api`, `env` and `aws` come from tests/conftest.py; these
 """
 from __future__ import annotations
 
+import threading
 from datetime import timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -67,3 +69,43 @@ def export(api):
         assert status == 200 and body['err'] == 0
         return {k: v for k, v in body.items() if k != 'err'}
     return read
+
+
+# ---- a callback receiver on loopback (tests/api/test_callbacks.py, test_faults.py) ----------------------
+
+class Receiver:
+    """Records every request; answers the next status of `statuses` (then 200)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                length = int(self.headers.get('Content-Length') or 0)
+                receiver.requests.append({'path': self.path, 'body': self.rfile.read(length),
+                                          'content_type': self.headers.get('Content-Type')})
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                if status in (301, 302):
+                    self.send_header('Location', f'http://127.0.0.1:{receiver.port}/elsewhere/')
+                self.end_headers()
+                self.wfile.write(b'{"err": 0}')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f'http://127.0.0.1:{self.port}{path}'
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.server.shutdown()

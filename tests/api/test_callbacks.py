@@ -8,9 +8,7 @@ public addresses are refused with a stubbed resolution and a socket that fails t
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import boto3
@@ -23,44 +21,6 @@ from local.worker import pump
 
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=timezone.utc)
 KEY = 'wcs-secret'
-
-
-class Receiver:
-    """Records every request; answers the next status of `statuses` (then 200)."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.statuses: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                length = int(self.headers.get('Content-Length') or 0)
-                receiver.requests.append({'path': self.path, 'body': self.rfile.read(length),
-                                          'content_type': self.headers.get('Content-Type')})
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                if status in (301, 302):
-                    self.send_header('Location', f'http://127.0.0.1:{receiver.port}/elsewhere/')
-                self.end_headers()
-                self.wfile.write(b'{"err": 0}')
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f'http://127.0.0.1:{self.port}{path}'
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.server.shutdown()
 
 
 @pytest.fixture

@@ -39,6 +39,20 @@ def slugs(items):
     return [item['slug'] for item in items]
 
 
+def conflicts_after_the_first_transaction(monkeypatch):
+    """Every transaction after the first meets contention (TransactionConflict) until the returned
+    function is called."""
+    calls = count_calls(monkeypatch)
+    counting = BaseClient._make_api_call
+
+    def later_transactions_conflict(self, operation, params):
+        if operation == 'TransactWriteItems' and calls['TransactWriteItems'] >= 1:
+            calls.inject(1)
+        return counting(self, operation, params)
+    monkeypatch.setattr(BaseClient, '_make_api_call', later_transactions_conflict)
+    return lambda: monkeypatch.setattr(BaseClient, '_make_api_call', counting)
+
+
 def user_bookings(api, user='family:7'):
     status, answer = api.get(f'/api/bookings/?user_external_id={user}')
     assert status == 200, answer
@@ -294,20 +308,13 @@ def test_forty_occurrences_cost_calls_by_batch_not_by_occurrence(api, pool, monk
 def test_a_stop_part_way_answers_what_was_done_and_the_same_call_completes_it(api, pool, monkeypatch):
     """The second transaction keeps meeting contention: the first one's 33 bookings stand, and
     the refusal says so; the same call again books the 7 left and nothing twice."""
-    calls = count_calls(monkeypatch)
-    counting = BaseClient._make_api_call
-
-    def second_transaction_conflicts(self, operation, params):
-        if operation == 'TransactWriteItems' and calls['TransactWriteItems'] >= 1:
-            calls.inject(1)
-        return counting(self, operation, params)
-    monkeypatch.setattr(BaseClient, '_make_api_call', second_transaction_conflicts)
+    stop_conflicts = conflicts_after_the_first_transaction(monkeypatch)
     status, answer = api.post('/api/agendas/recurring-events/fillslots/?agendas=pool&action=book'
                               '&date_start=2030-03-01&date_end=2030-12-04', {**USER, 'slots': 'pool@swim:1'})
     assert (status, answer['err'], answer['err_class']) == (200, 1, 'busy')
     assert (answer['booking_count'], len(answer['booked_events']), answer['cancelled_booking_count']) == (33, 33, 0)
     assert len(user_bookings(api)) == 33
-    monkeypatch.setattr(BaseClient, '_make_api_call', counting)
+    stop_conflicts()
     again = recurring(api, 'book', 'pool@swim:1', '&date_start=2030-03-01&date_end=2030-12-04')
     assert (again['err'], again['booking_count']) == (0, 7)
     assert len(user_bookings(api)) == 40
@@ -345,19 +352,12 @@ def test_events_the_user_index_missed_cost_one_transaction_not_one_each(api, poo
 
 def test_a_stop_part_way_is_not_kept_for_an_idempotent_replay(api, pool, monkeypatch):
     """`busy` part-way is a "try again": the same key runs again and completes the term."""
-    calls = count_calls(monkeypatch)
-    counting = BaseClient._make_api_call
-
-    def second_transaction_conflicts(self, operation, params):
-        if operation == 'TransactWriteItems' and calls['TransactWriteItems'] >= 1:
-            calls.inject(1)
-        return counting(self, operation, params)
-    monkeypatch.setattr(BaseClient, '_make_api_call', second_transaction_conflicts)
+    stop_conflicts = conflicts_after_the_first_transaction(monkeypatch)
     path = '/api/agendas/recurring-events/fillslots/?agendas=pool&action=book&date_start=2030-03-01&date_end=2030-12-04'
     key = {'X-Idempotency-Key': 'term-2030'}
     status, answer = api.post(path, {**USER, 'slots': 'pool@swim:1'}, headers=key)
     assert (status, answer['err_class'], answer['booking_count']) == (200, 'busy', 33)
-    monkeypatch.setattr(BaseClient, '_make_api_call', counting)
+    stop_conflicts()
     status, answer = api.post(path, {**USER, 'slots': 'pool@swim:1'}, headers=key)
     assert (status, answer['err'], answer['booking_count']) == (200, 0, 7)
     assert len(user_bookings(api)) == 40
@@ -381,3 +381,10 @@ def test_an_event_held_already_that_left_the_window_is_kept_and_does_not_refuse_
     answer = events_fillslots(api, 'mon,wed')
     assert (answer['err'], slugs(answer['booked_events']), slugs(answer['cancelled_events'])) == (0, ['wed'], ['tue'])
     assert user_bookings(api) == ['mon', 'wed']
+
+
+def test_the_overlap_rule_of_both_checks():
+    """[start, end) intersect; an event without duration covers its start (spec §9.11)."""
+    from chalicelib.multi_booking import _clashes
+    spans = [('a', 10, 12), ('b', 11, None), ('c', 12, None), ('d', 12, 13), ('e', 14, None), ('f', 14, None)]
+    assert sorted(_clashes(spans)) == [('a', 'b'), ('c', 'd'), ('e', 'f')]

@@ -19,7 +19,7 @@ from chalicelib import callbacks, config
 from chalicelib.models import Booking
 from chalicelib.store import callbacks as outbox
 from chalicelib.store import tables
-from tests.api.test_callbacks import Receiver, drain
+from tests.api.test_callbacks import drain
 from tests.faults import install
 
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=timezone.utc)
@@ -150,13 +150,6 @@ def test_an_overloaded_answer_is_not_kept_for_an_idempotent_retry(piscine, fault
 
 
 # ---- SQS failing after a state change --------------------------------------------------------------
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.server.shutdown()
-
 
 @pytest.fixture
 def outbox_setup(piscine, env, receiver):
