@@ -9,7 +9,7 @@ STAGE ?= prod
 PACKAGE_DIR ?= build/package
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test install unit package bench clean
+.PHONY: run test install unit package bench soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ package: $(STAMP)
 # `make bench FIGURES="round_trips cold_import"` runs some of them.
 bench: install
 	$(BIN)/python -m bench $(FIGURES)
+
+# The race matrix (tests/race_matrix.py) on DynamoDB Local for as long as asked; prints rounds and
+# violations (README, "Every invariant under every race"). `make soak ROUNDS=5000` or `make soak SOAK_SECONDS=3600`.
+ROUNDS ?= 1000
+soak: install
+	$(BIN)/python -m tests.race_matrix --rounds $(ROUNDS) $(if $(SOAK_SECONDS),--seconds $(SOAK_SECONDS))
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache .chalice/deployments

@@ -11,13 +11,19 @@ from datetime import datetime
 from typing import Any
 
 from . import callbacks, store
-from .domain.bookings import Leg, require_live
+from .domain.bookings import Leg
 from .domain.callbacks import attendance_body
-from .errors import BusinessError, Busy
-from .lookup import booking_or_404, event_or_404, events_agenda_or_404
+from .errors import BusinessError
+from .lookup import event_or_404, events_agenda_or_404, unknown_event
+from .retry import on_booking
 from .store import callbacks as outbox
 
-ATTEMPTS = 3
+def _complete_legs(agenda: str, event: str) -> list[Leg]:
+    """Every live leg of the event, none missed although its list comes from an index that may lag."""
+    found = store.live_event_legs(agenda, event)
+    if found is None:
+        raise unknown_event(agenda, event)
+    return found[1]
 
 
 def check_event(agenda_slug: str, event_slug: str, now: datetime, orig: str | None = None) -> dict[str, Any]:
@@ -27,7 +33,7 @@ def check_event(agenda_slug: str, event_slug: str, now: datetime, orig: str | No
     agenda = events_agenda_or_404(agenda_slug)
     record = event_or_404(agenda.slug, event_slug)
     written = []
-    for leg in store.event_legs(agenda.slug, record.slug):
+    for leg in _complete_legs(agenda.slug, record.slug):
         if leg.user_was_present is None or leg.in_waiting_list:  # the waiting list attended nothing
             continue
         kind = 'presence' if leg.user_was_present else 'absence'
@@ -44,14 +50,15 @@ def check_event(agenda_slug: str, event_slug: str, now: datetime, orig: str | No
 
 
 def cancel_event(agenda_slug: str, event_slug: str, now: datetime, orig: str | None = None) -> dict[str, Any]:
-    """`POST /api/agenda/<agenda>/event/<event>/cancel/`: no more booking of the event, then every
-    booking of it cancelled (its leg on this event), each with its cancel callback."""
+    """`POST /api/agenda/<agenda>/event/<event>/cancel/`: no more booking of the event (marked
+    first: a booking's condition then refuses it), then every booking of it cancelled (its leg on
+    this event), each with its cancel callback."""
     agenda = events_agenda_or_404(agenda_slug)
     record = event_or_404(agenda.slug, event_slug)
     store.mark_event(agenda.slug, record.slug, cancelled=True)
     cancelled = 0
-    for leg in store.event_legs(agenda.slug, record.slug):
-        if _cancel_as_agent([leg], now, orig):
+    for leg in _complete_legs(agenda.slug, record.slug):
+        if _cancel_as_agent(str(leg.booking_id), now, orig, only=leg.leg):
             cancelled += 1
     return {'cancelled_bookings': cancelled}
 
@@ -59,26 +66,23 @@ def cancel_event(agenda_slug: str, event_slug: str, now: datetime, orig: str | N
 def cancel_booking(booking_id: str, now: datetime, orig: str | None = None) -> dict[str, Any]:
     """`POST /api/booking/<id>/agent-cancel/` (our design): an agent cancels a booking from a back
     office; unlike the client's own cancel, the form hears of it (cancel callback)."""
-    legs = booking_or_404(booking_id)
-    require_live(legs, 'already cancelled')
-    if not _cancel_as_agent(legs, now, orig):
+    legs = _cancel_as_agent(booking_id, now, orig)
+    if not legs:
         raise BusinessError('already cancelled')
     return {'booking_id': legs[0].booking_id}
 
 
-def _cancel_as_agent(legs: list[Leg], now: datetime, orig: str | None) -> bool:
-    """Cancel legs of one booking with their callback; False when already cancelled."""
-    for _ in range(ATTEMPTS):
-        live = [leg for leg in legs if not leg.cancelled]
+def _cancel_as_agent(booking_id: str, now: datetime, orig: str | None, only: int | None = None) -> list[Leg]:
+    """Cancel the live legs of a booking (or only its leg `only`) with their callback; returns
+    them, [] when already cancelled."""
+    def decide(legs: list[Leg], stale: store.Stale | None) -> list[Leg]:
+        live = [leg for leg in legs if not leg.cancelled and (only is None or leg.leg == only)]
         if not live:
-            return False
+            return []
         url = live[0].fields.get('cancel_callback_url')
         callback = outbox.new_callback(live[0].booking_id, 'cancel', live[0].leg, url, None, now, orig) if url else None
-        try:
-            store.cancel(live, now, [callback] if callback else [])
-        except store.BookingChanged:
-            legs = [leg for leg in store.get_legs(live[0].booking_id) if (leg.leg in {x.leg for x in live})]
-            continue
+        answer = {'booking_id': live[0].booking_id} if only is None else None
+        store.cancel(live, now, [callback] if callback else [], answer=answer)
         callbacks.enqueue(outbox.records([callback] if callback else []))
-        return True
-    raise Busy('busy', 'the booking keeps changing: try again')
+        return live
+    return on_booking(booking_id, decide)

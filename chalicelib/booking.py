@@ -42,17 +42,18 @@ from .domain.meetings import (
     overlaps,
     read_meeting_slots,
     read_resources,
+    utc_days,
 )
 from .domain.recurrence import slug_of_occurrence_id
 from .domain.window import LAST_INSTANT, booking_window, local_midnight
-from .errors import BadRequest, BusinessError, Busy
+from .errors import BadRequest, BusinessError
 from .lookup import booking_or_404, configured_agenda_or_404, serving_agendas, unknown_agenda, unknown_event
 from .parsing import SLUG_RE, Payload
+from .retry import DECISIONS, on_booking, until_written
 
 # A fillslots group is one transaction of at most 100 writes: per event a booking leg, the counters and
 # the user's count, and as many for each leg of a replaced booking (16 * 3 * 2 = 96).
 MAX_GROUP_EVENTS = 16
-MAX_DECISIONS = 25
 
 
 def fillslot(agenda_slug: str, slot: str, body: Payload, base_url: str, tz: ZoneInfo,
@@ -89,24 +90,26 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url:
     unknown = [sent[slug] for slug in slugs if slug not in snapshot.events]
     if unknown:
         raise invalid_slots(unknown) if group else unknown_event(agenda.slug, unknown[0])
-    if request.cancel_booking_id is not None:
-        snapshot.replaced = check_replaceable(snapshot.replaced, request.count)
+    replaced = check_replaceable(snapshot.replaced, request.count) if request.cancel_booking_id is not None else []
     events = [snapshot.events[slug] for slug in slugs]
-    for _ in range(MAX_DECISIONS):
+
+    def attempt(stale: store.Stale | None) -> dict[str, Any]:
+        nonlocal events, replaced
+        if isinstance(stale, store.EventsChanged):  # the counters as the transaction found them: no read
+            events = [_fresh(agenda.slug, event, stale.events) for event in events]
+        elif isinstance(stale, store.BookingChanged):  # the booking to replace changed: is it still replaceable?
+            replaced = check_replaceable(store.get_legs(request.cancel_booking_id), request.count)
         # The first refusal in the order of `slots` is the answer.
         placements = [place(agenda, event, request, now, tz, snapshot.user_bookings.get(event.slug, 0) > 0)
                       for event in events]
+
+        def answer(booking_id: int) -> dict[str, Any]:
+            return fillslot_answer(agenda, booking_id, placements, base_url, tz, replaced)
         try:
-            booking_id = store.book(agenda.slug, placements, request, snapshot.replaced, now)
-        except store.EventsChanged as changed:
-            events = [_fresh(agenda.slug, event, changed.events) for event in events]
-            continue
+            return answer(store.book(agenda.slug, placements, request, replaced, now, answer=answer))
         except store.AlreadyBookedByUser as exc:
             raise already_booked(exc.event) from None
-        except store.BookingChanged:
-            raise BusinessError('cancel booking: booking already cancelled') from None
-        return fillslot_answer(agenda, booking_id, placements, base_url, tz, snapshot.replaced)
-    raise Busy('busy', 'too many simultaneous bookings on this event: try again')
+    return until_written(attempt, DECISIONS, 'places')
 
 
 def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, base_url: str, tz: ZoneInfo,
@@ -119,33 +122,41 @@ def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, b
     meeting_type, starts = read_meeting_slots(slots, agenda, tz)
     resources = read_resources(list(request.resources), agenda)
     length = timedelta(minutes=meeting_type.duration)
-    replaced = _replaced(request)
     window = booking_window(agenda, now, tz)
     if any(start < now or start >= LAST_INSTANT or (not request.bypass_delays and not window.contains(start))
            or excluded(agenda, start, start + length, tz) for start in starts):
         raise BusinessError(NO_DESK, 'outside the bookable period')
-    if request.exclude_user and request.user_external_id:
-        _check_user_free(request.user_external_id, starts, length, replaced)
-    if resources:
-        _check_resources_free(resources, starts, length, replaced)
-    for real, desk in _free_desks(reals, meeting_type, starts, tz, replaced):
-        step = lock_step(real, tz)
-        past = tuple(p for p in real.past_lock_steps if p != step)
-        legs = [MeetingLeg(real.slug, desk.slug, meeting_type.slug, start, start + length, step, resources, past)
-                for start in starts]
-        if sum(leg.writes for leg in legs) > MAX_BOOKING_WRITES:
-            raise BadRequest('too many slots', f'a booking writes at most {MAX_BOOKING_WRITES} items (its slots, '
-                                               'their desk and resource time cells): book fewer slots at once')
-        try:
-            booking_id = store.book(real.slug, legs, request, replaced, now)
-        except store.DeskTaken:  # taken since the read: the next desk
-            continue
-        except store.ResourceTaken:
-            raise BusinessError(NO_DESK, 'a requested resource is taken at that time') from None
-        except store.BookingChanged:
-            raise BusinessError('cancel booking: booking already cancelled') from None
-        return meeting_answer(real, desk, meeting_type, legs, booking_id, base_url, tz, replaced)
-    raise BusinessError(NO_DESK)
+    user = request.user_external_id
+
+    def attempt(stale: store.Stale | None) -> dict[str, Any]:
+        replaced = _replaced(request)
+        days = None  # the user's meetings, read consistently when a decision needs them
+        if user and (request.exclude_user or _replaces_same_day(replaced, user, starts[0], starts[-1] + length)):
+            days = store.user_meeting_days(user, starts[0], starts[-1] + length)
+        if request.exclude_user and days is not None:
+            _check_user_free(days, starts, length, replaced)
+        if resources:
+            _check_resources_free(resources, starts, length, replaced)
+        for real, desk in _free_desks(reals, meeting_type, starts, tz, replaced):
+            step = lock_step(real, tz)
+            past = tuple(p for p in real.past_lock_steps if p != step)
+            legs = [MeetingLeg(real.slug, desk.slug, meeting_type.slug, start, start + length, step, resources, past)
+                    for start in starts]
+            if sum(leg.writes for leg in legs) > MAX_BOOKING_WRITES:
+                raise BadRequest('too many slots', f'a booking writes at most {MAX_BOOKING_WRITES} items (its '
+                                                   'slots, their desk and resource time cells): book fewer slots '
+                                                   'at once')
+
+            def answer(booking_id: int) -> dict[str, Any]:
+                return meeting_answer(real, desk, meeting_type, legs, booking_id, base_url, tz, replaced)
+            try:
+                return answer(store.book(real.slug, legs, request, replaced, now, user_days=days, answer=answer))
+            except store.DeskTaken:  # taken since the read: the next desk
+                continue
+            except store.ResourceTaken:
+                raise BusinessError(NO_DESK, 'a requested resource is taken at that time') from None
+        raise BusinessError(NO_DESK)
+    return until_written(attempt, DECISIONS, 'places')
 
 
 def _replaced(request: BookingRequest) -> list[Leg]:
@@ -154,14 +165,20 @@ def _replaced(request: BookingRequest) -> list[Leg]:
     return check_replaceable(store.get_legs(request.cancel_booking_id), request.count)
 
 
-def _check_user_free(user: str, starts: list[datetime], length: timedelta, replaced: list[Leg]) -> None:
+def _replaces_same_day(replaced: list[Leg], user: str, start: datetime, end: datetime) -> bool:
+    """The booking replaced is the user's, on a UTC day of the new one: the store then sets that
+    day's meetings from a read (store.bookings `_Shared.meeting`)."""
+    days = set(utc_days(start, end))
+    return any(leg.user_external_id == user and leg.end and days & set(utc_days(leg.start, leg.end))
+               for leg in replaced)
+
+
+def _check_user_free(days: store.UserDays, starts: list[datetime], length: timedelta, replaced: list[Leg]) -> None:
     """exclude_user (spec §9.3): the user holds no meeting, in any agenda, overlapping a slot;
     the booking being replaced does not count (it is cancelled in the same transaction)."""
     replaced_id = replaced[0].booking_id if replaced else None
-    for leg in store.user_meetings(user, starts[0], starts[-1] + length):
-        if leg.booking_id == replaced_id:
-            continue
-        if any(overlaps(start, start + length, leg.start, leg.end) for start in starts):
+    for booking_id, start, end in days.meetings():
+        if booking_id != replaced_id and any(overlaps(s, s + length, start, end) for s in starts):
             raise BusinessError(NO_DESK, 'the user already has a meeting at that time')
 
 
@@ -208,9 +225,6 @@ def _fresh(agenda: str, event: EventRecord, changed: dict[str, EventRecord | Non
 
 # ---- lifecycle (spec §8.3, §8.5-8.8) ------------------------------------------------------------
 
-ATTEMPTS = 3
-
-
 def get_booking(booking_id: str, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
     """The booking under `data` and, as some clients read them, at the top level too."""
     legs = require_live(booking_or_404(booking_id))
@@ -220,15 +234,12 @@ def get_booking(booking_id: str, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
 
 def cancel_booking(booking_id: str, now: datetime) -> dict[str, Any]:
     """The client's own cancellation: frees the places; no cancel callback (spec §9.8)."""
-    legs = booking_or_404(booking_id)
-    for _ in range(ATTEMPTS):
-        legs = require_live(legs, 'already cancelled')
-        try:
-            store.cancel(legs, now)
-            return {'booking_id': legs[0].booking_id}
-        except store.BookingChanged:  # cancelled, accepted or suspended meanwhile: look again
-            legs = booking_or_404(booking_id)
-    raise Busy('busy', 'the booking keeps changing: try again')
+    def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
+        live = require_live(legs, 'already cancelled')
+        answer = {'booking_id': live[0].booking_id}
+        store.cancel(live, now, answer=answer)
+        return answer
+    return on_booking(booking_id, decide)
 
 
 def accept_booking(booking_id: str) -> dict[str, Any]:
@@ -242,20 +253,17 @@ def suspend_booking(booking_id: str) -> dict[str, Any]:
 
 
 def _move(booking_id: str, to_waiting_list: bool) -> dict[str, Any]:
-    legs = booking_or_404(booking_id)
-    require_events_booking(legs)
-    for _ in range(ATTEMPTS):
+    def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
+        require_events_booking(legs)
         legs = _check_movable(legs, to_waiting_list)
-        try:
-            events = store.move(legs, to_waiting_list)
-        except store.BookingChanged:
-            legs = booking_or_404(booking_id)
-            continue
         answer: dict[str, Any] = {'booking_id': legs[0].booking_id}
-        if not to_waiting_list:
+        if to_waiting_list:
+            store.move(legs, to_waiting_list, answer=answer)
+        else:  # the answer is read after the move (the places it overbooks)
+            events = store.move(legs, to_waiting_list)
             answer['overbooked_places'] = sum(max(0, e.reserved - e.spec.places) for e in events)
         return answer
-    raise Busy('busy', 'the booking keeps changing: try again')
+    return on_booking(booking_id, decide)
 
 
 def _check_movable(legs: list[Leg], to_waiting_list: bool) -> list[Leg]:

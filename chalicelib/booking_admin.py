@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 from chalice import Response
 
 from . import store
-from .booking import ATTEMPTS, MAX_DECISIONS
 from .domain.booking_changes import (
     check_attendance,
     check_growth,
@@ -25,14 +24,10 @@ from .domain.booking_changes import (
 from .domain.bookings import MAX_USER_ID, Leg, require_live
 from .domain.calendar import CONTENT_TYPE, calendar
 from .domain.window import FIRST_DAY, LAST_DAY, local_midnight
-from .errors import Busy
 from .lookup import booking_or_404, unknown_event
 from .parsing import Payload
+from .retry import DECISIONS, on_booking
 from .store import callbacks as outbox
-
-
-def _busy() -> Busy:
-    return Busy('busy', 'the booking keeps changing: try again')
 
 
 def patch_booking(booking_id: str, body: Payload) -> dict[str, Any]:
@@ -40,59 +35,53 @@ def patch_booking(booking_id: str, body: Payload) -> dict[str, Any]:
     legs = require_live(booking_or_404(booking_id))
     agenda = store.get_agenda(legs[0].agenda) if 'user_absence_reason' in body.data else None
     patch = read_patch(body, agenda)
-    for _ in range(ATTEMPTS):
+
+    def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
         legs = require_live(legs)
         if patch.attendance:
             events = [(leg.agenda, leg.event) for leg in legs if leg.event]
             check_attendance(legs, store.get_events(events) if events else {})
-        if patch.extra_data:
+        if patch.extra_data:  # merged into each leg's extra data as read now: no concurrent key is lost
             merged_extra_data(legs, patch.extra_data)
-        try:
-            store.update_legs(legs, patch.values, patch.extra_data)
-            return {'booking_id': legs[0].booking_id}
-        except store.BookingChanged:  # cancelled, or extra data changed meanwhile: merge into the fresh one
-            legs = booking_or_404(booking_id)
-    raise _busy()
+        answer = {'booking_id': legs[0].booking_id}
+        store.update_legs(legs, patch.values, patch.extra_data, answer=answer)
+        return answer
+    return on_booking(booking_id, decide)
 
 
 def resize_booking(booking_id: str, body: Payload) -> dict[str, Any]:
     """`POST /api/booking/<id>/resize/` (spec §8.9): every leg to `count` places, in its list."""
     legs = booking_or_404(booking_id)
     count = read_count(body)
-    legs = require_live(legs)
-    check_resizable(legs)
+    check_resizable(require_live(legs))
     events = store.get_events((leg.agenda, leg.event) for leg in legs)
-    for _ in range(MAX_DECISIONS):
+
+    def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
+        if isinstance(stale, store.EventsChanged):  # decide again on the counters as the transaction found them
+            for slug, record in stale.events.items():
+                if record is None:
+                    raise unknown_event(legs[0].agenda, slug)
+                events[(record.agenda, slug)] = record
         legs = require_live(legs)
         for leg in legs:
             if (leg.agenda, leg.event) not in events:
                 raise unknown_event(leg.agenda, leg.event)
             check_growth(leg, events[(leg.agenda, leg.event)], count)
-        try:
-            store.resize(legs, count, {leg.event: events[(leg.agenda, leg.event)] for leg in legs})
-            return {'booking_id': legs[0].booking_id}
-        except store.EventsChanged as changed:  # decide again on the counters as the transaction found them
-            for slug, record in changed.events.items():
-                if record is None:
-                    raise unknown_event(legs[0].agenda, slug) from None
-                events[(record.agenda, slug)] = record
-        except store.BookingChanged:
-            legs = booking_or_404(booking_id)
-    raise Busy('busy', 'too many simultaneous bookings on this event: try again')
+        answer = {'booking_id': legs[0].booking_id}
+        store.resize(legs, count, {leg.event: events[(leg.agenda, leg.event)] for leg in legs}, answer=answer)
+        return answer
+    return on_booking(booking_id, decide, DECISIONS, 'places')
 
 
 def anonymize_booking(booking_id: str, now: datetime) -> dict[str, Any]:
     """`POST /api/booking/<id>/anonymize/` (spec §8.10, §9.12): personal fields blanked on every
     leg, live or cancelled; counts kept; a second call answers the same and writes nothing."""
-    legs = booking_or_404(booking_id)
-    for _ in range(ATTEMPTS):
-        try:
-            store.anonymize(legs, now)
-            outbox.anonymize(legs[0].booking_id)  # its callbacks keep no URL either
-            return {'booking_id': legs[0].booking_id}
-        except store.BookingChanged:
-            legs = booking_or_404(booking_id)
-    raise _busy()
+    def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
+        answer = {'booking_id': legs[0].booking_id}
+        store.anonymize(legs, now, answer=answer)
+        outbox.anonymize(legs[0].booking_id)  # its callbacks keep no URL either
+        return answer
+    return on_booking(booking_id, decide)
 
 
 # ---- reading: a user's bookings, iCalendar (spec §8.1-8.2, §8.11) ----------------------------------

@@ -197,7 +197,8 @@ class Api:
         pairs = [(name, value) for name, values in call.query_lists.items() for value in values]
         request_print = idempotency.fingerprint(handler.__name__, path, pairs, call.body.data, request.raw_body)
         try:
-            return render(idempotency.run_once(idempotency.client_of(call.caller), key, request_print, call.now, run))
+            return render(idempotency.run_once(idempotency.client_of(call.caller), key, request_print, call.now, run,
+                                               result_answer))
         except ChronoError as error:
             return error_answer(error)
         except Exception as exc:  # noqa: BLE001 - the key's record could not be read or written
@@ -230,6 +231,11 @@ def execute(handler: Callable[..., Any], call: Call, path: dict[str, str]) -> An
     if isinstance(result, Response):  # kept for a repeat only when its body is text
         return Answer(result.status_code, result.body, dict(result.headers or {}),
                       final=result.status_code < 500 and isinstance(result.body, str))
+    return result_answer(result)
+
+
+def result_answer(result: dict[str, Any]) -> Answer:
+    """A handler's result as its answer (also what an idempotent call keeps with its change)."""
     return Answer(200, json_text({'err': 0, **result}), dict(JSON_HEADERS))
 
 

@@ -80,13 +80,15 @@ def fingerprint(route: str, path: Mapping[str, str], query: list[tuple[str, str]
     return hashlib.sha256(document.encode('utf-8', 'surrogatepass')).hexdigest()
 
 
-def run_once(client: str, key: str, request: str, now: datetime, run: Callable[[], Answer]) -> Answer:
+def run_once(client: str, key: str, request: str, now: datetime, run: Callable[[], Answer],
+             render: Callable[[dict[str, Any]], Answer]) -> Answer:
     """Run `run` for the first request of the key; a repeat gets its kept answer (or 409 while it
-    runs, 422 when the key came with another request)."""
+    runs, 422 when the key came with another request). `render` turns a handler's result into its
+    answer: the transaction that makes the change keeps it (store.idempotency.commit)."""
     owner = uuid.uuid4().hex
     for _ in range(CLAIM_ATTEMPTS):
         if records.claim(client, key, request, owner, now, LEASE, KEPT):
-            return _run_claimed(client, key, owner, run)
+            return _run_claimed(records.PendingAnswer(client, key, owner, _keepable(render)), run)
         record = records.read(client, key, now)
         if record is None:
             continue  # released or expired since the claim failed: claim again
@@ -101,20 +103,34 @@ def run_once(client: str, key: str, request: str, now: datetime, run: Callable[[
     raise Conflict('request in progress', 'a request with this X-Idempotency-Key is still running: retry later')
 
 
-def _run_claimed(client: str, key: str, owner: str, run: Callable[[], Answer]) -> Answer:
+def _keepable(render: Callable[[dict[str, Any]], Answer]) -> Callable[[dict[str, Any]], records.Rendered | None]:
+    def rendered(result: dict[str, Any]) -> records.Rendered | None:
+        answer = render(result)
+        if len(answer.body.encode('utf-8')) > MAX_KEPT_ANSWER:
+            return None
+        return answer.status, answer.headers, answer.body
+    return rendered
+
+
+def _run_claimed(pending: records.PendingAnswer, run: Callable[[], Answer]) -> Answer:
+    client, key, owner = pending.client, pending.key, pending.owner
     try:
-        answer = run()
+        with records.answering(pending):
+            answer = run()
     except BaseException:
-        _release(client, key, owner)
+        if not pending.kept:
+            _release(client, key, owner)
         raise
+    if pending.kept:  # written with the change itself
+        return answer
     if not answer.final or len(answer.body.encode('utf-8')) > MAX_KEPT_ANSWER:
         _release(client, key, owner)
         return answer
     try:
         if not records.finish(client, key, owner, answer.status, answer.headers, answer.body):
-            log.warning('idempotency key %s of %s: the lease ran out before the answer was kept', key, client)
+            log.warning('idempotency key of %s: the lease ran out before the answer was kept', client)
     except Exception:  # noqa: BLE001 - the change is made: answer it; the lease lets a repeat run later
-        log.exception('idempotency key %s of %s: answer not kept', key, client)
+        log.exception('idempotency key of %s: answer not kept', client)
     return answer
 
 
@@ -122,4 +138,4 @@ def _release(client: str, key: str, owner: str) -> None:
     try:
         records.release(client, key, owner)
     except Exception:  # noqa: BLE001 - the lease frees the key soon anyway
-        log.exception('idempotency key %s of %s: not released (free again after the lease)', key, client)
+        log.exception('idempotency key of %s: not released (free again after the lease)', client)

@@ -21,6 +21,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -57,6 +58,10 @@ def user_key(user_external_id: str) -> str:
 
 def user_event_pk(agenda: str, event: str, user_external_id: str) -> str:
     return f'USEREVENT#{agenda}#{event}#{user_external_id}'
+
+
+def user_meetings_pk(user_external_id: str) -> str:
+    return f'USERMEETINGS#{user_external_id}'
 
 
 def callback_pk(booking_id: int) -> str:
@@ -180,6 +185,9 @@ class Event(TableItem, discriminator='event'):
     recurrence_end_date = UnicodeAttribute(null=True)  # YYYY-MM-DD
     primary_event = UnicodeAttribute(null=True)
     custom_fields = JSONAttribute(null=True)
+    # Moved on by every booking write that changes the counters: equal before and after a read of the
+    # event's bookings (an eventually consistent index), nothing changed them in between.
+    counters_version = NumberAttribute(null=True)
 
 
 class MeetingType(TableItem, discriminator='meetingtype'):
@@ -295,6 +303,9 @@ class Booking(TableItem, discriminator='booking'):
     user_absence_reason = UnicodeAttribute(null=True)
     user_check_type_slug = UnicodeAttribute(null=True)
     user_check_type_label = UnicodeAttribute(null=True)
+    # Moved on by every write to the leg (store/bookings.py `_write_leg`), each conditioned on the version
+    # it read: a decision taken on a leg (its count, list, state, user) never lands on a leg changed since.
+    version = NumberAttribute(null=True)
 
 
 class UserEventBookings(TableItem, discriminator='user_event'):
@@ -303,6 +314,17 @@ class UserEventBookings(TableItem, discriminator='user_event'):
     `exclude_user` is a condition (two parallel requests of one user cannot both pass)."""
 
     bookings = NumberAttribute(default=0)
+
+
+class UserMeetings(TableItem, discriminator='user_meetings'):
+    """pk USERMEETINGS#<user>, sk <UTC day YYYY-MM-DD>: the user's live meetings that touch that day,
+    in any agenda (`spans`, each `<start utc>|<end utc>|<booking id>#<leg>`). A meeting booking of
+    the user sets the day's spans under a condition on the `version` it read, and a cancel removes
+    its own and moves `version` on: `exclude_user` is decided on a consistent read and holds until
+    the write (two parallel bookings of one user on two desks cannot both pass). TTL after the day."""
+
+    spans = UnicodeSetAttribute(null=True)
+    version = NumberAttribute(default=0)
 
 
 class Lock(TableItem, discriminator='lock'):
@@ -351,7 +373,7 @@ class Nonce(TableItem, discriminator='nonce'):
 
 
 MODELS = (TableItem, Agenda, Event, MeetingType, Desk, TimePeriod, TimePeriodException, Resource, Booking,
-          UserEventBookings, Lock, ResourceUse, Callback, Nonce)
+          UserEventBookings, UserMeetings, Lock, ResourceUse, Callback, Nonce)
 
 
 # ---- idempotent retries (design.md §3.5; chalicelib/idempotency.py) --------------------------

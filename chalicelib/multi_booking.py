@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from . import store
@@ -23,15 +23,15 @@ from .domain.bookings import BookingRequest, Leg, Placement, check_bookable, inv
 from .domain.events import EventRecord, event_text, is_bookable, is_recurring_primary
 from .domain.recurrence import occurrence_weekday, read_recurring_slot, recurring_items, slug_of_occurrence_id
 from .domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
-from .errors import BadRequest, BusinessError, Busy, ChronoError, InvalidPayload, PartlyDone
+from .errors import BadRequest, BusinessError, ChronoError, InvalidPayload, PartlyDone
 from .lookup import events_agenda_or_404
 from .parsing import SLUG_RE, Payload
+from .retry import DECISIONS, until_written
 from .slots import EVENTS_CHOICES, event_items, read_slot_params, with_meta
 
 MAX_SLOTS = 1000
 MAX_AGENDAS = 50
 BATCH_EVENTS = 33  # 3 writes per event: a transaction holds at most 100
-MAX_DECISIONS = 25
 MAX_CHANGES = 2000  # events booked or cancelled by one call: about 61 transactions
 ACTIONS = ('book', 'unbook', 'update')
 
@@ -141,47 +141,52 @@ def _answer(changes: Changes, agendas: dict[str, AgendaSpec], events: dict[Key, 
 # ---- writing ---------------------------------------------------------------------------------------
 
 def _apply(changes: Changes, agendas: dict[str, AgendaSpec], request: BookingRequest, tz: ZoneInfo,
-           now: datetime) -> None:
-    """Write the changes by batches; a full event is skipped and reported."""
+           now: datetime, answer: Callable[[Changes], dict[str, Any]]) -> None:
+    """Write the changes by batches; a full event is skipped and reported. The last batch's
+    transaction keeps the call's answer (an idempotent call: store.idempotency.commit)."""
     items: list[EventRecord | Leg] = [*changes.to_cancel, *changes.to_book]
     for start in range(0, len(items), BATCH_EVENTS):
         batch = items[start:start + BATCH_EVENTS]
+        last = start + BATCH_EVENTS >= len(items)
         _apply_batch([i for i in batch if isinstance(i, EventRecord)], [i for i in batch if isinstance(i, Leg)],
-                     changes, agendas, request, tz, now)
+                     changes, agendas, request, tz, now, answer if last else None)
 
 
 def _apply_batch(to_book: list[EventRecord], to_cancel: list[Leg], changes: Changes, agendas: dict[str, AgendaSpec],
-                 request: BookingRequest, tz: ZoneInfo, now: datetime) -> None:
+                 request: BookingRequest, tz: ZoneInfo, now: datetime,
+                 answer: Callable[[Changes], dict[str, Any]] | None) -> None:
     cancelled_events = {(leg.agenda, leg.event) for leg in to_cancel}
-    for _ in range(MAX_DECISIONS):
-        placements = []
+
+    def attempt(stale: store.Stale | None) -> None:
+        nonlocal to_book, to_cancel
+        if isinstance(stale, store.EventsChanged):
+            to_book = [_fresh(record, stale.events) for record in to_book]
+        elif isinstance(stale, store.AlreadyBookedByUser):  # booked by the same user meanwhile: done already
+            to_book = [record for record in to_book if (record.agenda, record.slug) not in stale.events]
+        elif isinstance(stale, store.BookingChanged):  # cancelled or changed meanwhile: look again
+            changed = [(leg.booking_id, leg.leg) for leg in to_cancel if leg.booking_id in stale.booking_ids]
+            to_cancel = [leg for leg in to_cancel if leg.booking_id not in stale.booking_ids]
+            to_cancel += [leg for leg in store.legs_by_key(changed)
+                          if not leg.cancelled and (leg.agenda, leg.event) in cancelled_events]
+        placements, full = [], []
         for record in to_book:
             try:
                 placements.append(place(agendas[record.agenda], record, request, now, tz))
             except BusinessError as exc:
                 if exc.err_class not in ('sold out', 'no waiting list'):
                     raise
-                changes.full.append(record)
-        to_book = [p.event for p in placements]
-        if not placements and not to_cancel:
-            return
-        try:
-            booking_ids = store.book_each(placements, request, to_cancel, now)
-        except store.EventsChanged as changed:
-            to_book = [_fresh(record, changed.events) for record in to_book]
-            continue
-        except store.AlreadyBookedByUser as exc:  # booked by the same user meanwhile: done already
-            to_book = [record for record in to_book if (record.agenda, record.slug) not in exc.events]
-            continue
-        except store.BookingChanged as exc:  # cancelled, accepted or suspended meanwhile: look again
-            to_cancel = [leg for leg in to_cancel if leg.booking_id not in exc.booking_ids]
-            to_cancel += [leg for booking_id in exc.booking_ids for leg in store.get_legs(booking_id)
-                          if not leg.cancelled and (leg.agenda, leg.event) in cancelled_events]
-            continue
-        changes.booked.extend(zip(placements, booking_ids))
-        changes.cancelled.extend(to_cancel)
-        return
-    raise Busy('busy', 'too many simultaneous bookings on these events: try again')
+                full.append(record)
+
+        def after(booking_ids: list[int]) -> Changes:
+            return Changes(booked=[*changes.booked, *zip(placements, booking_ids)],
+                           cancelled=[*changes.cancelled, *to_cancel], full=[*changes.full, *full])
+        booking_ids = []
+        if placements or to_cancel:
+            kept = (lambda ids: answer(after(ids))) if answer else None
+            booking_ids = store.book_each(placements, request, to_cancel, now, kept)
+        done = after(booking_ids)
+        changes.booked, changes.cancelled, changes.full = done.booked, done.cancelled, done.full
+    until_written(attempt, DECISIONS, 'events')
 
 
 def _fresh(record: EventRecord, changed: dict[Key, EventRecord | None]) -> EventRecord:
@@ -201,7 +206,7 @@ def _run(changes: Changes, agendas: dict[str, AgendaSpec], events: dict[Key, Eve
                                             f'{len(changes.to_cancel)} events, more than {MAX_CHANGES}: narrow '
                                             'date_start and date_end')
     try:
-        _apply(changes, agendas, request, tz, now)
+        _apply(changes, agendas, request, tz, now, lambda done: _answer(done, agendas, events, tz, multi))
     except ChronoError as exc:
         if not changes.booked and not changes.cancelled:
             raise

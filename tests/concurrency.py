@@ -8,8 +8,27 @@ from typing import Callable, TypeVar
 import requests
 
 from chalicelib.models import Booking, event_bookings_key
+from tests.conftest import BASIC
 
 THREADS = 24
+
+
+class HttpApi:
+    """JSON over HTTP: (status, parsed body). One requests.Session per thread is the caller's."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def call(self, method, path, body=None, session=None, headers=None):
+        response = (session or requests).request(method, self.url + path, json=body,
+                                                 headers={**BASIC, **(headers or {})}, timeout=30)
+        return response.status_code, response.json()
+
+    def get(self, path, **kw):
+        return self.call('GET', path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.call('POST', path, body, **kw)
 Result = TypeVar('Result')
 
 
@@ -38,3 +57,8 @@ def live_bookings(agenda: str, event: str) -> tuple[int, int]:
             else:
                 main += int(leg.count)
     return main, waiting
+
+
+def event_booking_ids(agenda: str, event: str) -> set[int]:
+    """The ids of the bookings the index lists on an event, cancelled ones included."""
+    return {int(leg.booking_id) for leg in Booking.by_gsi2.query(event_bookings_key(agenda, event))}

@@ -22,6 +22,7 @@ class EventRecord:
     checked: bool = False
     check_locked: bool = False
     invoiced: bool = False
+    counters_version: int = 0  # moved on by every booking write that changes the counters
 
     @property
     def slug(self) -> str:

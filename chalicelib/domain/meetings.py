@@ -263,6 +263,13 @@ def grid_problems(agenda: AgendaSpec, tz: ZoneInfo) -> dict[str, list[str]]:
     return problems
 
 
+def utc_days(start: datetime, end: datetime) -> list[str]:
+    """The UTC days (YYYY-MM-DD) that [start, end) touches: one or two for a meeting."""
+    first = start.astimezone(timezone.utc).date()
+    last = (end.astimezone(timezone.utc) - timedelta(microseconds=1)).date()
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
 def lock_cells(start: datetime, end: datetime, step: int) -> list[datetime]:
     """The cells [start, end) touches: exact on the agenda's grid, and safe off it (a cell too
     many can refuse a booking, a cell too few never lets two overlap)."""

@@ -147,7 +147,8 @@ def _event_record(item: Event) -> EventRecord:
     )
     return EventRecord(agenda=item.agenda, spec=spec, reserved=int(item.reserved or 0),
                        waiting_list_reserved=int(item.waiting_list_reserved or 0), checked=bool(item.checked),
-                       check_locked=bool(item.check_locked), invoiced=bool(item.invoiced))
+                       check_locked=bool(item.check_locked), invoiced=bool(item.invoiced),
+                       counters_version=int(item.counters_version or 0))
 
 
 def get_event(agenda: str, slug: str) -> EventRecord | None:

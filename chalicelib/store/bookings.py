@@ -12,13 +12,15 @@ import random
 import time as clock
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+from pynamodb.exceptions import CancellationReason
 
 from ..domain.agendas import MAX_DURATION, AgendaSpec
 from ..domain.bookings import TEXT_FIELDS, URL_FIELDS, BookingRequest, Leg, Placement
 from ..domain.events import EventRecord
-from ..domain.meetings import MeetingLeg, lock_cells, resource_step
-from ..errors import Busy
+from ..domain.meetings import MeetingLeg, lock_cells, resource_step, utc_days
+from ..errors import BadRequest, Busy
 from ..models import (
     CONFIG_PREFIX,
     EVENT_PREFIX,
@@ -32,6 +34,7 @@ from ..models import (
     ResourceUse,
     TableItem,
     UserEventBookings,
+    UserMeetings,
     agenda_pk,
     booking_pk,
     desk_lock_pk,
@@ -42,11 +45,13 @@ from ..models import (
     resource_uses_key,
     user_event_pk,
     user_key,
+    user_meetings_pk,
 )
 from ..parsing import SLUG_RE
 from . import callbacks as outbox
 from .agendas import _agenda_spec, _event_record
-from .tables import Transaction, _bind, _utc_key, run_guarded
+from .idempotency import commit
+from .tables import MAX_TRANSACTION_ITEMS, Tag, Transaction, _bind, _utc_key
 
 ID_EPOCH_MS = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 ID_RANDOM_BITS = 12
@@ -85,7 +90,7 @@ def _leg(item: Booking) -> Leg:
         color=item.color,
         user_was_present=item.user_was_present, user_absence_reason=item.user_absence_reason,
         user_check_type_slug=item.user_check_type_slug, user_check_type_label=item.user_check_type_label,
-        fields={name: getattr(item, name) for name in STORED_FIELDS},
+        fields={name: getattr(item, name) for name in STORED_FIELDS}, version=int(item.version or 0),
     )
 
 
@@ -198,31 +203,41 @@ def resource_uses(resources: Iterable[str], start: datetime, end: datetime) -> l
 
 # ---- booking ------------------------------------------------------------------------------
 
-class EventsChanged(Exception):
+class Stale(Exception):
+    """What a write was decided from changed before it landed: nothing was written; read and
+    decide again (the use cases' retry loop catches this family)."""
+
+
+class EventsChanged(Stale):
     """The counters moved under the decision: here they are as the transaction found them
     (None: the event is gone)."""
 
-    def __init__(self, events: dict[str, EventRecord | None]) -> None:
+    def __init__(self, events: dict[Any, EventRecord | None]) -> None:
         super().__init__(sorted(events))
         self.events = events
 
 
-class AlreadyBookedByUser(Exception):
-    """The user holds a booking of `event` already (and of every one of `events`)."""
+class BookingChanged(Stale):
+    """A booking to cancel, move or change was changed meanwhile (`booking_ids`: which ones,
+    when the caller changes several)."""
+
+    def __init__(self, booking_ids: Iterable[int] = ()) -> None:
+        super().__init__(sorted(booking_ids))
+        self.booking_ids = set(booking_ids)
+
+
+class UserMeetingsChanged(Stale):
+    """The user's meetings on a day of the booking changed since they were read."""
+
+
+class AlreadyBookedByUser(Stale):
+    """The user holds a booking of `event` already (and of every one of `events`): a refusal for
+    `exclude_user`, a booking done already for the calls that set a user's bookings."""
 
     def __init__(self, event: Any, events: Iterable[Any] = ()) -> None:
         super().__init__(event)
         self.event = event
         self.events = set(events) or {event}
-
-
-class BookingChanged(Exception):
-    """A booking to cancel or move was cancelled or moved meanwhile (`booking_ids`: which ones,
-    when the caller cancels several)."""
-
-    def __init__(self, booking_ids: Iterable[int] = ()) -> None:
-        super().__init__(sorted(booking_ids))
-        self.booking_ids = set(booking_ids)
 
 
 class ResourceTaken(Exception):
@@ -255,13 +270,79 @@ def _placement_condition(p: Placement):
     return condition
 
 
-class _Counters:
-    """Per-item counter changes of one transaction (DynamoDB allows one write per item), each
-    with the condition of the placement that needs it."""
+def _unchanged(leg: Leg):
+    """The leg is exactly as read (legs written before versions existed count as version 0)."""
+    if leg.version:
+        return Booking.version == leg.version
+    return Booking.version.does_not_exist() | (Booking.version == 0)
+
+
+def _write_leg(tx: Transaction, leg: Leg, actions: list) -> None:
+    """The one way to change a leg: the write holds only while the leg is exactly as it was read
+    (its version), and moves the version on. Whatever a caller decided from the leg (its count,
+    its list, live or cancelled, its user) therefore still holds when the write lands, and the
+    counter deltas it computed from the leg are exact; otherwise BookingChanged, and the caller
+    reads and decides again."""
+    tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), [*actions, Booking.version.add(1)],
+              condition=_unchanged(leg), tag=Tag('leg', leg.leg, leg.agenda, leg.booking_id))
+
+
+# ---- a user's meetings by day (exclude_user as a condition) -------------------------------------
+
+USER_DAYS_KEPT = timedelta(days=2)  # after the day, then DynamoDB's TTL removes the item
+
+
+def _span(booking_id: int, leg: int, start: datetime, end: datetime) -> str:
+    return f'{_utc_key(start)}|{_utc_key(end)}|{booking_id}#{leg:03d}'
+
+
+@dataclass(frozen=True)
+class UserDays:
+    """A user's meetings on some UTC days, read consistently: per day, the version read (None: no
+    item yet) and the spans held."""
+
+    user: str
+    versions: dict[str, int | None]
+    spans: dict[str, frozenset[str]]
+
+    def meetings(self) -> list[tuple[int, datetime, datetime]]:
+        """(booking id, start, end) of every meeting held on these days."""
+        found = {}
+        for spans in self.spans.values():
+            for span in spans:
+                start, end, ident = span.split('|')
+                found[ident] = (int(ident.split('#')[0]), _parse_utc(start), _parse_utc(end))
+        return sorted(found.values(), key=lambda meeting: meeting[1])
+
+
+def _parse_utc(key: str) -> datetime:
+    return datetime.strptime(key, '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=timezone.utc)
+
+
+def user_meeting_days(user_external_id: str, start: datetime, end: datetime) -> UserDays:
+    """The user's meetings on the UTC days that [start, end) touches (one consistent BatchGetItem).
+    Every meeting that overlaps [start, end) is among them: a meeting is listed on each day it
+    touches."""
+    _bind()
+    days = utc_days(start, end)
+    pk = user_meetings_pk(user_external_id)
+    versions: dict[str, int | None] = dict.fromkeys(days)
+    spans = {day: frozenset() for day in days}
+    for item in UserMeetings.batch_get([(pk, day) for day in days], consistent_read=True):
+        versions[item.sk] = int(item.version or 0)
+        spans[item.sk] = frozenset(item.spans or ())
+    return UserDays(user_external_id, versions, spans)
+
+
+class _Shared:
+    """Per-item changes of one transaction on the items that bookings share (DynamoDB allows one
+    write per item in a transaction): an event's counters, each with the condition of the placement
+    that needs it; a user's count on an event; a user's meetings of a day."""
 
     def __init__(self) -> None:
         self.events: dict[tuple[str, str], dict[str, Any]] = {}
         self.users: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.days: dict[tuple[str, str], dict[str, Any]] = {}
 
     def event(self, agenda: str, slug: str, in_waiting_list: bool, delta: int, placement: Placement | None = None):
         entry = self.events.setdefault((agenda, slug), {'reserved': 0, 'waiting_list_reserved': 0, 'condition': None})
@@ -276,13 +357,29 @@ class _Counters:
         entry['delta'] += delta
         entry['exclusive'] = entry['exclusive'] or exclusive
 
+    def meeting(self, user: str | None, booking_id: int, leg: int, start: datetime, end: datetime | None,
+                added: bool, read: UserDays | None = None) -> None:
+        """A meeting leg of `user` added or removed on each day it touches. With `read` (a decision
+        was taken on those days: exclude_user), a day is set from it under a condition on its
+        version; without, the leg is added to or removed from the day, and the version moves on
+        (so that a decision taken meanwhile on the day fails its condition)."""
+        if not user or end is None:
+            return
+        span = _span(booking_id, leg, start, end)
+        for day in utc_days(start, end):
+            entry = self.days.setdefault((user, day), {'add': set(), 'remove': set(), 'read': None})
+            entry['add' if added else 'remove'].add(span)
+            if read is not None and read.user == user and day in read.versions:
+                entry['read'] = (read.versions[day], read.spans[day])
+
     def write(self, tx: Transaction) -> None:
         for (agenda, slug), entry in self.events.items():
             actions = [getattr(Event, name).add(entry[name]) for name in ('reserved', 'waiting_list_reserved')
                        if entry[name]]
+            actions.append(Event.counters_version.add(1))
             condition = entry['condition'] if entry['condition'] is not None else Event.pk.exists()
-            tx.update(Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}'), actions or [Event.reserved.add(0)],
-                      condition=condition, tag=('event', slug, agenda), return_old=True)
+            tx.update(Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}'), actions, condition=condition,
+                      tag=Tag('event', slug, agenda), return_old=True)
         for (agenda, slug, user), entry in self.users.items():
             condition = None
             if entry['exclusive']:
@@ -290,37 +387,53 @@ class _Counters:
             tx.update(UserEventBookings(user_event_pk(agenda, slug, user), USER_COUNT_SK),
                       [UserEventBookings.bookings.add(entry['delta']),
                        UserEventBookings.item_type.set(UserEventBookings)],
-                      condition=condition, tag=('user', slug, agenda))
+                      condition=condition, tag=Tag('user', slug, agenda))
+        for (user, day), entry in self.days.items():
+            self._write_day(tx, user, day, entry)
+
+    def _write_day(self, tx: Transaction, user: str, day: str, entry: dict[str, Any]) -> None:
+        item = UserMeetings(user_meetings_pk(user), day)
+        expires = [UserMeetings.expires_at.set(datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+                                               + USER_DAYS_KEPT), UserMeetings.item_type.set(UserMeetings)]
+        if entry['read'] is None:  # no decision taken on the day: add or remove, and move the version on
+            if entry['add'] and entry['remove']:  # one path cannot be both ADDed to and DELETEd from
+                raise RuntimeError('a day whose meetings are both added and removed is set from a read of it')
+            change = UserMeetings.spans.add(entry['add']) if entry['add'] else UserMeetings.spans.delete(
+                entry['remove'])
+            tx.update(item, [change, UserMeetings.version.add(1), *expires], tag=Tag('user_meetings', day))
+            return
+        version, spans = entry['read']
+        kept = (set(spans) - entry['remove']) | entry['add']
+        condition = UserMeetings.pk.does_not_exist() if version is None else UserMeetings.version == version
+        tx.update(item, [UserMeetings.spans.set(kept) if kept else UserMeetings.spans.remove(),
+                         UserMeetings.version.set((version or 0) + 1), *expires],
+                  condition=condition, tag=Tag('user_meetings', day))
 
 
-def _cancel_leg(tx: Transaction, counters: _Counters, leg: Leg, now: datetime, tag: str = 'leg') -> None:
-    # The user's count and a callback use what was read: an anonymize since then changes the leg.
-    as_read = (Booking.anonymized_at.exists() if leg.anonymized_at is not None
-                 else Booking.anonymized_at.does_not_exist())
-    tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), [Booking.cancelled_at.set(now)],
-              condition=(Booking.cancelled_at.does_not_exist() & (Booking.in_waiting_list == leg.in_waiting_list)
-                         & as_read),
-              tag=(tag, leg.leg))
+def _cancel_leg(tx: Transaction, shared: _Shared, leg: Leg, now: datetime) -> None:
+    _write_leg(tx, leg, [Booking.cancelled_at.set(now)])
     if leg.event is not None:
-        counters.event(leg.agenda, leg.event, leg.in_waiting_list, -leg.count)
-        counters.user(leg.agenda, leg.event, leg.user_external_id, -1)
+        shared.event(leg.agenda, leg.event, leg.in_waiting_list, -leg.count)
+        shared.user(leg.agenda, leg.event, leg.user_external_id, -1)
+    else:
+        shared.meeting(leg.user_external_id, leg.booking_id, leg.leg, leg.start, leg.end, added=False)
     for key, _ in _locks(leg):
         # Only its own lock: a cell no longer held (TTL) deletes nothing.
         tx.delete(Lock(key, LOCK_SK), condition=Lock.pk.does_not_exist() | (Lock.booking_id == leg.booking_id),
-                  tag=(tag, leg.leg))
+                  tag=Tag('leg', leg.leg, leg.agenda, leg.booking_id))
     for resource in leg.resources:
         tx.delete(ResourceUse(booking_pk(leg.booking_id), _resource_use_sk(leg.leg, resource)))
 
 
-def _locks(leg: Leg | MeetingLeg) -> list[tuple[str, tuple[str, str]]]:
-    """The Lock items holding a meeting leg's time, each with what it holds: ('lock', desk) for
-    the desk's cells, ('resource', slug) for a resource's (none for an event's leg)."""
+def _locks(leg: Leg | MeetingLeg) -> list[tuple[str, Tag]]:
+    """The Lock items holding a meeting leg's time, each with what it holds: Tag('lock', desk) for
+    the desk's cells, Tag('resource', slug) for a resource's (none for an event's leg)."""
     if not leg.desk or not leg.lock_step or leg.end is None:
         return []
-    locks = [(desk_lock_pk(leg.agenda, leg.desk, _utc_key(cell)), ('lock', leg.desk))
+    locks = [(desk_lock_pk(leg.agenda, leg.desk, _utc_key(cell)), Tag('lock', leg.desk))
              for cell in lock_cells(leg.start, leg.end, leg.lock_step)]
     for resource in leg.resources:
-        locks += [(resource_lock_pk(resource, _utc_key(cell)), ('resource', resource))
+        locks += [(resource_lock_pk(resource, _utc_key(cell)), Tag('resource', resource))
                   for cell in lock_cells(leg.start, leg.end, resource_step(leg.lock_step))]
     return locks
 
@@ -376,69 +489,89 @@ def _hold_desk(tx: Transaction, booking_id: int, index: int, leg: MeetingLeg, re
     the cell, and the uses that list the resources' bookings."""
     for key, tag in _locks(leg):
         if key in released:  # one write per item in a transaction: a cell the replaced booking holds
-            raise ResourceTaken(tag[1]) if tag[0] == 'resource' else DeskTaken(leg.agenda, leg.desk)
+            raise ResourceTaken(tag.key) if tag.kind == 'resource' else DeskTaken(leg.agenda, leg.desk)
         tx.put(Lock(key, LOCK_SK, booking_id=booking_id, leg=index, expires_at=leg.end + LOCK_KEPT),
                condition=Lock.pk.does_not_exist(), tag=tag)
     for cell in leg.past_cells:  # held by a booking made on an earlier grid of the agenda?
         key = desk_lock_pk(leg.agenda, leg.desk, _utc_key(cell))
         if key in released:  # the replaced booking's, deleted by this transaction
             continue
-        tx.check(Lock(key, LOCK_SK), condition=Lock.pk.does_not_exist(), tag=('lock', leg.desk))
+        tx.check(Lock(key, LOCK_SK), condition=Lock.pk.does_not_exist(), tag=Tag('lock', leg.desk))
     for resource in leg.resources:
         sort_key = _user_sort_key(leg.start, _leg_sort_id(booking_id, index))
         tx.put(ResourceUse(booking_pk(booking_id), _resource_use_sk(index, resource), booking_id=booking_id,
                            start=leg.start, end=leg.end, gsi2pk=resource_uses_key(resource), gsi2sk=sort_key),
-               tag=('use', resource))
-
+               tag=Tag('use', resource))
 
 def book(agenda: str, placements: list[Placement] | list[MeetingLeg], request: BookingRequest,
-         replaced: list[Leg], now: datetime) -> int:
+         replaced: list[Leg], now: datetime, user_days: UserDays | None = None,
+         answer: Callable[[int], dict[str, Any]] | None = None) -> int:
     """Write a booking (one leg per placement: an event's places, or a meeting's desk time) and
-    cancel `replaced`, in one transaction.
+    cancel `replaced`, in one transaction; `answer(booking_id)` is the call's answer, kept with
+    it for an idempotent call (store.idempotency.commit). A meeting booking of a user adds its
+    legs to the user's days as `user_days` read them, under a condition on their versions.
 
     Returns the new booking id. Raises EventsChanged when a counter condition failed,
-    AlreadyBookedByUser for `exclude_user`, DeskTaken when another booking holds the desk,
-    BookingChanged when `replaced` moved meanwhile.
+    AlreadyBookedByUser for `exclude_user` on an event, DeskTaken when another booking holds the
+    desk, ResourceTaken, BookingChanged when `replaced` changed meanwhile, UserMeetingsChanged
+    when the user's meetings did.
     """
     _bind()
     released = {key for leg in replaced for key, _ in _locks(leg)}
     for _ in range(5):
         booking_id = new_booking_id()
         tx = Transaction()
-        counters = _Counters()
+        shared = _Shared()
         for leg in replaced:
-            _cancel_leg(tx, counters, leg, now, tag='replaced')
+            _cancel_leg(tx, shared, leg, now)
         for index, placement in enumerate(placements):
             if isinstance(placement, MeetingLeg):
                 item = _meeting_item(booking_id, index, placement, request, len(placements), now)
                 _hold_desk(tx, booking_id, index, placement, released)
+                shared.meeting(request.user_external_id, booking_id, index, placement.start, placement.end,
+                               added=True, read=user_days)
             else:
                 item = _booking_item(booking_id, index, agenda, placement, request, len(placements), now)
-                counters.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
-                counters.user(agenda, placement.event.slug, request.user_external_id, 1, request.exclude_user)
-            tx.put(item, condition=Booking.pk.does_not_exist(), tag=('booking', index))
-        counters.write(tx)
-        failures = run_guarded(tx)
+                shared.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
+                shared.user(agenda, placement.event.slug, request.user_external_id, 1, request.exclude_user)
+            tx.put(item, condition=Booking.pk.does_not_exist(), tag=Tag('booking', index))
+        shared.write(tx)
+        _check_size(tx)
+        failures = commit(tx, answer(booking_id) if answer else None)
         if not failures:
             return booking_id
-        kinds = {tag[0] for tag, _ in failures}
-        if 'replaced' in kinds:
-            raise BookingChanged()
+        kinds = {tag.kind for tag, _ in failures}
+        if 'leg' in kinds:
+            raise BookingChanged({tag.booking_id for tag, _ in failures if tag.kind == 'leg'})
+        if 'user_meetings' in kinds:
+            raise UserMeetingsChanged()
         if 'resource' in kinds:
-            raise ResourceTaken(next(tag[1] for tag, _ in failures if tag[0] == 'resource'))
+            raise ResourceTaken(next(tag.key for tag, _ in failures if tag.kind == 'resource'))
         if 'lock' in kinds:
-            raise DeskTaken(placements[0].agenda, next(tag[1] for tag, _ in failures if tag[0] == 'lock'))
+            raise DeskTaken(placements[0].agenda, next(tag.key for tag, _ in failures if tag.kind == 'lock'))
         if 'user' in kinds:
-            raise AlreadyBookedByUser(next(tag[1] for tag, _ in failures if tag[0] == 'user'))
+            raise AlreadyBookedByUser(next(tag.key for tag, _ in failures if tag.kind == 'user'))
         if 'event' in kinds:
-            raise EventsChanged({tag[1]: _event_record(Event.from_raw_data(reason.raw_item)) if reason.raw_item
-                                 else None for tag, reason in failures if tag[0] == 'event'})
+            raise EventsChanged(_events_found(failures, by_agenda=False))
         # Only the new booking's key was taken: another booking drew the same id. Draw again.
     raise Busy('busy', 'could not allocate a booking id: try again')
 
 
+def _check_size(tx: Transaction) -> None:
+    if len(tx) > MAX_TRANSACTION_ITEMS:  # DynamoDB would refuse it (a ValidationException)
+        raise BadRequest('too many slots', f'this booking (with the one it replaces) writes {len(tx)} items, more '
+                                           f'than the {MAX_TRANSACTION_ITEMS} of one transaction: book fewer slots')
+
+
+def _events_found(failures: list[tuple[Tag, CancellationReason]], by_agenda: bool) -> dict[Any, EventRecord | None]:
+    """The events whose counters refused the transaction, as it found them (ALL_OLD)."""
+    return {(tag.agenda, tag.key) if by_agenda else tag.key:
+            _event_record(Event.from_raw_data(reason.raw_item)) if reason.raw_item else None
+            for tag, reason in failures if tag.kind == 'event'}
+
+
 def book_each(placements: list[Placement], request: BookingRequest, cancelled: list[Leg],
-              now: datetime) -> list[int]:
+              now: datetime, answer: Callable[[list[int]], dict[str, Any]] | None = None) -> list[int]:
     """A booking of its own for each placement (one leg, one event, any agenda) and the
     cancellation of `cancelled`, in one transaction (events fillslots, spec §6.3-6.5): each
     event's counters carry the condition of its own placement. At most 33 events: each takes
@@ -452,27 +585,26 @@ def book_each(placements: list[Placement], request: BookingRequest, cancelled: l
     for _ in range(5):
         booking_ids = _distinct_ids(len(placements))
         tx = Transaction()
-        counters = _Counters()
+        shared = _Shared()
         for leg in cancelled:
-            _cancel_leg(tx, counters, leg, now, tag=('cancel', leg.booking_id))
+            _cancel_leg(tx, shared, leg, now)
         for index, (booking_id, placement) in enumerate(zip(booking_ids, placements)):
             agenda = placement.event.agenda
             tx.put(_booking_item(booking_id, 0, agenda, placement, request, 1, now),
-                   condition=Booking.pk.does_not_exist(), tag=('booking', index))
-            counters.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
-            counters.user(agenda, placement.event.slug, request.user_external_id, 1, exclusive=True)
-        counters.write(tx)
-        failures = run_guarded(tx)
+                   condition=Booking.pk.does_not_exist(), tag=Tag('booking', index))
+            shared.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
+            shared.user(agenda, placement.event.slug, request.user_external_id, 1, exclusive=True)
+        shared.write(tx)
+        failures = commit(tx, answer(booking_ids) if answer else None)
         if not failures:
             return booking_ids
-        changed = {tag[0][1] for tag, _ in failures if isinstance(tag[0], tuple)}
+        changed = {tag.booking_id for tag, _ in failures if tag.kind == 'leg'}
         if changed:
             raise BookingChanged(changed)
-        users = [(tag[2], tag[1]) for tag, _ in failures if tag[0] == 'user']
+        users = [(tag.agenda, tag.key) for tag, _ in failures if tag.kind == 'user']
         if users:
             raise AlreadyBookedByUser(users[0], users)
-        events = {(tag[2], tag[1]): _event_record(Event.from_raw_data(reason.raw_item)) if reason.raw_item else None
-                  for tag, reason in failures if tag[0] == 'event'}
+        events = _events_found(failures, by_agenda=True)
         if events:
             raise EventsChanged(events)
     raise Busy('busy', 'could not allocate a booking id: try again')
@@ -487,7 +619,8 @@ def follow_event(agenda: str, event: EventRecord) -> int:
         if not isinstance(item, Booking) or (item.start, item.end) == (event.spec.start, event.end):
             continue
         actions = [Booking.start.set(event.spec.start),
-                   Booking.end.set(event.end) if event.end else Booking.end.remove()]
+                   Booking.end.set(event.end) if event.end else Booking.end.remove(),
+                   Booking.version.add(1)]  # a decision taken on the leg at its old time is taken again
         if item.gsi1pk:
             actions.append(Booking.gsi1sk.set(_user_sort_key(event.spec.start,
                                                              _leg_sort_id(int(item.booking_id), int(item.leg)))))
@@ -498,100 +631,129 @@ def follow_event(agenda: str, event: EventRecord) -> int:
 
 # ---- lifecycle ----------------------------------------------------------------------------
 
-def cancel(legs: list[Leg], now: datetime, callbacks: Iterable[Callback] = ()) -> None:
+def cancel(legs: list[Leg], now: datetime, callbacks: Iterable[Callback] = (),
+           answer: dict[str, Any] | None = None) -> None:
     """Cancel every leg and give their places back, with the callbacks that report it (the
-    outbox: both or neither); BookingChanged if a leg moved meanwhile."""
+    outbox: both or neither); BookingChanged if a leg changed meanwhile."""
     _bind()
     tx = Transaction()
-    counters = _Counters()
+    shared = _Shared()
     for leg in legs:
-        _cancel_leg(tx, counters, leg, now)
-    counters.write(tx)
+        _cancel_leg(tx, shared, leg, now)
+    shared.write(tx)
     for callback in callbacks:
         outbox.add_to(tx, callback)
-    if run_guarded(tx):
-        raise BookingChanged()
+    if commit(tx, answer):
+        raise BookingChanged({leg.booking_id for leg in legs})
 
 
 def event_legs(agenda: str, event: str) -> list[Leg]:
-    """The live legs booked on an event (gsi2 `EVENT#<agenda>#<event>`), in booking order."""
+    """The legs booked on an event that the index shows live (gsi2 `EVENT#<agenda>#<event>`, in
+    booking order). Eventually consistent: see `live_event_legs` for a complete list."""
     _bind()
     items = Booking.by_gsi2.query(event_bookings_key(agenda, event))
     return [_leg(i) for i in items if isinstance(i, Booking) and i.cancelled_at is None]
 
 
-def move(legs: list[Leg], to_waiting_list: bool) -> list[EventRecord]:
+def legs_by_key(keys: Iterable[tuple[int, int]]) -> list[Leg]:
+    """Legs by (booking id, leg), read consistently (BatchGetItem); absent ones are left out."""
+    _bind()
+    wanted = sorted(set(keys))
+    if not wanted:
+        return []
+    items = Booking.batch_get([(booking_pk(b), leg_sk(n)) for b, n in wanted], consistent_read=True)
+    return sorted((_leg(i) for i in items), key=lambda leg: (leg.booking_id, leg.leg))
+
+
+INDEX_PATIENCE = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # seconds between reads while the index catches up
+
+
+def live_event_legs(agenda: str, event: str) -> tuple[EventRecord, list[Leg]] | None:
+    """Every live leg of an event, complete and as it is now, although its list comes from an
+    eventually consistent index: the legs the index lists are read again consistently, and the
+    list is taken only when the live places they hold equal the event's counters, and the counters
+    did not move (`counters_version`) between a read before and a read after. Every booking write
+    that changes the event's legs moves its counters, so nothing can hide in between. None when
+    the event is gone; Busy if the index stays behind (or the event keeps changing) too long."""
+    for pause in (*INDEX_PATIENCE, None):
+        before = get_events([(agenda, event)]).get((agenda, event))
+        if before is None:
+            return None
+        listed = [(leg.booking_id, leg.leg) for leg in event_legs(agenda, event)]
+        legs = [leg for leg in legs_by_key(listed) if not leg.cancelled and leg.event == event]
+        after = get_events([(agenda, event)]).get((agenda, event))
+        if after is None:
+            return None
+        main = sum(leg.count for leg in legs if not leg.in_waiting_list)
+        waiting = sum(leg.count for leg in legs if leg.in_waiting_list)
+        if (before.counters_version == after.counters_version
+                and (main, waiting) == (after.reserved, after.waiting_list_reserved)):
+            return after, legs
+        if pause is not None:
+            clock.sleep(pause)
+    raise Busy('busy', 'the bookings of this event keep changing: try again')
+
+
+def move(legs: list[Leg], to_waiting_list: bool, answer: dict[str, Any] | None = None) -> list[EventRecord]:
     """accept (to the main list) or suspend (to the waiting list), with no capacity check
-    (spec §8.7-8.8); BookingChanged if a leg moved meanwhile. Returns the events after."""
+    (spec §8.7-8.8); BookingChanged if a leg changed meanwhile. Returns the events after."""
     _bind()
     tx = Transaction()
-    counters = _Counters()
+    shared = _Shared()
     for leg in legs:
-        tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), [Booking.in_waiting_list.set(to_waiting_list)],
-                  condition=Booking.cancelled_at.does_not_exist() & (Booking.in_waiting_list == leg.in_waiting_list),
-                  tag=('leg', leg.leg))
-        counters.event(leg.agenda, leg.event, leg.in_waiting_list, -leg.count)
-        counters.event(leg.agenda, leg.event, to_waiting_list, leg.count)
-    counters.write(tx)
-    if run_guarded(tx):
-        raise BookingChanged()
+        _write_leg(tx, leg, [Booking.in_waiting_list.set(to_waiting_list)])
+        shared.event(leg.agenda, leg.event, leg.in_waiting_list, -leg.count)
+        shared.event(leg.agenda, leg.event, to_waiting_list, leg.count)
+    shared.write(tx)
+    if commit(tx, answer):
+        raise BookingChanged({leg.booking_id for leg in legs})
     keys = [(agenda_pk(leg.agenda), f'{EVENT_PREFIX}{leg.event}') for leg in legs]
     return [_event_record(item) for item in Event.batch_get(keys, consistent_read=True)]
 
 
 # ---- changing a booking: PATCH, resize, anonymize (spec §8.4, §8.9, §8.10) ------------------------
 
-def _live_leg_condition(leg: Leg):
-    """The leg is as read: not cancelled, in the same list, of the same count."""
-    return (Booking.cancelled_at.does_not_exist() & (Booking.in_waiting_list == leg.in_waiting_list)
-            & (Booking.count == leg.count))
-
-
-def update_legs(legs: list[Leg], values: dict[str, Any], extra_data: dict[str, Any] | None) -> None:
+def update_legs(legs: list[Leg], values: dict[str, Any], extra_data: dict[str, Any] | None,
+                answer: dict[str, Any] | None = None) -> None:
     """PATCH: set `values` (None removes the attribute) on every leg and merge `extra_data` into
-    each leg's own; BookingChanged when a leg was cancelled, or its extra_data changed, since the
-    read (the merge is then done again on the fresh legs, so that no concurrent key is lost)."""
+    each leg's own; BookingChanged when a leg changed since the read (the merge is then done
+    again on the fresh legs, so that no concurrent key is lost)."""
     _bind()
     tx = Transaction()
     for leg in legs:
         actions = [getattr(Booking, name).set(value) if value is not None else getattr(Booking, name).remove()
                    for name, value in values.items()]
-        condition = Booking.cancelled_at.does_not_exist()
         if extra_data:
-            old = leg.fields.get('extra_data')
-            actions.append(Booking.extra_data.set({**(old or {}), **extra_data}))
-            condition &= Booking.extra_data.does_not_exist() if old is None else Booking.extra_data == old
+            actions.append(Booking.extra_data.set({**(leg.fields.get('extra_data') or {}), **extra_data}))
         if actions:
-            tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), actions, condition=condition,
-                      tag=('leg', leg.leg))
-    if len(tx) and run_guarded(tx):
-        raise BookingChanged()
+            _write_leg(tx, leg, actions)
+    if len(tx) and commit(tx, answer):
+        raise BookingChanged({leg.booking_id for leg in legs})
 
 
-def resize(legs: list[Leg], count: int, events: dict[str, EventRecord]) -> None:
+def resize(legs: list[Leg], count: int, events: dict[str, EventRecord], answer: dict[str, Any] | None = None) -> None:
     """Give every leg `count` places in the list it is in, in one transaction. A leg that grows
     takes its new places under the fillslot condition of its list (as a booking of the
     difference, forced into its list: `_placement_condition`); a leg that shrinks gives places
-    back unconditionally. Raises EventsChanged (the events as the transaction found them) when
-    a counter condition failed, BookingChanged when a leg was cancelled, moved or resized."""
+    back unconditionally (its own version guards the delta). Raises EventsChanged (the events as
+    the transaction found them) when a counter condition failed, BookingChanged when a leg
+    changed."""
     _bind()
     tx = Transaction()
-    counters = _Counters()
+    shared = _Shared()
     for leg in legs:
         delta = count - leg.count
         if delta == 0:
             continue
-        tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), [Booking.count.set(count)],
-                  condition=_live_leg_condition(leg), tag=('leg', leg.leg))
+        _write_leg(tx, leg, [Booking.count.set(count)])
         growth = Placement(events[leg.event], delta, leg.in_waiting_list, forced=True) if delta > 0 else None
-        counters.event(leg.agenda, leg.event, leg.in_waiting_list, delta, growth)
-    counters.write(tx)
-    failures = run_guarded(tx) if len(tx) else []
-    if any(tag[0] == 'leg' for tag, _ in failures):
-        raise BookingChanged()
+        shared.event(leg.agenda, leg.event, leg.in_waiting_list, delta, growth)
+    shared.write(tx)
+    failures = commit(tx, answer) if len(tx) else []
+    if any(tag.kind == 'leg' for tag, _ in failures):
+        raise BookingChanged({leg.booking_id for leg in legs})
     if failures:
-        raise EventsChanged({tag[1]: _event_record(Event.from_raw_data(reason.raw_item)) if reason.raw_item
-                             else None for tag, reason in failures if tag[0] == 'event'})
+        raise EventsChanged(_events_found(failures, by_agenda=False))
 
 
 def get_events(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], EventRecord]:
@@ -604,23 +766,24 @@ def get_events(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], EventRe
     return {(item.agenda, item.slug): _event_record(item) for item in items}
 
 
-def anonymize(legs: list[Leg], now: datetime) -> None:
+
+def anonymize(legs: list[Leg], now: datetime, answer: dict[str, Any] | None = None) -> None:
     """Blank the personal fields of every leg, take it out of its user's index (gsi1) and set
     `anonymized_at`, in one transaction. The user's count item on each event (its key holds the
     user_external_id) loses this booking: deleted when nothing else counts in it, else
-    decremented. Each write is conditioned on what was read (the leg live or cancelled as it
-    was, never anonymized; the count unchanged): BookingChanged when something moved."""
+    decremented; a live meeting leaves its user's days. Each write is conditioned on what was
+    read (the leg unchanged, the count unchanged): BookingChanged when something moved."""
     _bind()
     tx = Transaction()
+    shared = _Shared()
     counts = _user_counts([leg for leg in legs if leg.event and leg.user_external_id])
     for leg in legs:
         if leg.anonymized_at is not None:
             continue
         actions = [getattr(Booking, name).remove() for name in (*STORED_FIELDS, 'gsi1pk', 'gsi1sk')]
-        actions.append(Booking.anonymized_at.set(now))
-        state = Booking.cancelled_at.exists() if leg.cancelled else Booking.cancelled_at.does_not_exist()
-        tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), actions,
-                  condition=state & Booking.anonymized_at.does_not_exist(), tag=('leg', leg.leg))
+        _write_leg(tx, leg, [*actions, Booking.anonymized_at.set(now)])
+        if leg.event is None and not leg.cancelled:
+            shared.meeting(leg.user_external_id, leg.booking_id, leg.leg, leg.start, leg.end, added=False)
         if leg.event and leg.user_external_id:
             key = user_event_pk(leg.agenda, leg.event, leg.user_external_id)
             held = counts.get(key)
@@ -629,11 +792,13 @@ def anonymize(legs: list[Leg], now: datetime) -> None:
             item = UserEventBookings(key, USER_COUNT_SK)
             unchanged = UserEventBookings.bookings == held
             if held - (0 if leg.cancelled else 1) <= 0:
-                tx.delete(item, condition=unchanged, tag=('user', leg.leg))
+                tx.delete(item, condition=unchanged, tag=Tag('user', leg.event, leg.agenda))
             elif not leg.cancelled:
-                tx.update(item, [UserEventBookings.bookings.add(-1)], condition=unchanged, tag=('user', leg.leg))
-    if len(tx) and run_guarded(tx):
-        raise BookingChanged()
+                tx.update(item, [UserEventBookings.bookings.add(-1)], condition=unchanged,
+                          tag=Tag('user', leg.event, leg.agenda))
+    shared.write(tx)
+    if len(tx) and commit(tx, answer):
+        raise BookingChanged({leg.booking_id for leg in legs})
 
 
 def _user_counts(legs: list[Leg]) -> dict[str, int]:

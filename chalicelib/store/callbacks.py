@@ -9,7 +9,7 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from ..domain.callbacks import CallbackRecord
 from ..models import Callback, callback_pk
-from .tables import Transaction, _bind, _utc_key
+from .tables import Tag, Transaction, _bind, _utc_key
 
 PENDING, FAILED, DONE = 'pending', 'failed', 'done'
 DONE_KEPT = timedelta(days=30)  # a sent callback stays readable for a while, then TTL removes it
@@ -36,7 +36,7 @@ def new_callback(booking_id: int, kind: str, leg: int, url: str, body: dict[str,
 
 def add_to(tx: Transaction, callback: Callback) -> None:
     """In the transaction of the change it reports: the change and its callback, or neither."""
-    tx.put(callback, condition=Callback.pk.does_not_exist(), tag=('callback', callback.kind))
+    tx.put(callback, condition=Callback.pk.does_not_exist(), tag=Tag('callback', callback.kind))
 
 
 def put_once(callback: Callback) -> bool:

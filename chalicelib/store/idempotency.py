@@ -7,17 +7,28 @@ Timeline of one key (the lease is longer than the Lambda's timeout):
       │ a repeat meanwhile: the lease holds → 409
       └─ the run crashed: after leased_until, a repeat of the same request claims it again
     an answer not to keep (5xx, "try again"): release → the next repeat runs at once
+
+A call whose change is one transaction writes its answer in that very transaction (`commit`):
+"changed" and "answer kept" are then one fact, and a run that dies between its change and its
+answer leaves nothing for a repeat to do again. (A call written in several transactions keeps
+its answer with the last one; what the earlier ones did is not done again by a repeat: the
+user's count items and the legs' versions refuse it.)
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
+from pynamodb.exceptions import CancellationReason
+
+from ..errors import Conflict
 from ..models import IdempotentRequest, idempotency_pk
-from .tables import _bind
+from .tables import Tag, Transaction, _bind, run_guarded
 
 SK = 'idempotency'
 RUNNING, DONE = 'running', 'done'
@@ -99,3 +110,53 @@ def release(client: str, key: str, owner: str) -> None:
     except DeleteError as exc:
         if not _condition_failed(exc):
             raise
+
+
+# ---- the answer in the change's own transaction ------------------------------------------------
+
+Rendered = tuple[int, dict[str, Any], str]  # status, headers, body: the answer as it is sent
+
+
+@dataclass
+class PendingAnswer:
+    """A claimed key whose call has not answered yet; `kept` once a transaction wrote its answer."""
+
+    client: str
+    key: str
+    owner: str
+    render: Callable[[dict[str, Any]], Rendered | None]  # None: an answer too large to keep
+    kept: bool = False
+
+
+_pending: ContextVar[PendingAnswer | None] = ContextVar('pending_answer', default=None)
+
+
+@contextmanager
+def answering(pending: PendingAnswer) -> Iterator[PendingAnswer]:
+    """While a claimed call runs, the transaction that makes its change also keeps its answer."""
+    token = _pending.set(pending)
+    try:
+        yield pending
+    finally:
+        _pending.reset(token)
+
+
+def commit(tx: Transaction, answer: dict[str, Any] | None = None) -> list[tuple[Tag, CancellationReason]]:
+    """Run the transaction of a call's change (`run_guarded`); with `answer` and a claimed key,
+    the key's record becomes `done` with that answer in the same transaction. A key taken over
+    meanwhile (this run outlived its lease) refuses the whole transaction: 409, nothing written."""
+    pending = _pending.get()
+    rendered = pending.render(answer) if pending is not None and answer is not None and not pending.kept else None
+    if rendered is not None:
+        status, headers, body = rendered
+        tx.update(IdempotentRequest(idempotency_pk(pending.client, pending.key), SK),
+                  [IdempotentRequest.state.set(DONE), IdempotentRequest.status.set(status),
+                   IdempotentRequest.headers.set(headers), IdempotentRequest.answer.set(body)],
+                  condition=(IdempotentRequest.owner == pending.owner) & (IdempotentRequest.state == RUNNING),
+                  tag=Tag('idempotency'))
+    failures = run_guarded(tx)
+    if any(tag.kind == 'idempotency' for tag, _ in failures):
+        raise Conflict('request in progress', 'a request with this X-Idempotency-Key is still running: retry later')
+    if rendered is not None and not failures:
+        pending.kept = True
+    return failures

@@ -6,7 +6,7 @@ import logging
 import random
 import time as clock
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 from botocore.exceptions import HTTPClientError
@@ -184,6 +184,18 @@ def with_transaction(build: Callable[[TransactWrite], None], attempts: int = 8) 
     refusal = _retrying(run, attempts)
     if refusal is not None:
         raise Refused(str(refusal)) from refusal
+
+
+class Tag(NamedTuple):
+    """What one write of a transaction is, so that a failed condition names its cause: `kind` is
+    'leg' (a booking's leg changed or cancelled), 'booking' (a new leg put), 'event' (counters),
+    'user' (a user's count on an event), 'user_meetings', 'lock', 'resource', 'use', 'callback' or
+    'idempotency'; `key` says which one (an event or desk slug, a leg number...)."""
+
+    kind: str
+    key: Any = None
+    agenda: str | None = None
+    booking_id: int | None = None
 
 
 class Transaction:

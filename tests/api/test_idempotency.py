@@ -213,14 +213,73 @@ def test_an_answer_that_says_try_again_is_not_kept(piscine, monkeypatch, error, 
 
 
 def test_an_answer_not_kept_because_dynamodb_failed_still_answers(piscine, monkeypatch):
-    """The booking is made: its answer is sent even if it cannot be kept (a repeat then waits for the lease)."""
+    """A refusal writes nothing, so its answer is kept after it (`finish`): when that fails, the answer is
+    still sent, and a repeat waits for the lease."""
+    assert piscine.post('/api/agenda/piscine/fillslot/stage/', {'user_external_id': 'u0'})[1]['err'] == 0
+
+    def unavailable(*args, **kwargs):
+        raise RuntimeError('DynamoDB unreachable')
+    monkeypatch.setattr(records, 'finish', unavailable)
+    status, first, _ = post(piscine, '/api/agenda/piscine/fillslot/stage/')
+    assert (status, json.loads(first)['err_class']) == (200, 'sold out')
+    assert post(piscine, '/api/agenda/piscine/fillslot/stage/') == (409, json.dumps(IN_PROGRESS, separators=(',', ':')),
+                                                                     False)
+    assert booked(piscine, 'stage')[0] == 1
+
+
+def test_a_bookings_answer_is_kept_in_the_bookings_own_transaction(piscine, monkeypatch):
+    """`finish` is not needed for a change made in one transaction: the answer went with it."""
     def unavailable(*args, **kwargs):
         raise RuntimeError('DynamoDB unreachable')
     monkeypatch.setattr(records, 'finish', unavailable)
     status, first, _ = post(piscine)
     assert (status, json.loads(first)['err']) == (200, 0)
-    assert post(piscine) == (409, json.dumps(IN_PROGRESS, separators=(',', ':')), False)
+    assert post(piscine) == (200, first, True)
     assert booked(piscine) == (1, [json.loads(first)['booking_id']])
+
+
+@pytest.mark.parametrize('path, body', [
+    (FILLSLOT, BODY),
+    ('/api/agenda/piscine/fillslots/', {'slots': 'cours,stage', 'user_external_id': 'u1'}),
+    ('/api/agenda/piscine/events/fillslots/', {'slots': 'cours,stage', 'user_external_id': 'u1'}),
+])
+def test_a_crash_right_after_the_booking_then_a_replay_books_nothing_more(piscine, clock, monkeypatch, path, body):
+    """The Lambda dies between the booking's transaction and its answer: a replay after the lease finds
+    the answer the transaction kept, and books nothing more."""
+    from chalicelib.store import bookings as store_bookings
+    real_commit = store_bookings.commit
+
+    def commit_then_crash(*args, **kwargs):
+        real_commit(*args, **kwargs)
+        raise RuntimeError('the Lambda died here')
+    monkeypatch.setattr(store_bookings, 'commit', commit_then_crash)
+    crashed = post(piscine, path, body)
+    assert crashed[0] == 500
+    monkeypatch.setattr(store_bookings, 'commit', real_commit)
+    clock(NOW + idempotency.LEASE + timedelta(seconds=1))
+    status, replayed, was_replayed = post(piscine, path, body)
+    answer = json.loads(replayed)
+    assert (status, answer['err'], was_replayed) == (200, 0, True)
+    ids = {answer['booking_id']} if 'booking_id' in answer else {e['booking_id'] for e in answer['booked_events']}
+    assert set(booked(piscine)[1] + booked(piscine, 'stage')[1]) == ids
+    assert (booked(piscine)[0], booked(piscine, 'stage')[0]) == ((1, 0) if path == FILLSLOT else (1, 1))
+
+
+def test_a_cancel_answer_is_kept_with_the_cancellation(piscine, monkeypatch):
+    _, made, _ = post(piscine, key='book')
+    booking_id = json.loads(made)['booking_id']
+    from chalicelib.store import bookings as store_bookings
+    real_commit = store_bookings.commit
+
+    def commit_then_crash(*args, **kwargs):
+        real_commit(*args, **kwargs)
+        raise RuntimeError('the Lambda died here')
+    monkeypatch.setattr(store_bookings, 'commit', commit_then_crash)
+    assert post(piscine, f'/api/booking/{booking_id}/cancel/', {}, key='cancel')[0] == 500
+    monkeypatch.setattr(store_bookings, 'commit', real_commit)
+    assert post(piscine, f'/api/booking/{booking_id}/cancel/', {}, key='cancel') == (
+        200, json.dumps({'err': 0, 'booking_id': booking_id}, separators=(',', ':')), True)
+    assert booked(piscine) == (0, [])
 
 
 def test_an_answer_too_large_to_keep_is_not_kept(piscine, monkeypatch):

@@ -608,10 +608,21 @@ def test_a_meetings_fillslot_costs_three_calls(api, agendas, monkeypatch):
     assert calls == [query(CONFIG, 'rdv'), query(LEGS, 'rdv'), WRITE]
 
 
-def test_exclude_user_adds_the_query_of_the_users_bookings(api, agendas, monkeypatch):
+def test_exclude_user_adds_a_consistent_read_of_the_users_days(api, agendas, monkeypatch):
+    """exclude_user is decided on the user's meetings of the day, read consistently (one BatchGetItem),
+    and the transaction is conditioned on them as read."""
     calls = record_calls(monkeypatch)
     assert booked(api, 'long:2030-03-04-1000', user_external_id='u1', exclude_user='true')['err'] == 0
-    assert calls == [query(CONFIG, 'rdv'), ('Query', 'gsi1', 'USER#u1'), query(LEGS, 'rdv'), WRITE]
+    assert calls == [query(CONFIG, 'rdv'), ('BatchGetItem',), query(LEGS, 'rdv'), WRITE]
+
+
+def test_replacing_the_same_users_meeting_of_the_day_reads_that_day(api, agendas, monkeypatch):
+    """The day loses the old meeting and gains the new one in one write: set from a read of it."""
+    old = booked(api, 'court:2030-03-04-1000', user_external_id='u1')
+    calls = record_calls(monkeypatch)
+    assert booked(api, 'long:2030-03-04-1100', user_external_id='u1', cancel_booking_id=old['booking_id'])['err'] == 0
+    assert calls == [query(CONFIG, 'rdv'), ('Query', None, f"BOOKING#{old['booking_id']}"), ('BatchGetItem',),
+                     query(LEGS, 'rdv'), WRITE]
 
 
 @pytest.mark.parametrize('slots', [['court:2030-03-04-1000'], ['court:2030-03-04-1000', 'court:2030-03-04-1015']])

@@ -336,3 +336,29 @@ def test_locks_taken_before_a_change_of_the_cell_grid_still_keep_overlaps_off_a_
     monkeypatch.setattr(store, 'meeting_legs', lambda *args, **kwargs: [])  # a read that lags behind
     assert outcome(fillslot(http_api, 'mini', at(10, 20))(None)) == NO_DESK
     assert list(live_legs()) == [first]
+
+
+def test_parallel_meetings_of_one_user_with_exclude_user_never_overlap(http_api):
+    """One user, exclude_user, several desks free: overlapping requests raced in pairs and in bursts;
+    at most one wins each time (the user's day is a condition of the booking, not a read), and touching
+    ones both win. The user's day item lists exactly the meetings the user holds."""
+    from chalicelib.models import UserMeetings, user_meetings_pk
+    setup_agenda(http_api, desks=3)
+    rng = random.Random(5)
+    for round_number in range(12):
+        start = at(8 + round_number % 10, 30 * (round_number // 10))
+        other = start + rng.choice([timedelta(0), CELL])  # the same time, or overlapping by 15 minutes
+        user = f'person-{round_number}'
+        results = parallel([fillslot(http_api, 'long', start, user_external_id=user, exclude_user='true'),
+                            fillslot(http_api, 'long', other, user_external_id=user, exclude_user='true')], threads=2)
+        assert sorted(map(outcome, results)) == ['booked', NO_DESK], (round_number, results)
+    burst = parallel([fillslot(http_api, 'court', at(18, 15 * (n % 4)), user_external_id='burst', exclude_user='true')
+                      for n in range(16)], threads=16)
+    booked = [answer for _, answer in burst if answer['err'] == 0]
+    # 18:00, 18:15, 18:30, 18:45 only touch each other: one of each at most, and none twice.
+    assert len({answer['datetime'] for answer in booked}) == len(booked) <= 4
+    assert Counter(map(outcome, burst))[NO_DESK] == 16 - len(booked)
+    spans = UserMeetings.get(user_meetings_pk('burst'), at(18).astimezone(timezone.utc).date().isoformat(),
+                             consistent_read=True).spans
+    assert len(spans) == len(booked)
+    assert {span.split('|')[2].split('#')[0] for span in spans} == {str(answer['booking_id']) for answer in booked}

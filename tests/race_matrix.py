@@ -1,0 +1,329 @@
+"""The race matrix: every operation that changes places, raced against every other one, on the same
+booking and on two bookings of the same event, over HTTP against DynamoDB Local (the real engine).
+
+A round creates its own events (a recurring event with one occurrence, where the bookings are, and a
+plain event to move them to), books three bookings (2 places, 1 place, 2 places on the waiting list),
+then sends two operations at once, each after a random gap of 0-15 ms. After the round, read
+consistently from the table:
+- each event's counters equal the places its live legs hold, per list;
+- each user's count item on each event equals the user's live legs there;
+- no list holds more than its places (unless an accept or a suspend, which ignore them by design
+  (spec §8.7-8.8), succeeded in the round);
+- after a successful event cancel, the event holds no live leg;
+- no answer is an HTTP error (no 500, no timeout).
+
+`tests/conformance/test_race_matrix.py` runs every pair a bounded number of times in `make test`;
+`make soak` runs rounds for as long as asked and prints the figure (python -m tests.race_matrix --help).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+import requests
+
+TZ = ZoneInfo('Europe/Paris')
+AGENDA = 'race'
+PLACES, WAITING = 4, 3  # the occurrence: B (2) and C (1) in the main list, D (2) waiting
+OTHER_PLACES, OTHER_WAITING = 4, 2
+
+
+@dataclass
+class Round:
+    number: int
+    api: Any  # an HttpApi: call(method, path, body, session=...)
+    primary: str
+    event: str  # the occurrence the bookings are on
+    other: str  # a plain event to move them to
+    weekday: int
+    bookings: dict[str, dict[str, Any]] = field(default_factory=dict)  # B, C, D -> id, user, count
+    made: set[int] = field(default_factory=set)  # bookings made by the round's operations
+    answers: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def users(self) -> set[str]:
+        return {b['user'] for b in self.bookings.values()} | {f'n{self.number}'}
+
+
+def _booking(r: Round, target: str) -> dict[str, Any]:
+    return r.bookings[target]
+
+
+def _made(r: Round, answer: dict[str, Any]) -> dict[str, Any]:
+    if answer.get('err') == 0 and answer.get('booking_id'):
+        r.made.add(int(answer['booking_id']))
+    return answer
+
+
+# Each operation: (round, target booking, session) -> (status, answer).
+def cancel(r, t, s):
+    return r.api.call('POST', f"/api/booking/{_booking(r, t)['id']}/cancel/", session=s)
+
+
+def delete(r, t, s):
+    return r.api.call('DELETE', f"/api/booking/{_booking(r, t)['id']}/", session=s)
+
+
+def agent_cancel(r, t, s):
+    return r.api.call('POST', f"/api/booking/{_booking(r, t)['id']}/agent-cancel/", session=s)
+
+
+def event_cancel(r, t, s):
+    return r.api.call('POST', f'/api/agenda/{AGENDA}/event/{r.event}/cancel/', session=s)
+
+
+def check(r, t, s):
+    return r.api.call('POST', f'/api/agenda/{AGENDA}/check/{r.event}/', session=s)
+
+
+def accept(r, t, s):
+    return r.api.call('POST', f"/api/booking/{_booking(r, t)['id']}/accept/", session=s)
+
+
+def suspend(r, t, s):
+    return r.api.call('POST', f"/api/booking/{_booking(r, t)['id']}/suspend/", session=s)
+
+
+def resize_up(r, t, s):
+    return r.api.call('POST', f"/api/booking/{_booking(r, t)['id']}/resize/", {'count': _booking(r, t)['count'] + 1},
+                      session=s)
+
+
+def resize_down(r, t, s):
+    return r.api.call('POST', f"/api/booking/{_booking(r, t)['id']}/resize/", {'count': 1}, session=s)
+
+
+def anonymize(r, t, s):
+    return r.api.call('POST', f"/api/booking/{_booking(r, t)['id']}/anonymize/", session=s)
+
+
+def patch(r, t, s):
+    return r.api.call('PATCH', f"/api/booking/{_booking(r, t)['id']}/", {'user_was_present': True, 'note': t},
+                      session=s)
+
+
+def move(r, t, s):
+    b = _booking(r, t)
+    status, answer = r.api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.other}/', {
+        'cancel_booking_id': b['id'], 'count': b['count'], 'user_external_id': b['user']}, session=s)
+    return status, _made(r, answer)
+
+
+def move_same(r, t, s):
+    b = _booking(r, t)
+    status, answer = r.api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.event}/', {
+        'cancel_booking_id': b['id'], 'count': b['count'], 'user_external_id': b['user']}, session=s)
+    return status, _made(r, answer)
+
+
+def unbook(r, t, s):
+    """events fillslots: the user's bookings on the agenda become none."""
+    status, answer = r.api.call('POST', f'/api/agenda/{AGENDA}/events/fillslots/', {
+        'slots': [], 'user_external_id': _booking(r, t)['user']}, session=s)
+    return status, answer
+
+
+def recurring_unbook(r, t, s):
+    return r.api.call('POST', f'/api/agendas/recurring-events/fillslots/?agendas={AGENDA}&action=unbook', {
+        'slots': [f'{AGENDA}@{r.primary}:{r.weekday}'], 'user_external_id': _booking(r, t)['user']}, session=s)
+
+
+def fillslot(r, t, s):
+    status, answer = r.api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.event}/', {
+        'user_external_id': f'n{r.number}', 'count': 1}, session=s)
+    return status, _made(r, answer)
+
+
+OPERATIONS: dict[str, Callable] = {
+    'cancel': cancel, 'delete': delete, 'agent-cancel': agent_cancel, 'event-cancel': event_cancel, 'check': check,
+    'accept': accept, 'suspend': suspend, 'resize-up': resize_up, 'resize-down': resize_down, 'anonymize': anonymize,
+    'patch': patch, 'move': move, 'move-same': move_same, 'unbook': unbook, 'recurring-unbook': recurring_unbook,
+    'fillslot': fillslot,
+}
+PAIRS = list(itertools.combinations_with_replacement(sorted(OPERATIONS), 2))
+TARGETS = (('B', 'B'), ('B', 'C'), ('D', 'B'))  # the same booking, two of the main list, waiting and main
+
+
+def setup_agenda(api) -> None:
+    status, answer = api.call('POST', '/api/agenda/', {'label': 'Race', 'slug': AGENDA, 'minimal_booking_delay': '0'})
+    assert (status, answer['err']) == (200, 0), answer
+
+
+def start_of(number: int) -> datetime:
+    """A distinct local time per round, days ahead (always bookable)."""
+    base = datetime.now(TZ).replace(hour=8, minute=0, second=0, microsecond=0) + timedelta(days=3)
+    return base + timedelta(days=(number // 600) % 300, minutes=number % 600)
+
+
+def new_round(api, number: int) -> Round:
+    start = start_of(number)
+    primary = f'p{number}'
+    text = start.strftime('%Y-%m-%d %H:%M')
+    for body in ({'slug': primary, 'start_datetime': text, 'places': PLACES, 'waiting_list_places': WAITING,
+                  'recurrence_days': [start.weekday()],
+                  'recurrence_end_date': (start + timedelta(days=1)).strftime('%Y-%m-%d')},
+                 {'slug': f'o{number}', 'start_datetime': text, 'places': OTHER_PLACES,
+                  'waiting_list_places': OTHER_WAITING}):
+        status, answer = api.call('POST', f'/api/agenda/{AGENDA}/event/', body)
+        assert (status, answer['err']) == (200, 0), answer
+    r = Round(number, api, primary, f'{primary}--{start:%Y-%m-%d-%H%M}', f'o{number}', start.weekday())
+    for name, count in (('B', 2), ('C', 1), ('D', 2)):
+        user = f'{name.lower()}{number}'
+        status, answer = api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.event}/', {
+            'user_external_id': user, 'count': count})
+        assert (status, answer['err'], answer['in_waiting_list']) == (200, 0, name == 'D'), answer
+        r.bookings[name] = {'id': answer['booking_id'], 'user': user, 'count': count}
+    return r
+
+
+def race(r: Round, first: tuple[str, str], second: tuple[str, str], rng: random.Random) -> None:
+    """Send both operations at once, each after its own random gap of 0-15 ms."""
+    barrier = threading.Barrier(2)
+    gaps = [rng.uniform(0, 0.015) for _ in range(2)]
+
+    def run(index: int, name: str, target: str) -> None:
+        session = requests.Session()
+        barrier.wait()
+        time.sleep(gaps[index])
+        try:
+            status, answer = OPERATIONS[name](r, target, session)
+        except (requests.RequestException, ValueError) as exc:  # a timeout or a body that is not JSON
+            status, answer = 0, {'err': 1, 'err_class': exc.__class__.__name__}
+        r.answers.append((name, status, answer))
+    threads = [threading.Thread(target=run, args=(i, *op)) for i, op in enumerate((first, second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def violations(r: Round) -> list[str]:
+    """What the round left that breaks an invariant (empty: none)."""
+    from chalicelib import store
+    from chalicelib.models import UserEventBookings, user_event_pk
+    from tests.concurrency import event_booking_ids
+
+    found = []
+    for name, status, answer in r.answers:
+        if status != 200 or answer.get('err_class') == 'internal error':
+            found.append(f'{name} answered HTTP {status}: {answer}')
+    succeeded = {name for name, status, answer in r.answers if status == 200 and answer.get('err') == 0}
+    ids = {b['id'] for b in r.bookings.values()} | r.made
+    for event in (r.event, r.other):
+        ids |= event_booking_ids(AGENDA, event)
+    legs = [leg for booking_id in sorted(ids) for leg in store.get_legs(booking_id)]
+    events = store.get_events([(AGENDA, r.event), (AGENDA, r.other)])
+    for event in (r.event, r.other):
+        record = events[(AGENDA, event)]
+        live = [leg for leg in legs if leg.event == event and not leg.cancelled]
+        main = sum(leg.count for leg in live if not leg.in_waiting_list)
+        waiting = sum(leg.count for leg in live if leg.in_waiting_list)
+        if (record.reserved, record.waiting_list_reserved) != (main, waiting):
+            found.append(f'{event}: counters {(record.reserved, record.waiting_list_reserved)} '
+                         f'!= live legs {(main, waiting)}')
+        if record.reserved > record.spec.places and 'accept' not in succeeded:
+            found.append(f'{event}: {record.reserved} places reserved of {record.spec.places}')
+        if record.waiting_list_reserved > record.spec.waiting_list_places and 'suspend' not in succeeded:
+            found.append(f'{event}: {record.waiting_list_reserved} waiting of {record.spec.waiting_list_places}')
+        if event == r.event and 'event-cancel' in succeeded and live:
+            found.append(f'{event}: cancelled, yet {len(live)} live legs remain')
+        keys = [(user_event_pk(AGENDA, event, user), 'count') for user in sorted(r.users)]
+        counts = {item.pk: int(item.bookings or 0)
+                  for item in UserEventBookings.batch_get(keys, consistent_read=True)}
+        for user in r.users:
+            held = sum(1 for leg in live if leg.user_external_id == user)
+            counted = counts.get(user_event_pk(AGENDA, event, user), 0)
+            if counted != held:
+                found.append(f'{event}: user {user} counted {counted}, holds {held}')
+    return found
+
+
+@dataclass
+class Outcome:
+    rounds: int = 0
+    violations: list[str] = field(default_factory=list)
+    outcomes: Counter = field(default_factory=Counter)
+
+
+def run_rounds(api, plan: list[tuple[tuple[str, str], tuple[str, str]]], seed: int, first_number: int = 0,
+               workers: int = 3) -> Outcome:
+    """Play each planned race in its own round (rounds touch separate events: `workers` run at once);
+    the outcomes count what each operation answered."""
+    def play(number: int, first: tuple[str, str], second: tuple[str, str]) -> Round:
+        r = new_round(api, number)
+        race(r, first, second, random.Random(seed * 1_000_003 + number))
+        return r
+    outcome = Outcome()
+    with ThreadPoolExecutor(workers) as pool:
+        rounds = pool.map(lambda args: play(*args),
+                          [(number, first, second) for number, (first, second) in enumerate(plan, first_number)])
+        for (first, second), r in zip(plan, rounds):
+            outcome.rounds += 1
+            outcome.violations += [f'round {r.number} {first} x {second}: {v}' for v in violations(r)]
+            for name, status, answer in r.answers:
+                outcome.outcomes[(name, answer.get('err_class') or 'ok')] += 1
+    return outcome
+
+
+def bounded_plan(seed: int) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """Every pair of operations once, each on one pair of targets (taken in turn, from a shuffled start):
+    what `make test` runs; `make soak` plays the whole matrix over and over."""
+    rng = random.Random(seed)
+    offset = rng.randrange(len(TARGETS))
+    return [((a, TARGETS[(i + offset) % len(TARGETS)][0]), (b, TARGETS[(i + offset) % len(TARGETS)][1]))
+            for i, (a, b) in enumerate(PAIRS)]
+
+
+def matrix_plan(repeat: int = 1) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """Every pair of operations on every pair of targets, `repeat` times."""
+    return [((a, ta), (b, tb)) for _ in range(repeat) for a, b in PAIRS for ta, tb in TARGETS]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog='make soak', description=__doc__.split('\n\n')[0])
+    parser.add_argument('--rounds', type=int, default=1000, help='rounds to run (default 1000)')
+    parser.add_argument('--seconds', type=float, default=None, help='or run for this long instead')
+    parser.add_argument('--seed', type=int, default=None)
+    args = parser.parse_args()
+    seed = args.seed if args.seed is not None else random.randrange(2 ** 32)
+
+    from tests.soak_stack import soak_api  # DynamoDB Local and the HTTP server, as the conformance tests
+    rng = random.Random(seed)
+    plan = matrix_plan()
+    rng.shuffle(plan)
+    started, total = time.monotonic(), Outcome()
+
+    def more() -> int:
+        if args.seconds is not None:
+            return 50 if time.monotonic() - started < args.seconds else 0
+        return min(50, args.rounds - total.rounds)
+    with soak_api() as api:
+        setup_agenda(api)
+        while (size := more()) > 0:
+            batch = [plan[(total.rounds + i) % len(plan)] for i in range(size)]
+            outcome = run_rounds(api, batch, rng.randrange(2 ** 32), first_number=total.rounds)
+            total.rounds += outcome.rounds
+            total.violations += outcome.violations
+            total.outcomes.update(outcome.outcomes)
+            print(f'{total.rounds} rounds, {len(total.violations)} violations', flush=True)
+        elapsed = time.monotonic() - started
+    for line in total.violations[:50]:
+        print('VIOLATION', line)
+    busy = sum(n for (_, err), n in total.outcomes.items() if err == 'busy')
+    print(f'\nrace matrix soak: {total.rounds} rounds ({len(OPERATIONS)} operations, {len(PAIRS)} pairs x '
+          f'{len(TARGETS)} targets), {len(total.violations)} violations, {busy} busy answers, '
+          f'{elapsed:.0f} s, seed {seed}')
+    return 1 if total.violations else 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
