@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timezone
 from typing import Any, Iterable
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from .errors import InvalidPayload
@@ -18,6 +19,13 @@ FALSE = frozenset({'false', '0', 'off', 'no', 'f', 'n'})
 MAX_INT = 2 ** 31 - 1
 MAX_STRING = 10_000
 SLUG_RE = re.compile(r'\A[A-Za-z0-9_-]{1,160}\Z')
+DATETIME_RE = re.compile(
+    r'\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(?P<offset>[+-](?P<hours>\d{2}):?(?P<minutes>\d{2}))?')
+# Nothing is stored outside these years, read as written, in UTC or in the service's time zone (domain/window.py).
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+# Any space or control character (C0, DEL, C1, Unicode blanks and line separators): never in a URL.
+URL_FORBIDDEN_RE = re.compile(r'[\x00-\x20\x7f-\x9f]|\s')
+URL_SCHEMES = ('http', 'https')
 
 
 def nesting_depth(value: Any) -> int:
@@ -111,27 +119,61 @@ def to_datetime(value: Any, tz: ZoneInfo) -> datetime:
     """An aware datetime. Naive values are wall-clock times in `tz`.
 
     A wall-clock time that does not exist (spring DST gap) is refused; an ambiguous one
-    (autumn) is the first occurrence, as in summer time.
+    (autumn) is the first occurrence, as in summer time. An offset is at most 23:59 either way.
     """
     if isinstance(value, str):
         text = value.strip().replace('T', ' ')
         if text.endswith('Z'):
             text = text[:-1] + '+00:00'
-        if re.fullmatch(r'\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([+-]\d{2}:?\d{2})?', text):
+        match = DATETIME_RE.fullmatch(text)
+        if match:
+            if match['offset'] and (int(match['hours']) > 23 or int(match['minutes']) > 59):
+                # fromisoformat reads -00:60 as -01:00 and +00:99 as +01:39.
+                raise ValueError('UTC offset out of range: use +HH:MM or -HH:MM, hours 00 to 23, minutes 00 to 59.')
             try:
-                parsed = datetime.fromisoformat(text)
+                # Whole seconds, as exported: a re-import must give the same instant.
+                parsed = datetime.fromisoformat(text).replace(microsecond=0)
             except ValueError:
                 parsed = None
-            if parsed is not None and not 1900 <= parsed.year <= 2999:
-                raise ValueError('Datetime out of range: years 1900 to 2999.')
             if parsed is not None:
-                # Whole seconds, as exported: a re-import must give the same instant.
-                parsed = parsed.replace(microsecond=0)
-                if parsed.tzinfo is not None:
-                    return parsed.astimezone(timezone.utc)
-                # UTC: an instant in the repeated autumn hour compares unequal to everything otherwise.
-                return localize(parsed, tz).astimezone(timezone.utc)
+                return _instant_in_range(parsed, tz)
     raise ValueError('Datetime has wrong format. Use one of these formats instead: YYYY-MM-DD HH:MM[:SS].')
+
+
+def _instant_in_range(parsed: datetime, tz: ZoneInfo) -> datetime:
+    """The instant in UTC, if it falls in the years 1900 to 2999 read as written, in UTC (what is
+    stored) and in `tz` (what listings and exports write: an export must import again)."""
+    if FIRST_YEAR <= parsed.year <= LAST_YEAR:  # first: year 1 or 9999 moved by an offset overflows datetime
+        # UTC: an instant in the repeated autumn hour compares unequal to everything otherwise.
+        instant = (parsed if parsed.tzinfo is not None else localize(parsed, tz)).astimezone(timezone.utc)
+        if FIRST_YEAR <= instant.year <= LAST_YEAR and FIRST_YEAR <= instant.astimezone(tz).year <= LAST_YEAR:
+            return instant
+    raise ValueError(f'Datetime out of range: years {FIRST_YEAR} to {LAST_YEAR}, as written, in UTC and in {tz.key}.')
+
+
+def to_url(value: Any, max_length: int = MAX_STRING) -> str:
+    """An absolute http or https URL with a host, as w.c.s. sends them (already percent-encoded).
+
+    Only the form is checked, never the host (design.md §3.6: callbacks may name any host). Blanks
+    around it are trimmed, as a Django URL field does; a space or a control character left inside
+    refuses it (a line break stored here once made every iCalendar answer of its user fail).
+    """
+    if not isinstance(value, str):
+        raise ValueError('Enter a valid URL.')
+    url = value.strip()
+    if len(url) > max_length:
+        raise ValueError(f'Ensure this field has no more than {max_length} characters.')
+    # Checked before urlsplit, which silently drops tabs and line breaks.
+    if URL_FORBIDDEN_RE.search(url):
+        raise ValueError('Enter a valid URL: no spaces or control characters.')
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        raise ValueError('Enter a valid URL.') from None
+    if parts.scheme not in URL_SCHEMES or not parts.hostname:
+        raise ValueError('Enter a valid URL: http or https, with a host.')
+    return url
 
 
 def localize(naive: datetime, tz: ZoneInfo) -> datetime:
@@ -185,6 +227,9 @@ class Payload:
                 raise ValueError(f'Ensure this field has no more than {max_length} characters.')
             return text
         return self._convert(name, required, default, convert)
+
+    def url(self, name: str, required: bool = False, max_length: int = MAX_STRING) -> str | None:
+        return self._convert(name, required, None, lambda v: to_url(v, max_length))
 
     def slug(self, name: str, required: bool = False, default: str | None = None) -> str | None:
         def convert(value: Any) -> str:

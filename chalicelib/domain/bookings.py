@@ -95,7 +95,7 @@ def read_booking_request(p: Payload) -> BookingRequest:
     for name in TEXT_FIELDS:
         fields[name] = p.str(name, max_length=MAX_TEXT)  # never checked for format: w.c.s. sends "nothing"
     for name in URL_FIELDS:
-        fields[name] = p.str(name, max_length=MAX_URL)
+        fields[name] = p.url(name, max_length=MAX_URL)  # the form only, any host (design.md §3.6 point 9)
     user_external_id = p.str('user_external_id', max_length=MAX_USER_ID)
     fields['user_external_id'] = user_external_id
     fields['extra_emails'] = _read_contacts(p, 'extra_emails')

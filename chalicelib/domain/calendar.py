@@ -1,13 +1,15 @@
 """Bookings as an iCalendar file (spec chrono-api.md §8.2, §8.11): one VEVENT per booked event (a
-fillslots group gives one per leg), in the agenda's time zone. No I/O here. (The ICS *import* of
-closures is `ics.py`.)
+fillslots group gives one per leg), in the agenda's time zone. No I/O here but a log line for a stored
+value left out. (The ICS *import* of closures is `ics.py`.)
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
+from ..parsing import to_url
 from .bookings import Leg
 
 if TYPE_CHECKING:
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
 
 PRODID = '-//Chrono booking API//EN'
 CONTENT_TYPE = 'text/calendar; charset=utf-8'
+log = logging.getLogger(__name__)
 
 
 def leg_uid(leg: Leg) -> str:
@@ -22,9 +25,25 @@ def leg_uid(leg: Leg) -> str:
     return f'booking-{leg.booking_id}-{leg.leg:03d}@chrono'
 
 
-def summary(leg: Leg, agenda_label: str | None) -> str:
-    fields = leg.fields
-    return fields.get('user_display_label') or fields.get('label') or agenda_label or leg.agenda
+def _add_first(event: Event, name: str, leg: Leg, candidates: Iterable[tuple[str, Any]],
+               clean: Callable[[Any], Any] | None = None) -> None:
+    """Set property `name` to the first non-empty candidate that `clean` (if given) passes and that the
+    calendar library takes. Any other (a URL with a line break, stored before URLs were checked on input) is left
+    out and logged, by its field's name only (the value may be personal data): one bad value must not
+    lose the whole file."""
+    for field, value in candidates:
+        if not value:
+            continue
+        try:
+            if clean is not None:
+                value = clean(value)
+            event.add(name, value)
+            event[name].to_ical()  # some values are only refused when written (text that is not UTF-8)
+            return
+        except (ValueError, TypeError):  # UnicodeError is a ValueError
+            event.pop(name, None)
+            log.warning('iCalendar: the %s of booking %s (leg %s) is left out: not a valid %s value',
+                        field, leg.booking_id, leg.leg, name.upper())
 
 
 def vevent(leg: Leg, agenda_label: str | None, tz: ZoneInfo, now: datetime) -> Event:
@@ -35,10 +54,12 @@ def vevent(leg: Leg, agenda_label: str | None, tz: ZoneInfo, now: datetime) -> E
     event.add('dtstart', leg.start.astimezone(tz))
     if leg.end is not None:  # an event without a duration has no end (RFC 5545: it takes no time)
         event.add('dtend', leg.end.astimezone(tz))
-    event.add('summary', summary(leg, agenda_label))
-    url = leg.fields.get('form_url') or leg.fields.get('backoffice_url')
-    if url:
-        event.add('url', url)
+    fields = leg.fields
+    _add_first(event, 'summary', leg, [('user_display_label', fields.get('user_display_label')),
+                                       ('label', fields.get('label')), ('agenda label', agenda_label),
+                                       ('agenda', leg.agenda)])
+    # The input rule of URLs applies to those stored before it too: icalendar writes a NUL or an ESC as is.
+    _add_first(event, 'url', leg, [(name, fields.get(name)) for name in ('form_url', 'backoffice_url')], to_url)
     return event
 
 

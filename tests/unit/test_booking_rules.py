@@ -227,10 +227,11 @@ def test_events_other_values(value):
 
 
 def test_text_and_url_limits():
-    at_limit = {**{name: 'x' * 1000 for name in TEXT_FIELDS}, **{name: 'u' * 2048 for name in URL_FIELDS},
+    url = 'https://example.org/'
+    at_limit = {**{name: 'x' * 1000 for name in TEXT_FIELDS}, **{name: url.ljust(2048, 'u') for name in URL_FIELDS},
                 'user_external_id': 'i' * 250}
     assert read(at_limit).fields == {**NO_FIELDS, **at_limit}
-    over = {**{name: 'x' * 1001 for name in TEXT_FIELDS}, **{name: 'u' * 2049 for name in URL_FIELDS},
+    over = {**{name: 'x' * 1001 for name in TEXT_FIELDS}, **{name: url.ljust(2049, 'u') for name in URL_FIELDS},
             'user_external_id': 'i' * 251}
     assert invalid(over) == {
         **{name: ['Ensure this field has no more than 1000 characters.'] for name in TEXT_FIELDS},
@@ -241,8 +242,9 @@ def test_text_and_url_limits():
 def test_numbers_are_read_as_text_and_structures_refused():
     assert read({'label': 12, 'user_phone_number': 33122334455}).fields['label'] == '12'
     assert read({'user_phone_number': 33122334455}).fields['user_phone_number'] == '33122334455'
-    assert invalid({'label': ['a'], 'user_name': {'x': 1}, 'form_url': True}) == {
-        'label': ['Not a valid string.'], 'user_name': ['Not a valid string.'], 'form_url': ['Not a valid string.']}
+    assert invalid({'label': ['a'], 'user_name': {'x': 1}, 'form_url': True, 'cancel_callback_url': 12}) == {
+        'label': ['Not a valid string.'], 'user_name': ['Not a valid string.'], 'form_url': ['Enter a valid URL.'],
+        'cancel_callback_url': ['Enter a valid URL.']}
 
 
 def test_extra_contacts_limits():

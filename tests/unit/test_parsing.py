@@ -8,9 +8,10 @@ import pytest
 
 from chalicelib.errors import InvalidPayload
 from chalicelib.parsing import (MAX_INT, Payload, is_blank, localize, to_bool, to_date, to_datetime, to_int, to_list,
-                                to_time)
+                                to_time, to_url)
 
 PARIS = ZoneInfo('Europe/Paris')
+NEW_YORK = ZoneInfo('America/New_York')
 UTC = timezone.utc
 INT_REQUIRED = 'A valid integer is required.'
 BOOL_INVALID = 'Must be a valid boolean.'
@@ -142,6 +143,76 @@ def test_to_datetime_refuses(value):
         to_datetime(value, PARIS)
 
 
+@pytest.mark.parametrize('text, expected', [
+    ('2026-05-01 10:00+23:59', datetime(2026, 4, 30, 10, 1, tzinfo=UTC)),
+    ('2026-05-01 10:00-23:59', datetime(2026, 5, 2, 9, 59, tzinfo=UTC)),
+    ('2026-05-01 10:00-2359', datetime(2026, 5, 2, 9, 59, tzinfo=UTC)),
+    ('2026-05-01 10:00-00:59', datetime(2026, 5, 1, 10, 59, tzinfo=UTC)),
+    ('2026-05-01 10:00+00:00', datetime(2026, 5, 1, 10, 0, tzinfo=UTC)),
+    ('2026-05-01 10:00-00:00', datetime(2026, 5, 1, 10, 0, tzinfo=UTC)),
+])
+def test_offsets_up_to_23_59_either_way(text, expected):
+    assert to_datetime(text, PARIS) == expected
+
+
+@pytest.mark.parametrize('text', ['2026-05-01 10:00-00:60', '2026-05-01 10:00+00:99', '2026-05-01 10:00+24:00',
+                                  '2026-05-01 10:00-24:00', '2026-05-01 10:00+2400', '2026-05-01 10:00-0060',
+                                  '2026-05-01 10:00+99:00', '2026-05-01T10:00:00-12:75'])
+def test_offsets_beyond_23_59_are_refused(text):
+    """fromisoformat would read -00:60 as -01:00 and +00:99 as +01:39."""
+    with pytest.raises(ValueError, match=r'^UTC offset out of range: use \+HH:MM or -HH:MM, hours 00 to 23, '
+                                         r'minutes 00 to 59\.$'):
+        to_datetime(text, PARIS)
+
+
+@pytest.mark.parametrize('text', ['2026-05-01 10:00+1:00', '2026-05-01 10:00+01', '2026-05-01 10:00+01:0',
+                                  '2026-05-01 10:00+01:00:00', '2026-05-01 10:00+01:00Z', '2026-05-01 10:00 +01:00',
+                                  '2026-05-01 10:00+-1:00'])
+def test_malformed_offsets_are_a_wrong_format(text):
+    with pytest.raises(ValueError, match=r'^Datetime has wrong format\.'):
+        to_datetime(text, PARIS)
+
+
+OUT_OF_RANGE = r'^Datetime out of range: years 1900 to 2999, as written, in UTC and in {}\.$'
+
+
+@pytest.mark.parametrize('text, why', [
+    ('1900-01-01 00:00+23:59', 'UTC 1899-12-31 00:01'),
+    ('1900-01-01 00:00+01:00', 'UTC 1899-12-31 23:00'),
+    ('1900-01-01 00:00', 'Paris was 9 min 21 s ahead of UTC in 1900: UTC 1899-12-31 23:50:39'),
+    ('1900-01-01 00:09:20', 'UTC 1899-12-31 23:59:59'),
+    ('1899-12-31 23:00-02:00', 'as written (UTC and Paris read 1900-01-01)'),
+    ('1899-12-31 23:59', 'as written'),
+    ('2999-12-31 23:30Z', 'Paris 3000-01-01 00:30 (an export would write the year 3000)'),
+    ('2999-12-31 23:00-05:00', 'UTC 3000-01-01 04:00'),
+    ('3000-01-01 00:30+01:00', 'as written (UTC reads 2999)'),
+    ('9999-12-31 23:00-05:00', 'as written: moved by its offset, it would overflow datetime'),
+    ('0001-01-01 00:00+05:00', 'as written: moved by its offset, it would overflow datetime'),
+])
+def test_every_reading_of_the_instant_is_within_1900_and_2999(text, why):
+    with pytest.raises(ValueError, match=OUT_OF_RANGE.format('Europe/Paris')):
+        to_datetime(text, PARIS)
+
+
+@pytest.mark.parametrize('text, tz, expected', [
+    ('1900-01-01 00:00Z', PARIS, datetime(1900, 1, 1, 0, 0, tzinfo=UTC)),
+    ('1900-01-01 00:09:21', PARIS, datetime(1900, 1, 1, 0, 0, tzinfo=UTC)),
+    ('2999-12-31 22:59:59Z', PARIS, datetime(2999, 12, 31, 22, 59, 59, tzinfo=UTC)),
+    ('2999-12-31 23:59:59', PARIS, datetime(2999, 12, 31, 22, 59, 59, tzinfo=UTC)),
+    ('1900-01-01 05:00Z', NEW_YORK, datetime(1900, 1, 1, 5, 0, tzinfo=UTC)),
+    ('2999-12-31 18:59', NEW_YORK, datetime(2999, 12, 31, 23, 59, tzinfo=UTC)),
+])
+def test_the_edges_of_the_range(text, tz, expected):
+    assert to_datetime(text, tz) == expected
+
+
+@pytest.mark.parametrize('text', ['1900-01-01 04:59Z', '2999-12-31 19:00', '2999-12-31 23:00'])
+def test_the_range_in_a_zone_behind_utc(text):
+    """New York: 04:59 UTC is still 1899 there; 19:00 on the last day is 3000 in UTC."""
+    with pytest.raises(ValueError, match=OUT_OF_RANGE.format('America/New_York')):
+        to_datetime(text, NEW_YORK)
+
+
 # ---- DST ----------------------------------------------------------------------------------------
 
 def test_spring_gap_wall_time_does_not_exist():
@@ -183,6 +254,80 @@ def test_ambiguous_wall_time_equals_the_same_instant_in_utc():
     """
     result = to_datetime('2026-10-25 02:30', PARIS)
     assert result == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+
+
+# ---- URLs -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('value', [
+    'https://wcs.example.org/api/forms/piscine/12/hooks/cancel/',
+    'http://127.0.0.1:9000/hooks/cancel/?a=1&b=%C3%A9#top',
+    'https://démarches.example.fr/été/?q=ça&n=日本',
+    'https://wcs.example.org/backoffice/management/piscine/12/?filter=a%20b%0A',
+    'HTTPS://WCS.example.org/Piscine/',
+    'https://[::1]:8443/x',
+    'https://agent@wcs.example.org/',
+    'http://localhost',
+])
+def test_urls_as_wcs_sends_them_are_kept_as_given(value):
+    assert to_url(value) == value
+
+
+@pytest.mark.parametrize('value, stored', [
+    (' https://wcs.example.org/12/ ', 'https://wcs.example.org/12/'),
+    ('https://wcs.example.org/12/\n', 'https://wcs.example.org/12/'),
+    ('\t\r\nhttps://wcs.example.org/12/\r\n', 'https://wcs.example.org/12/'),
+])
+def test_blanks_around_a_url_are_trimmed(value, stored):
+    """As a Django URL field does (w.c.s. templates may end with a line break)."""
+    assert to_url(value) == stored
+
+
+@pytest.mark.parametrize('char', ['\n', '\r', '\t', '\x00', '\x1b', '\x7f', '\x85', '\x9f', ' ', '\xa0',
+                                  '\u2028', '\u2029', '\u3000'],
+                         ids=['LF', 'CR', 'tab', 'NUL', 'ESC', 'DEL', 'NEL (C1)', 'APC (C1)', 'space',
+                              'no-break space', 'line separator', 'paragraph separator', 'ideographic space'])
+@pytest.mark.parametrize('where', ['path', 'query', 'host'])
+def test_a_space_or_control_character_inside_a_url_is_refused(char, where):
+    url = {'path': f'https://wcs.example.org/a{char}b/', 'query': f'https://wcs.example.org/?a=1{char}Set-Cookie:x',
+           'host': f'https://wcs{char}.example.org/'}[where]
+    with pytest.raises(ValueError, match=r'^Enter a valid URL: no spaces or control characters\.$'):
+        to_url(url)
+
+
+@pytest.mark.parametrize('value', ['javascript:alert(1)', 'ftp://example.org/file', 'file:///etc/passwd',
+                                   'mailto:a@example.org', 'data:text/html,x', 'https:///path', 'http:example.org',
+                                   'http://:80/', 'http://user@/', '/relative/path', 'example.org/path',
+                                   '//example.org/', 'nothing', 'wcs.example.org:443/x'])
+def test_a_url_without_http_or_https_or_a_host_is_refused(value):
+    with pytest.raises(ValueError, match=r'^Enter a valid URL: http or https, with a host\.$'):
+        to_url(value)
+
+
+@pytest.mark.parametrize('value', ['http://example.org:99999/', 'http://example.org:x/', 'http://[::1/', 12, 1.5,
+                                   True, ['https://example.org/'], {'url': 'https://example.org/'}])
+def test_a_malformed_url_or_not_a_string_is_refused(value):
+    with pytest.raises(ValueError, match=r'^Enter a valid URL\.$'):
+        to_url(value)
+
+
+def test_the_length_of_a_url_is_read_once_trimmed():
+    url = 'https://example.org/'.ljust(2048, 'u')
+    assert to_url(f'  {url}\n', max_length=2048) == url
+    with pytest.raises(ValueError, match=r'^Ensure this field has no more than 2048 characters\.$'):
+        to_url(url + 'u', max_length=2048)
+
+
+def test_payload_url_blank_is_absent_and_errors_name_the_field():
+    p = Payload({'form_url': '  ', 'backoffice_url': None, 'cancel_callback_url': 'https://a.example.org/\nx',
+                 'presence_callback_url': 'ftp://a.example.org/', 'absence_callback_url': 'https://a.example.org/'})
+    assert [p.url(name) for name in ('form_url', 'backoffice_url', 'cancel_callback_url', 'presence_callback_url',
+                                     'absence_callback_url', 'missing')] == [
+        None, None, None, None, 'https://a.example.org/', None]
+    assert p.url('required_url', required=True) is None
+    assert p.errors == {'cancel_callback_url': ['Enter a valid URL: no spaces or control characters.'],
+                        'presence_callback_url': ['Enter a valid URL: http or https, with a host.'],
+                        'required_url': ['This field is required.']}
+    assert p.unread() == {}
 
 
 # ---- Payload ------------------------------------------------------------------------------------
