@@ -35,7 +35,7 @@ def check_event(agenda_slug: str, event_slug: str, now: datetime, orig: str | No
         if not url:
             continue
         body = attendance_body(leg.user_was_present, leg.user_check_type_slug, leg.user_check_type_label)
-        callback = outbox.new_callback(leg.booking_id, kind, leg.leg, url, body, now, orig)
+        callback = outbox.new_callback(leg.booking_id, kind, leg.leg, url, body, now, orig, leg.fields.get('client'))
         if outbox.put_once(callback):
             written.append(callback)
     store.mark_event(agenda.slug, record.slug, checked=True)
@@ -73,7 +73,8 @@ def _cancel_as_agent(legs: list[Leg], now: datetime, orig: str | None) -> bool:
         if not live:
             return False
         url = live[0].fields.get('cancel_callback_url')
-        callback = outbox.new_callback(live[0].booking_id, 'cancel', live[0].leg, url, None, now, orig) if url else None
+        callback = outbox.new_callback(live[0].booking_id, 'cancel', live[0].leg, url, None, now, orig,
+                                       live[0].fields.get('client')) if url else None
         try:
             store.cancel(live, now, [callback] if callback else [])
         except store.BookingChanged:

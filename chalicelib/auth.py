@@ -28,6 +28,11 @@ class Caller:
     method: str
     name: str
 
+    @property
+    def client(self) -> str:
+        """One spelling for what is kept per client (idempotency keys, a booking's owner)."""
+        return f'{self.method}:{self.name}'
+
 
 def _unauthorized(err_class: str = 'authentication failed') -> Unauthorized:
     return Unauthorized(err_class, 'authentication failed: give valid API client credentials or a valid signature')

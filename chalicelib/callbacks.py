@@ -1,7 +1,8 @@
 """Sending callbacks (design.md §3.2, §4.2; auth-and-callbacks.md §3, §5).
 
 The outbox item is written with the change it reports (store.callbacks); then its id goes to SQS.
-The worker signs each attempt afresh as a Publik client, POSTs it once to the checked address
+The worker checks the target (listed, owned by the booking's client, public: domain.callbacks) before
+any name resolution, signs each attempt afresh as a Publik client, POSTs it once to the checked address
 (no redirect, short timeout), and records the outcome: done, due again on the retry schedule
 (SQS delays stop at 15 minutes: longer waits are found again by the sweeper), or failed and
 parked for an operator to redrive. A lost SQS message loses nothing: the sweeper queues every
@@ -112,7 +113,7 @@ def deliver(ident: str, now: datetime) -> str:
     settings = config.settings()
     try:
         url = sendable_url(record.url)
-        target = check_target(url, settings.callback_hosts, _resolve)
+        target = check_target(url, settings.callback_hosts, record.client, settings.callback_owners, _resolve)
         key = settings.callback_key(target.host)
         orig = settings.orig or record.orig
         if key is None or not orig:

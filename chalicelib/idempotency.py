@@ -65,7 +65,7 @@ def read_key(headers: Mapping[str, str]) -> str | None:
 
 
 def client_of(caller: Caller) -> str:
-    return f'{caller.method}:{caller.name}'
+    return caller.client
 
 
 def fingerprint(route: str, path: Mapping[str, str], query: list[tuple[str, str]], body: dict[str, Any],

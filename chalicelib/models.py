@@ -295,6 +295,7 @@ class Booking(TableItem, discriminator='booking'):
     user_absence_reason = UnicodeAttribute(null=True)
     user_check_type_slug = UnicodeAttribute(null=True)
     user_check_type_label = UnicodeAttribute(null=True)
+    client = UnicodeAttribute(null=True)  # who booked (`basic:<user>`, `signature:<orig>`): owns its callbacks
 
 
 class UserEventBookings(TableItem, discriminator='user_event'):
@@ -343,6 +344,7 @@ class Callback(TableItem, discriminator='callback'):
     created_at = UTCDateTimeAttribute()
     leased_until = UTCDateTimeAttribute(null=True)  # one sender at a time
     orig = UnicodeAttribute(null=True)  # our host as the request that made it saw it (CHRONO_ORIG's default)
+    client = UnicodeAttribute(null=True)  # the booking's client: only the hosts it owns are called back
     last_error = UnicodeAttribute(null=True)
 
 
