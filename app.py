@@ -11,8 +11,11 @@ from chalice import Chalice, Rate
 from chalicelib import admin, agent, booking, booking_admin, callbacks, config, http, meetings, multi_booking, slots
 from chalicelib.gateway import http_api_handler
 from chalicelib.http import Api, Call
+from chalicelib.logs import configure as configure_logs
 
-app = Chalice(app_name='chrono')
+configure_logs()  # JSON lines at CHRONO_LOG_LEVEL, on Lambda's own handler (README "Logs")
+# configure_logs=False: Chalice's logger would otherwise write plain text to stdout, past our formatter.
+app = Chalice(app_name='chrono', configure_logs=False)
 api = Api(app)
 
 

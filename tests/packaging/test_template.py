@@ -236,6 +236,7 @@ EXPECTED_VARIABLES = {
     'CHRONO_ORIG': {'Ref': 'Orig'},
     'CHRONO_CALLBACK_RETRY_DELAYS': {'Ref': 'CallbackRetryDelays'},
     'CHRONO_CALLBACK_OWNERS': {'Ref': 'CallbackOwners'},
+    'CHRONO_LOG_LEVEL': {'Ref': 'LogLevel'},
 }
 
 
@@ -251,6 +252,8 @@ def test_every_function_gets_every_variable_the_code_reads_from_the_stack(templa
     assert {p: parameters[p]['Default'] for p in ('BaseUrl', 'CallbackHosts', 'Orig', 'CallbackRetryDelays',
                                                   'CallbackOwners')} == {
         'BaseUrl': '', 'CallbackHosts': '', 'Orig': '', 'CallbackRetryDelays': '', 'CallbackOwners': ''}
+    assert (parameters['LogLevel']['Default'], parameters['LogLevel']['AllowedValues']) == (
+        'INFO', ['DEBUG', 'INFO', 'WARNING', 'ERROR'])
 
 
 # ---- least privilege ------------------------------------------------------------------------------
