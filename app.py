@@ -11,8 +11,11 @@ from chalice import Chalice, Rate
 from chalicelib import admin, agent, booking, booking_admin, callbacks, config, http, meetings, multi_booking, slots
 from chalicelib.gateway import http_api_handler
 from chalicelib.http import Api, Call
+from chalicelib.logs import configure as configure_logs
 
-app = Chalice(app_name='chrono')
+configure_logs()  # JSON lines at CHRONO_LOG_LEVEL, on Lambda's own handler (README "Logs")
+# configure_logs=False: Chalice's logger would otherwise write plain text to stdout, past our formatter.
+app = Chalice(app_name='chrono', configure_logs=False)
 api = Api(app)
 
 
@@ -86,12 +89,12 @@ def event_bookings(call: Call, agenda: str, event: str):
 
 @api.route('/api/agenda/{agenda}/fillslot/{slot}', methods=('POST',))
 def fillslot(call: Call, agenda: str, slot: str):
-    return booking.fillslot(agenda, slot, call.body, call.base_url, call.tz, call.now)
+    return booking.fillslot(agenda, slot, call.body, call.base_url, call.tz, call.now, call.caller)
 
 
 @api.route('/api/agenda/{agenda}/fillslots', methods=('POST',))
 def fillslots(call: Call, agenda: str):
-    return booking.fillslots(agenda, call.body, call.base_url, call.tz, call.now)
+    return booking.fillslots(agenda, call.body, call.base_url, call.tz, call.now, call.caller)
 
 
 # ---- a booking's lifecycle (spec §8.3, §8.5-8.8) ---------------------------------------------
@@ -157,12 +160,12 @@ def user_bookings_ics(call: Call):
 
 @api.route('/api/agenda/{agenda}/events/fillslots', methods=('POST',))
 def events_fillslots(call: Call, agenda: str):
-    return multi_booking.events_fillslots(agenda, call.body, call.tz, call.now)
+    return multi_booking.events_fillslots(agenda, call.body, call.tz, call.now, call.caller)
 
 
 @api.route('/api/agendas/events/fillslots', methods=('POST',))
 def agendas_events_fillslots(call: Call):
-    return multi_booking.agendas_events_fillslots(call.query, call.body, call.tz, call.now)
+    return multi_booking.agendas_events_fillslots(call.query, call.body, call.tz, call.now, call.caller)
 
 
 @api.route('/api/agendas/datetimes', methods=('GET',))
@@ -177,7 +180,7 @@ def recurring_events(call: Call):
 
 @api.route('/api/agendas/recurring-events/fillslots', methods=('POST',))
 def recurring_fillslots(call: Call):
-    return multi_booking.recurring_fillslots(call.query, call.body, call.tz, call.now)
+    return multi_booking.recurring_fillslots(call.query, call.body, call.tz, call.now, call.caller)
 
 
 # ---- events (spec §7.4) ------------------------------------------------------------------

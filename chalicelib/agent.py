@@ -41,7 +41,7 @@ def check_event(agenda_slug: str, event_slug: str, now: datetime, orig: str | No
         if not url:
             continue
         body = attendance_body(leg.user_was_present, leg.user_check_type_slug, leg.user_check_type_label)
-        callback = outbox.new_callback(leg.booking_id, kind, leg.leg, url, body, now, orig)
+        callback = outbox.new_callback(leg.booking_id, kind, leg.leg, url, body, now, orig, leg.fields.get('client'))
         if outbox.put_once(callback):
             written.append(callback)
     store.mark_event(agenda.slug, record.slug, checked=True)
@@ -80,7 +80,8 @@ def _cancel_as_agent(booking_id: str, now: datetime, orig: str | None, only: int
         if not live:
             return []
         url = live[0].fields.get('cancel_callback_url')
-        callback = outbox.new_callback(live[0].booking_id, 'cancel', live[0].leg, url, None, now, orig) if url else None
+        callback = outbox.new_callback(live[0].booking_id, 'cancel', live[0].leg, url, None, now, orig,
+                                       live[0].fields.get('client')) if url else None
         answer = {'booking_id': live[0].booking_id} if only is None else None
         store.cancel(live, now, [callback] if callback else [], answer=answer)
         callbacks.enqueue(outbox.records([callback] if callback else []))

@@ -1,7 +1,8 @@
 """Authentication of every call (design.md §3.3): HTTP Basic API clients or Publik signatures.
 
-Failures are HTTP 401 with a generic message; the precise reason is logged, never the
-secret, the signature or the password.
+Failures are HTTP 401 with a generic message; the precise reason is logged once, at WARNING (an
+operator looks for these), never the secret, the signature, the password nor the user name tried
+(people type passwords there).
 """
 from __future__ import annotations
 
@@ -28,26 +29,34 @@ class Caller:
     method: str
     name: str
 
+    @property
+    def client(self) -> str:
+        """One spelling for what is kept per client (idempotency keys, a booking's owner)."""
+        return f'{self.method}:{self.name}'
+
 
 def _unauthorized(err_class: str = 'authentication failed') -> Unauthorized:
     return Unauthorized(err_class, 'authentication failed: give valid API client credentials or a valid signature')
 
 
+def _refused(method: str, reason: str, **fields: str) -> Unauthorized:
+    """Log one refusal with its reason; the generic 401 to raise."""
+    log.warning('auth refused: %s', reason, extra={'auth_method': method, 'reason': reason, **fields})
+    return _unauthorized()
+
+
 def check_basic(header: str, clients: dict[str, str]) -> Caller:
     scheme, _, token = header.partition(' ')
     if scheme.lower() != 'basic' or not token:
-        log.info('auth refused: unsupported Authorization scheme')
-        raise _unauthorized()
+        raise _refused('basic', 'unsupported Authorization scheme')
     try:
         user, sep, password = base64.b64decode(token.strip(), validate=True).decode('utf-8').partition(':')
     except (binascii.Error, ValueError):
-        log.info('auth refused: malformed Basic credentials')
-        raise _unauthorized() from None
+        raise _refused('basic', 'malformed Basic credentials') from None
     expected = clients.get(user)
     ok = hmac.compare_digest(password.encode('utf-8'), (expected or _DUMMY_PASSWORD).encode('utf-8'))
     if not (sep and expected is not None and ok):
-        log.info('auth refused: wrong API client credentials')
-        raise _unauthorized()
+        raise _refused('basic', 'wrong API client credentials')
     return Caller('basic', user)
 
 
@@ -59,8 +68,7 @@ def check_signature(raw_query: str | None, pairs: Sequence[tuple[str, str]], key
     else:
         candidates = [f'{signed}{signature.MARKER}{mac}' for signed, mac in signature.rebuild_queries(pairs)]
     if not candidates:
-        log.info('auth refused: signature is not the last parameter')
-        raise _unauthorized()
+        raise _refused('signature', 'signature is not the last parameter')
     reason = 'no candidate'
     for candidate in candidates:
         try:
@@ -69,12 +77,10 @@ def check_signature(raw_query: str | None, pairs: Sequence[tuple[str, str]], key
         except signature.SignatureError as exc:
             reason = str(exc)
     else:
-        log.info('auth refused: %s', reason)
-        raise _unauthorized()
+        raise _refused('signature', reason)  # SignatureError's reasons name no key, MAC nor value
     # After the MAC: unauthenticated traffic cannot fill the nonce table.
     if not claim_nonce(signed.orig, signed.nonce, now):
-        log.info('auth refused: nonce replayed (orig %s)', signed.orig)
-        raise _unauthorized()
+        raise _refused('signature', 'nonce replayed', orig=signed.orig)  # the MAC held: a known orig
     return Caller('signature', signed.orig)
 
 
@@ -85,4 +91,5 @@ def authenticate(authorization: str | None, raw_query: str | None, pairs: Sequen
         return check_basic(authorization, clients)
     if any(name == 'signature' for name, _ in pairs):
         return check_signature(raw_query, pairs, keys, now, claim_nonce)
+    log.warning('auth refused: no credentials', extra={'auth_method': None, 'reason': 'no credentials'})
     raise _unauthorized('authentication required')

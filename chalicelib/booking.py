@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import store
+from .auth import Caller
 from .domain.bookings import (
     BookingRequest,
     Leg,
@@ -57,16 +58,17 @@ MAX_GROUP_EVENTS = 16
 
 
 def fillslot(agenda_slug: str, slot: str, body: Payload, base_url: str, tz: ZoneInfo,
-             now: datetime) -> dict[str, Any]:
+             now: datetime, caller: Caller) -> dict[str, Any]:
     """`POST /api/agenda/<agenda>/fillslot/<event>/` (the seed document)."""
-    return _book(agenda_slug, [slot], read_booking_request(body), base_url, tz, now, group=False)
+    return _book(agenda_slug, [slot], read_booking_request(body, caller.client), base_url, tz, now, group=False)
 
 
-def fillslots(agenda_slug: str, body: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+def fillslots(agenda_slug: str, body: Payload, base_url: str, tz: ZoneInfo, now: datetime,
+              caller: Caller) -> dict[str, Any]:
     """`POST /api/agenda/<agenda>/fillslots/` (spec §6.2): one booking over several events,
     all or nothing; the first refusal, in the order of `slots`, is the answer."""
     slots = read_slots(body, MAX_GROUP_EVENTS)
-    return _book(agenda_slug, slots, read_booking_request(body), base_url, tz, now, group=True)
+    return _book(agenda_slug, slots, read_booking_request(body, caller.client), base_url, tz, now, group=True)
 
 
 def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url: str, tz: ZoneInfo,

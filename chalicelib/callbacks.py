@@ -1,7 +1,8 @@
 """Sending callbacks (design.md §3.2, §4.2; auth-and-callbacks.md §3, §5).
 
 The outbox item is written with the change it reports (store.callbacks); then its id goes to SQS.
-The worker signs each attempt afresh as a Publik client, POSTs it once to the checked address
+The worker checks the target (listed, owned by the booking's client, public: domain.callbacks) before
+any name resolution, signs each attempt afresh as a Publik client, POSTs it once to the checked address
 (no redirect, short timeout), and records the outcome: done, due again on the retry schedule
 (SQS delays stop at 15 minutes: longer waits are found again by the sweeper), or failed and
 parked for an operator to redrive. A lost SQS message loses nothing: the sweeper queues every
@@ -25,6 +26,7 @@ from .domain.callbacks import (
     Target,
     TargetRefused,
     check_target,
+    loggable_url,
     next_attempt,
     parse_ident,
     sendable_url,
@@ -110,25 +112,30 @@ def deliver(ident: str, now: datetime) -> str:
     if not outbox.lease(record, now, LEASE):
         return 'leased'
     settings = config.settings()
+    fields = {'callback': ident, 'client': record.client, 'target': loggable_url(record.url)}
     try:
         url = sendable_url(record.url)
-        target = check_target(url, settings.callback_hosts, _resolve)
+        target = check_target(url, settings.callback_hosts, record.client, settings.callback_owners, _resolve)
         key = settings.callback_key(target.host)
         orig = settings.orig or record.orig
         if key is None or not orig:
             raise TargetRefused(f'no signature key for {target.host} in CHRONO_SIGNATURE_KEYS (or no CHRONO_ORIG)')
     except TargetRefused as refused:
         outbox.attempt_failed(record, f'refused: {refused}', None)  # never fetched, never retried
-        log.info('callback %s refused', ident)
+        log.warning('callback refused: %s', refused, extra={**fields, 'reason': str(refused)})
         return 'refused'
     error = _post(target, sign_url(url, key, orig, now=now), record.body)
     if error is None:
         outbox.sent(record, now)
-        log.info('callback %s sent', ident)
+        log.info('callback sent', extra=fields)
         return 'sent'
     when = next_attempt(record.attempts + 1, settings.callback_retry_delays, now)
     outbox.attempt_failed(record, error, when)
-    log.info('callback %s failed (%s), attempt %d', ident, error, record.attempts + 1)
+    attempt = {**fields, 'reason': error, 'attempt': record.attempts + 1}
+    if when is None:  # parked: an operator redrives it (GET /api/callbacks/failed/)
+        log.warning('callback failed, retries spent: %s', error, extra=attempt)
+    else:
+        log.info('callback attempt failed: %s', error, extra=attempt)
     if when is not None and (when - now).total_seconds() <= MAX_SQS_DELAY:
         enqueue([record], int((when - now).total_seconds()))
     return 'failed' if when is None else 'retry'

@@ -11,6 +11,8 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .domain.callbacks import OwnedHost, parse_owned_host
+
 # 1 min, 5 min, 30 min, 2 h, 6 h, then every 12 h: 3 days and 8.6 hours in all (Stripe-like).
 DEFAULT_CALLBACK_RETRY_DELAYS = (60, 300, 1800, 7200, 21600) + (43200,) * 6
 
@@ -26,6 +28,7 @@ class Settings:
     time_zone: ZoneInfo
     base_url: str | None
     callback_hosts: frozenset[str]
+    callback_owners: dict[str, tuple[OwnedHost, ...]]  # Basic user or signing orig -> the callback hosts it owns
     orig: str | None
     callback_retry_delays: tuple[int, ...]
     table_name: str
@@ -48,6 +51,26 @@ def _json_object(name: str) -> dict[str, str]:
             isinstance(k, str) and isinstance(v, str) and k and v for k, v in value.items()):
         raise ConfigurationError(f'{name} must be a JSON object of non-empty strings')
     return value
+
+
+def _callback_owners() -> dict[str, tuple[OwnedHost, ...]]:
+    """CHRONO_CALLBACK_OWNERS: `{"<Basic user or signing orig>": ["host", "host:port", "host:*"]}`."""
+    name = 'CHRONO_CALLBACK_OWNERS'
+    raw = os.environ.get(name, '').strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f'{name} is not valid JSON') from exc
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, list) and all(isinstance(e, str) for e in v)
+            for k, v in value.items()):
+        raise ConfigurationError(f'{name} must be a JSON object of lists of host names')
+    try:
+        return {client: tuple(parse_owned_host(entry) for entry in entries) for client, entries in value.items()}
+    except ValueError as exc:
+        raise ConfigurationError(f'{name}: {exc}') from None
 
 
 def _retry_delays() -> tuple[int, ...]:
@@ -90,6 +113,7 @@ def settings() -> Settings:
         time_zone=time_zone,
         base_url=base_url,
         callback_hosts=hosts,
+        callback_owners=_callback_owners(),
         orig=orig,
         callback_retry_delays=_retry_delays(),
         table_name=os.environ.get('CHRONO_TABLE', '').strip() or 'chrono',

@@ -14,6 +14,9 @@ The choices (README, "Answers and errors"):
   repeat runs again;
 - the running request holds the key with a lease longer than the Lambda's timeout, so that a
   crashed run blocks its key for 30 seconds, not for 24 hours.
+
+Each refusal is logged once at WARNING with its reason and client; the key itself only as a short
+digest (clients may build keys from personal data), which a client can compute to find its call.
 """
 from __future__ import annotations
 
@@ -59,13 +62,25 @@ def read_key(headers: Mapping[str, str]) -> str | None:
     if not key:
         return None
     if not KEY_RE.fullmatch(key):
+        log.warning('idempotency key refused: malformed X-Idempotency-Key header',
+                    extra={'reason': 'malformed X-Idempotency-Key header'})
         raise InvalidPayload({'X-Idempotency-Key': ['1 to 255 characters among letters, digits and -_.:~+=/@.']},
                              err_desc='invalid X-Idempotency-Key header')
     return key
 
 
 def client_of(caller: Caller) -> str:
-    return f'{caller.method}:{caller.name}'
+    return caller.client
+
+
+def key_digest(key: str) -> str:
+    """What logs say of a key: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(key.encode('utf-8')).hexdigest()[:16]
+
+
+def _refusal(client: str, key: str, reason: str) -> None:
+    log.warning('idempotency key refused: %s', reason,
+                extra={'reason': reason, 'client': client, 'key_sha256': key_digest(key)})
 
 
 def fingerprint(route: str, path: Mapping[str, str], query: list[tuple[str, str]], body: dict[str, Any],
@@ -93,6 +108,7 @@ def run_once(client: str, key: str, request: str, now: datetime, run: Callable[[
         if record is None:
             continue  # released or expired since the claim failed: claim again
         if record.fingerprint != request:
+            _refusal(client, key, 'key reused with another request')
             raise Unprocessable('idempotency key reused',
                                 'this X-Idempotency-Key was sent with another request: use a new key')
         if record.state == records.RUNNING and record.leased_until < now:
@@ -100,6 +116,7 @@ def run_once(client: str, key: str, request: str, now: datetime, run: Callable[[
         if record.state == records.DONE and record.status is not None and record.answer is not None:
             return Answer(record.status, record.answer, dict(record.headers or {}), replayed=True)
         break
+    _refusal(client, key, 'a request with this key is still running')
     raise Conflict('request in progress', 'a request with this X-Idempotency-Key is still running: retry later')
 
 
@@ -128,9 +145,10 @@ def _run_claimed(pending: records.PendingAnswer, run: Callable[[], Answer]) -> A
         return answer
     try:
         if not records.finish(client, key, owner, answer.status, answer.headers, answer.body):
-            log.warning('idempotency key of %s: the lease ran out before the answer was kept', client)
+            log.warning('idempotency answer not kept: the lease ran out before it was',
+                        extra={'client': client, 'key_sha256': key_digest(key)})
     except Exception:  # noqa: BLE001 - the change is made: answer it; the lease lets a repeat run later
-        log.exception('idempotency key of %s: answer not kept', client)
+        log.exception('idempotency answer not kept', extra={'client': client, 'key_sha256': key_digest(key)})
     return answer
 
 
@@ -138,4 +156,5 @@ def _release(client: str, key: str, owner: str) -> None:
     try:
         records.release(client, key, owner)
     except Exception:  # noqa: BLE001 - the lease frees the key soon anyway
-        log.exception('idempotency key of %s: not released (free again after the lease)', client)
+        log.exception('idempotency key not released (free again after the lease)',
+                      extra={'client': client, 'key_sha256': key_digest(key)})

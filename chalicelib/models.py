@@ -303,6 +303,7 @@ class Booking(TableItem, discriminator='booking'):
     user_absence_reason = UnicodeAttribute(null=True)
     user_check_type_slug = UnicodeAttribute(null=True)
     user_check_type_label = UnicodeAttribute(null=True)
+    client = UnicodeAttribute(null=True)  # who booked (`basic:<user>`, `signature:<orig>`): owns its callbacks
     # Moved on by every write to the leg (store/bookings.py `_write_leg`), each conditioned on the version
     # it read: a decision taken on a leg (its count, list, state, user) never lands on a leg changed since.
     version = NumberAttribute(null=True)
@@ -365,6 +366,7 @@ class Callback(TableItem, discriminator='callback'):
     created_at = UTCDateTimeAttribute()
     leased_until = UTCDateTimeAttribute(null=True)  # one sender at a time
     orig = UnicodeAttribute(null=True)  # our host as the request that made it saw it (CHRONO_ORIG's default)
+    client = UnicodeAttribute(null=True)  # the booking's client: only the hosts it owns are called back
     last_error = UnicodeAttribute(null=True)
 
 

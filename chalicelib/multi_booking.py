@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from . import store
+from .auth import Caller
 from .domain.agendas import AgendaSpec, local_text
 from .domain.bookings import BookingRequest, Leg, Placement, check_bookable, invalid_slots, place, read_booking_request
 from .domain.events import EventRecord, event_text, is_bookable, is_recurring_primary
@@ -75,7 +76,7 @@ def _read_agendas(query: Payload) -> list[AgendaSpec]:
     return agendas
 
 
-def _read_request(body: Payload, slots_required: bool = False) -> tuple[list[str], BookingRequest]:
+def _read_request(body: Payload, caller: Caller, slots_required: bool = False) -> tuple[list[str], BookingRequest]:
     """`slots` (a list or a comma-joined string; blank: none) and the §6.1 fields, with the
     user required: the call sets that user's bookings."""
     slots = list(dict.fromkeys(body.list('slots', required=slots_required) or []))
@@ -84,7 +85,7 @@ def _read_request(body: Payload, slots_required: bool = False) -> tuple[list[str
     if not body.data.get('user_external_id'):
         body.error('user_external_id', 'This field is required.')
     body.read.update(('date_start', 'date_end', 'check_overlaps'))
-    return slots, read_booking_request(body)
+    return slots, read_booking_request(body, caller.client)
 
 
 def _range(agenda: AgendaSpec, p: Payload, request: BookingRequest, tz: ZoneInfo,
@@ -253,23 +254,24 @@ def _check_overlaps(records: list[EventRecord], agendas_named: bool) -> None:
 
 # ---- events fillslots (spec §6.3, §6.4) -------------------------------------------------------
 
-def events_fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+def events_fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime, caller: Caller) -> dict[str, Any]:
     """`POST /api/agenda/<agenda>/events/fillslots/`: the user's bookings on this agenda, in
     the range, become exactly `slots`."""
     agenda = events_agenda_or_404(agenda_slug)
-    return _events_fillslots([agenda], body, tz, now, multi=False)
+    return _events_fillslots([agenda], body, tz, now, caller, multi=False)
 
 
-def agendas_events_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+def agendas_events_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime,
+                             caller: Caller) -> dict[str, Any]:
     """`POST /api/agendas/events/fillslots/?agendas=a,b`: the same over several agendas, with
     `agenda@event` slots; only the listed agendas' bookings are cancelled."""
     agendas = _read_agendas(query)
-    return _events_fillslots(agendas, body, tz, now, multi=True)
+    return _events_fillslots(agendas, body, tz, now, caller, multi=True)
 
 
-def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, now: datetime,
+def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, now: datetime, caller: Caller,
                       multi: bool) -> dict[str, Any]:
-    slots, request = _read_request(body)
+    slots, request = _read_request(body, caller)
     check_overlaps = body.bool('check_overlaps')
     by_slug = {a.slug: a for a in agendas}
     sent: dict[Key, str] = {}  # each event as the client named it, for errors
@@ -360,7 +362,7 @@ def recurring_events(query: Payload, tz: ZoneInfo, now: datetime) -> dict[str, A
     return {'data': [item for _, item in sorted(items, key=lambda entry: entry[0])]}
 
 
-def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime, caller: Caller) -> dict[str, Any]:
     """`POST /api/agendas/recurring-events/fillslots/?agendas=...&action=...` (the seed):
     `book` books every occurrence of the listed (event, weekday) pairs in the range, `unbook`
     cancels the user's bookings on them, `update` does both and cancels the user's bookings on
@@ -368,7 +370,7 @@ def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: dateti
     cannot be booked (cancelled, outside the window) are left out; full ones are listed."""
     action = query.choice('action', ACTIONS, required=True)
     agendas = _read_agendas(query)
-    slots, request = _read_request(body)
+    slots, request = _read_request(body, caller)
     by_slug = {a.slug: a for a in agendas}
     pairs, invalid = set(), []
     for slot in slots:

@@ -87,8 +87,9 @@ def _read_contacts(p: Payload, name: str) -> list[str] | None:
     return contacts or None
 
 
-def read_booking_request(p: Payload) -> BookingRequest:
-    """Every seed parameter; any other key goes to `extra_data` (spec §6.1)."""
+def read_booking_request(p: Payload, client: str | None = None) -> BookingRequest:
+    """Every seed parameter; any other key goes to `extra_data` (spec §6.1). `client` (auth.Caller.client)
+    is stored with the booking: it owns the booking's callbacks (design.md §3.2)."""
     count = _read_count(p)
     cancel_booking_id = _read_cancel_booking_id(p)
     fields: dict[str, Any] = {}
@@ -100,6 +101,7 @@ def read_booking_request(p: Payload) -> BookingRequest:
     fields['user_external_id'] = user_external_id
     fields['extra_emails'] = _read_contacts(p, 'extra_emails')
     fields['extra_phone_numbers'] = _read_contacts(p, 'extra_phone_numbers')
+    fields['client'] = client
     request = BookingRequest(
         count=count,
         exclude_user=p.bool('exclude_user'),

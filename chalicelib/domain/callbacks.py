@@ -1,16 +1,21 @@
 """Callbacks to the forms that made the bookings (spec auth-and-callbacks.md §3, §5): what is sent,
-to which hosts, on which retry schedule. No I/O here but name resolution, passed in by the caller."""
+to which hosts (listed, and owned by the booking's client: design.md §3.2), on which retry schedule.
+No I/O here but name resolution, passed in by the caller."""
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 KINDS = ('cancel', 'presence', 'absence')
 LOOPBACK_NAMES = frozenset({'localhost', 'localhost.localdomain', 'ip6-localhost'})
 SIGNING_PARAMETERS = frozenset({'orig', 'algo', 'timestamp', 'nonce', 'signature'})
+# Publik's identity parameters: a receiver takes them as the user the signed call acts for. Dropped
+# in any letter case: Publik reads them case-sensitively, but another receiver may not.
+IDENTITY_PARAMETERS = frozenset({'nameid', 'email'})
+DEFAULT_PORTS = {'http': 80, 'https': 443}
 # IPv6 ranges that carry an IPv4 address (NAT64, 6to4, IPv4-compatible): judged by that address.
 EMBEDDING = (ipaddress.ip_network('64:ff9b::/96'), ipaddress.ip_network('2002::/16'), ipaddress.ip_network('::/96'))
 Resolver = Callable[[str, int], Iterable[str]]  # host, port -> IP addresses
@@ -31,6 +36,7 @@ class CallbackRecord:
     created_at: datetime
     last_error: str | None = None
     orig: str | None = None  # the signing orig when CHRONO_ORIG is not set: our host as the action saw it
+    client: str | None = None  # who made the booking (`basic:<user>`, `signature:<orig>`); None: made before
 
     @property
     def ident(self) -> str:
@@ -64,12 +70,102 @@ def next_attempt(attempts: int, delays: tuple[int, ...], now: datetime) -> datet
 
 
 def sendable_url(url: str) -> str:
-    """The URL as sent: non-ASCII characters percent-encoded (a form's URL may hold some), and
-    the parameters our signature adds removed (the signature would not verify with two of them)."""
+    """The URL as sent: non-ASCII characters percent-encoded (a form's URL may hold some), without
+    the parameters our signature adds (the signature would not verify with two of them) nor
+    Publik's identity parameters (else any client could have us sign a call as any user)."""
     parts = urlsplit(quote(url, safe=":/?#[]@!$&'()*+,;=%"))
     query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
-             if name not in SIGNING_PARAMETERS]
+             if name not in SIGNING_PARAMETERS and name.lower() not in IDENTITY_PARAMETERS]
     return urlunsplit(parts._replace(query=urlencode(query), fragment=''))
+
+
+def loggable_url(url: str) -> str:
+    """What a log line may say of a callback URL: scheme, host, port and path; never the query
+    (it may carry personal data) nor credentials."""
+    try:
+        parts = urlsplit(url)
+        port = f':{parts.port}' if parts.port else ''
+    except ValueError:
+        return '(malformed URL)'
+    host = parts.hostname or ''
+    host = f'[{host}]' if ':' in host else host
+    return f'{parts.scheme}://{host}{port}{parts.path}'[:300]
+
+
+# ---- who owns which callback host (CHRONO_CALLBACK_OWNERS) ---------------------------------------
+
+ANY_PORT = '*'
+HOST_LABEL_CHARS = frozenset('abcdefghijklmnopqrstuvwxyz0123456789.-_')
+
+
+@dataclass(frozen=True)
+class OwnedHost:
+    """An entry of CHRONO_CALLBACK_OWNERS: `host` (the scheme's default port), `host:port`, `host:*`."""
+
+    host: str
+    port: int | str | None = None  # None: 80 for http, 443 for https; ANY_PORT: any
+
+    def matches(self, scheme: str, host: str, port: int) -> bool:
+        if host != self.host:
+            return False
+        if self.port == ANY_PORT:
+            return True
+        return port == (DEFAULT_PORTS.get(scheme) if self.port is None else self.port)
+
+
+def parse_owned_host(entry: str) -> OwnedHost:
+    """`host`, `host:port`, `host:*`, an IPv6 address in brackets (`[::1]:*`); ValueError otherwise."""
+    text = entry.strip().lower()
+    if text.startswith('['):
+        host, bracket, rest = text[1:].partition(']')
+        if not bracket or not host or (rest and not rest.startswith(':')):
+            raise ValueError(f'{entry!r} is not host, host:port or host:*')
+        port_text = rest[1:] if rest else None
+        try:
+            host = str(ipaddress.IPv6Address(host))
+        except ValueError:
+            raise ValueError(f'{entry!r}: {host!r} is not an IPv6 address') from None
+    else:
+        host, colon, port_text = text.partition(':')
+        port_text = port_text if colon else None
+        if not host or not set(host) <= HOST_LABEL_CHARS:
+            raise ValueError(f'{entry!r} is not host, host:port or host:*')
+    if port_text is None:
+        return OwnedHost(host)
+    if port_text == ANY_PORT:
+        return OwnedHost(host, ANY_PORT)
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
+        raise ValueError(f'{entry!r}: the port must be 1-65535 or *')
+    return OwnedHost(host, int(port_text))
+
+
+def owned_hosts(client: str | None, owners: Mapping[str, tuple[OwnedHost, ...]]) -> tuple[OwnedHost, ...]:
+    """The callback hosts a client owns: those listed for its name (a Basic user or a signing
+    orig: one name space), plus, for a signed caller, the host its `orig` names (default port).
+    A booking made before bookings recorded their client (client None) owns nothing."""
+    if not client:
+        return ()
+    method, _, name = client.partition(':')
+    hosts = tuple(owners.get(name, ()))
+    if method == 'signature':
+        try:
+            hosts += (OwnedHost(parse_owned_host(name).host),)
+        except ValueError:
+            pass  # an orig that names no host owns only what is listed for it
+    return hosts
+
+
+def owns(client: str | None, owners: Mapping[str, tuple[OwnedHost, ...]], scheme: str, host: str,
+         port: int) -> bool:
+    """Whether `client` may have callbacks sent to `scheme://host:port`."""
+    return any(entry.matches(scheme, host.lower(), port) for entry in owned_hosts(client, owners))
+
+
+def not_owned_reason(client: str | None, scheme: str, host: str, port: int) -> str:
+    where = host if port == DEFAULT_PORTS.get(scheme) else f'{host}:{port}'
+    if not client:
+        return f'host {where} is not owned: the booking was made before bookings recorded their client'
+    return f'host {where} is not owned by client {client} (CHRONO_CALLBACK_OWNERS)'
 
 
 def _embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address):
@@ -95,10 +191,13 @@ class Target:
     address: str  # the checked IP address to connect to (no second resolution: DNS rebinding)
 
 
-def check_target(url: str, allowed_hosts: frozenset[str], resolve: Resolver) -> Target:
-    """Where a callback may go: a host listed in CHRONO_CALLBACK_HOSTS, over https (plain http only
-    for a listed loopback name), resolving to public addresses only, or to loopback when the listed
-    name is a loopback one. Raises TargetRefused with the reason otherwise."""
+def check_target(url: str, allowed_hosts: frozenset[str], client: str | None,
+                 owners: Mapping[str, tuple[OwnedHost, ...]], resolve: Resolver) -> Target:
+    """Where a callback may go: a host listed in CHRONO_CALLBACK_HOSTS and owned by the booking's
+    `client` (CHRONO_CALLBACK_OWNERS), over https (plain http only for a listed loopback name),
+    resolving to public addresses only, or to loopback when the listed name is a loopback one.
+    Raises TargetRefused with the reason otherwise; nothing is resolved before the host is known to
+    be listed and owned."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -111,10 +210,12 @@ def check_target(url: str, allowed_hosts: frozenset[str], resolve: Resolver) -> 
         raise TargetRefused('credentials in the URL')
     if host not in allowed_hosts:
         raise TargetRefused(f'host {host} is not in CHRONO_CALLBACK_HOSTS')
+    port = port or DEFAULT_PORTS[parts.scheme]
+    if not owns(client, owners, parts.scheme, host, port):
+        raise TargetRefused(not_owned_reason(client, parts.scheme, host, port))
     loopback_name = host in LOOPBACK_NAMES or _is_loopback_literal(host)
     if parts.scheme == 'http' and not loopback_name:
         raise TargetRefused('plain http is only allowed to a listed loopback name')
-    port = port or (443 if parts.scheme == 'https' else 80)
     try:
         addresses = list(resolve(host, port))
     except OSError as exc:

@@ -55,7 +55,8 @@ from .tables import MAX_TRANSACTION_ITEMS, Tag, Transaction, _bind, _utc_key
 
 ID_EPOCH_MS = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 ID_RANDOM_BITS = 12
-STORED_FIELDS = (*TEXT_FIELDS, *URL_FIELDS, 'user_external_id', 'extra_emails', 'extra_phone_numbers', 'extra_data')
+STORED_FIELDS = (*TEXT_FIELDS, *URL_FIELDS, 'user_external_id', 'extra_emails', 'extra_phone_numbers', 'extra_data',
+                 'client')
 USER_COUNT_SK = 'count'
 
 

@@ -28,9 +28,10 @@ def _queue_sort(next_at: datetime, booking_id: int, kind: str, leg: int) -> str:
 
 
 def new_callback(booking_id: int, kind: str, leg: int, url: str, body: dict[str, Any] | None,
-                 now: datetime, orig: str | None = None) -> Callback:
+                 now: datetime, orig: str | None, client: str | None) -> Callback:
+    """`client` is the booking's: a callback goes only to a host it owns (None: owns none)."""
     return Callback(callback_pk(booking_id), _sk(kind, leg), booking_id=booking_id, kind=kind, leg=leg, url=url,
-                    body=body, state=PENDING, attempts=0, next_at=now, created_at=now, orig=orig,
+                    body=body, state=PENDING, attempts=0, next_at=now, created_at=now, orig=orig, client=client,
                     gsi1pk=_queue_key(PENDING), gsi1sk=_queue_sort(now, booking_id, kind, leg))
 
 
@@ -54,7 +55,8 @@ def put_once(callback: Callback) -> bool:
 def _record(item: Callback) -> CallbackRecord:
     return CallbackRecord(booking_id=int(item.booking_id), kind=item.kind, leg=int(item.leg or 0), url=item.url,
                           body=item.body, state=item.state, attempts=int(item.attempts or 0), next_at=item.next_at,
-                          created_at=item.created_at, last_error=item.last_error, orig=item.orig)
+                          created_at=item.created_at, last_error=item.last_error, orig=item.orig,
+                          client=item.client)
 
 
 def booking_callbacks(booking_id: int) -> list[CallbackRecord]:

@@ -1,6 +1,7 @@
 """Callbacks (issue 8; design.md §3.2, §4.2; auth-and-callbacks.md §3, §5): written with the change
 they report, signed afresh on every attempt, sent only to allowed public hosts (loopback when a
-loopback name is listed), retried on the schedule, parked when it is spent, redriven by an operator.
+loopback name is listed) that the booking's client owns (issue 15), never with an identity in their
+query, retried on the schedule, parked when it is spent, redriven by an operator.
 
 The receiver is an HTTP server on 127.0.0.1; no test opens a connection anywhere else (private and
 public addresses are refused with a stubbed resolution and a socket that fails the test if used).
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 import pytest
@@ -23,10 +24,15 @@ NOW = datetime(2030, 3, 1, 9, 0, tzinfo=timezone.utc)
 KEY = 'wcs-secret'
 
 
+def owners(receiver, *more: str, client: str = 'demo') -> str:
+    """CHRONO_CALLBACK_OWNERS giving `client` (the `api` fixture's Basic user) the receiver's port."""
+    return json.dumps({client: [f'127.0.0.1:{receiver.port}', *more]})
+
+
 @pytest.fixture
 def setup(api, env, clock, receiver):
     env(CHRONO_CALLBACK_HOSTS='127.0.0.1', CHRONO_SIGNATURE_KEYS=json.dumps({'127.0.0.1': KEY}),
-        CHRONO_ORIG='chrono.example.org', CHRONO_CALLBACK_RETRY_DELAYS='1,1')
+        CHRONO_ORIG='chrono.example.org', CHRONO_CALLBACK_RETRY_DELAYS='1,1', CHRONO_CALLBACK_OWNERS=owners(receiver))
     boto3.client('sqs').create_queue(QueueName=config.settings().callback_queue_name)
     clock(NOW)
     assert api.post('/api/agenda/', {'slug': 'piscine', 'label': 'Piscine', 'minimal_booking_delay': 0})[0] == 200
@@ -181,7 +187,8 @@ def no_connection(*args, **kwargs):
 def test_a_url_outside_the_allowed_public_hosts_is_never_fetched(setup, receiver, env, monkeypatch, url, resolved,
                                                                    reason):
     env(CHRONO_CALLBACK_HOSTS='127.0.0.1,forms.example.org',
-        CHRONO_SIGNATURE_KEYS=json.dumps({'127.0.0.1': KEY, 'forms.example.org': KEY}))
+        CHRONO_SIGNATURE_KEYS=json.dumps({'127.0.0.1': KEY, 'forms.example.org': KEY}),
+        CHRONO_CALLBACK_OWNERS=owners(receiver, 'forms.example.org', '127.0.0.2:*'))
     booking_id = book(setup, receiver, cancel=url)
     setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
     monkeypatch.setattr(callbacks, '_resolve', lambda host, port: [resolved])
@@ -292,3 +299,198 @@ def test_the_default_schedule_spans_at_least_three_days():
     while (later := next_attempt(attempts, DEFAULT_CALLBACK_RETRY_DELAYS, when)) is not None:
         attempts, when = attempts + 1, later
     assert (attempts, when - NOW) == (12, timedelta(days=3, hours=8, minutes=36))
+
+
+# ---- only to a host the booking's client owns (issue 15, design.md §3.2 CHRONO_CALLBACK_OWNERS) ------------
+
+class Untouchable:
+    """Name resolution and connections that fail the test if used, and count the tries."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.calls: list[tuple] = []
+        monkeypatch.setattr(callbacks, '_resolve', self.called('resolve'))
+        monkeypatch.setattr(callbacks, '_PinnedHTTPConnection', self.called('http'))
+        monkeypatch.setattr(callbacks, '_PinnedHTTPSConnection', self.called('https'))
+        monkeypatch.setattr(callbacks.socket, 'create_connection', self.called('socket'))
+        monkeypatch.setattr(callbacks.socket, 'getaddrinfo', self.called('getaddrinfo'))
+
+    def called(self, what: str):
+        def record(*args, **kwargs):
+            self.calls.append((what, args))
+            raise AssertionError(f'{what} attempted')
+        return record
+
+
+def refused_callbacks(api) -> list[tuple[str, int, str]]:
+    return [(f['id'], f['attempts'], f['last_error']) for f in api.get('/api/callbacks/failed/')[1]['data']]
+
+
+@pytest.mark.parametrize('entries, sent', [
+    (['127.0.0.1:*'], True),
+    (['localhost:*', '127.0.0.1:*'], True),
+    (['127.0.0.1'], False),  # no port: 80 only, for http
+    (['127.0.0.1:{other}'], False),
+    (['localhost:*', '127.0.0.2:{port}'], False),
+    ([], False),
+])
+def test_a_basic_client_gets_callbacks_only_to_the_hosts_and_ports_listed_for_it(setup, receiver, env, monkeypatch,
+                                                                                 entries, sent):
+    other = receiver.port % 65535 + 1
+    env(CHRONO_CALLBACK_OWNERS=json.dumps({'demo': [e.format(port=receiver.port, other=other) for e in entries],
+                                           'wcs': [f'127.0.0.1:{receiver.port}']}))
+    booking_id = book(setup, receiver)
+    setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
+    ident = f'{booking_id}:cancel:0'
+    if sent:
+        assert callbacks.deliver(ident, NOW) == 'sent'
+        assert [urlsplit(r['path']).path for r in receiver.requests] == ['/hooks/cancel/']
+        return
+    untouchable = Untouchable(monkeypatch)
+    assert callbacks.deliver(ident, NOW) == 'refused'
+    assert untouchable.calls == [] and receiver.requests == []
+    assert refused_callbacks(setup) == [(ident, 1, f'refused: host 127.0.0.1:{receiver.port} is not owned by client '
+                                                   f'basic:demo (CHRONO_CALLBACK_OWNERS)')]
+    assert callbacks.deliver(ident, NOW + timedelta(days=1)) == 'not pending'  # parked: never retried
+
+
+def test_a_listed_host_another_client_owns_is_parked_unresolved_and_the_booking_still_made(setup, receiver, env,
+                                                                                         monkeypatch):
+    """The abuse of issue 15: a Basic client with no relation to a host (here `wcs`, which owns nothing)
+    names that host in its booking. The booking is made; its callback is never resolved nor sent."""
+    env(CHRONO_CALLBACK_HOSTS='127.0.0.1,forms.example.org')
+    wcs = type(setup)(setup.client, basic_headers('wcs', 's3cr3t'))
+    status, answer = wcs.post('/api/agenda/piscine/fillslot/lundi/', {
+        'cancel_callback_url': 'https://forms.example.org/hooks/?NameID=admin-uuid',
+        'presence_callback_url': receiver.url('/hooks/presence/')})
+    assert (status, answer['err']) == (200, 0)
+    booking_id = answer['booking_id']
+    assert Booking.get(booking_pk(booking_id), leg_sk(0)).client == 'basic:wcs'
+    attend(booking_id, True)
+    assert setup.post('/api/agenda/piscine/check/lundi/', {})[1]['callbacks'] == 1
+    assert setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})[1] == {'err': 0, 'booking_id': booking_id}
+    assert [c.client for c in outbox.booking_callbacks(booking_id)] == ['basic:wcs', 'basic:wcs']
+    untouchable = Untouchable(monkeypatch)
+    assert callbacks.deliver(f'{booking_id}:cancel:0', NOW) == 'refused'  # made at the same time: cancel first
+    assert callbacks.deliver(f'{booking_id}:presence:0', NOW) == 'refused'
+    assert untouchable.calls == [] and receiver.requests == []
+    assert sorted(refused_callbacks(setup)) == [
+        (f'{booking_id}:cancel:0', 1, 'refused: host forms.example.org is not owned by client basic:wcs '
+                                      '(CHRONO_CALLBACK_OWNERS)'),
+        (f'{booking_id}:presence:0', 1, f'refused: host 127.0.0.1:{receiver.port} is not owned by client basic:wcs '
+                                        '(CHRONO_CALLBACK_OWNERS)')]
+
+
+def basic_headers(user: str, password: str) -> dict[str, str]:
+    from tests.conftest import basic
+    return basic(user, password)
+
+
+class FakeHTTPS:
+    """Stands for the pinned https connection: records what would be sent, answers 200."""
+
+    sent: list[tuple[str, str, int, str, str]] = []
+
+    def __init__(self, target, timeout) -> None:
+        self.target = target
+
+    def request(self, method, path, body=None, headers=None):
+        FakeHTTPS.sent.append((self.target.host, self.target.address, self.target.port, method, path))
+
+    def getresponse(self):
+        return type('Response', (), {'status': 200, 'read': lambda self, n=None: b''})()
+
+    def close(self):
+        pass
+
+
+def signed_fillslot(api, orig: str, key: str, body: dict) -> int:
+    query = signature.sign_query(f'orig={orig}', key, now=NOW)
+    unsigned = type(api)(api.client, {})  # no Authorization header: the signature authenticates
+    status, answer = unsigned.post(f'/api/agenda/piscine/fillslot/lundi/?{query}', body)
+    assert (status, answer['err']) == (200, 0), answer
+    return answer['booking_id']
+
+
+@pytest.mark.parametrize('url, listed, outcome', [
+    ('https://wcs.example.org/hooks/', [], 'sent'),
+    ('https://wcs.example.org:443/hooks/', [], 'sent'),
+    ('https://wcs.example.org:8443/hooks/', [], 'refused: host wcs.example.org:8443 is not owned by client '
+                                               'signature:wcs.example.org (CHRONO_CALLBACK_OWNERS)'),
+    ('https://wcs.example.org:8443/hooks/', ['wcs.example.org:8443'], 'sent'),
+    ('https://lingo.example.org/hooks/', [], 'refused: host lingo.example.org is not owned by client '
+                                             'signature:wcs.example.org (CHRONO_CALLBACK_OWNERS)'),
+    ('https://lingo.example.org:4443/hooks/', ['lingo.example.org:*'], 'sent'),
+])
+def test_a_signed_caller_owns_the_host_of_its_orig_on_the_default_port_and_what_is_listed_for_it(
+        setup, receiver, env, monkeypatch, url, listed, outcome):
+    env(CHRONO_CALLBACK_HOSTS='wcs.example.org,lingo.example.org',
+        CHRONO_SIGNATURE_KEYS=json.dumps({'wcs.example.org': KEY, 'lingo.example.org': 'lingo-key'}),
+        CHRONO_CALLBACK_OWNERS=json.dumps({'wcs.example.org': listed, 'demo': ['lingo.example.org:*']}))
+    booking_id = signed_fillslot(setup, 'wcs.example.org', KEY, {'cancel_callback_url': url})
+    assert Booking.get(booking_pk(booking_id), leg_sk(0)).client == 'signature:wcs.example.org'
+    setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})  # the agent's client is not the owner: the booking's is
+    resolved = []
+    monkeypatch.setattr(callbacks, '_resolve', lambda host, port: resolved.append((host, port)) or ['93.184.216.34'])
+    monkeypatch.setattr(callbacks, '_PinnedHTTPSConnection', FakeHTTPS)
+    monkeypatch.setattr(FakeHTTPS, 'sent', [])
+    result = callbacks.deliver(f'{booking_id}:cancel:0', NOW)
+    parts = urlsplit(url)
+    if outcome == 'sent':
+        assert result == 'sent'
+        assert resolved == [(parts.hostname, parts.port or 443)]
+        assert [(h, a, p, m, path.split('?')[0]) for h, a, p, m, path in FakeHTTPS.sent] == [
+            (parts.hostname, '93.184.216.34', parts.port or 443, 'POST', '/hooks/')]
+    else:
+        assert (result, resolved, FakeHTTPS.sent) == ('refused', [], [])
+        assert refused_callbacks(setup) == [(f'{booking_id}:cancel:0', 1, outcome)]
+
+
+def test_a_booking_made_before_clients_were_recorded_owns_no_callback_host(setup, receiver, monkeypatch):
+    booking_id = book(setup, receiver)
+    Booking(booking_pk(booking_id), leg_sk(0)).update(actions=[Booking.client.remove()])  # as stored before
+    setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
+    assert [c.client for c in outbox.booking_callbacks(booking_id)] == [None]
+    untouchable = Untouchable(monkeypatch)
+    assert callbacks.deliver(f'{booking_id}:cancel:0', NOW) == 'refused'
+    assert untouchable.calls == [] and receiver.requests == []
+    assert refused_callbacks(setup) == [(f'{booking_id}:cancel:0', 1, f'refused: host 127.0.0.1:{receiver.port} is '
+                                         'not owned: the booking was made before bookings recorded their client')]
+
+
+def test_the_client_of_a_booking_is_the_one_that_made_it_on_every_booking_route(setup, receiver, env):
+    """fillslots, events fillslots, agendas events fillslots and recurring fillslots store it too."""
+    env(CHRONO_CALLBACK_OWNERS=json.dumps({'wcs': ['127.0.0.1:*']}))
+    wcs = type(setup)(setup.client, basic_headers('wcs', 's3cr3t'))
+    user = {'user_external_id': 'u9'}
+    made = [wcs.post('/api/agenda/piscine/fillslots/', {'slots': 'lundi,mardi'})[1]['booking_id']]
+    wcs.post('/api/agenda/piscine/events/fillslots/', {**user, 'slots': 'lundi'})
+    wcs.post('/api/agendas/events/fillslots/?agendas=piscine', {'user_external_id': 'u8', 'slots': 'piscine@mardi'})
+    assert setup.post('/api/agenda/piscine/event/', {'slug': 'nage', 'start_datetime': '2030-03-04 18:00', 'places': 5,
+                                                     'recurrence_days': '0', 'recurrence_end_date': '2030-03-12'})[0] == 200
+    assert wcs.post('/api/agendas/recurring-events/fillslots/?agendas=piscine&action=book',
+                    {'user_external_id': 'u7', 'slots': 'piscine@nage:0'})[1]['booking_count'] == 2
+    made += [b['booking_id'] for u in ('u9', 'u8', 'u7')
+             for b in setup.get(f'/api/bookings/?user_external_id={u}')[1]['data']]
+    assert len(made) == 5
+    assert [(leg.leg, leg.client) for b in made for leg in Booking.query(booking_pk(b))] == [
+        (0, 'basic:wcs'), (1, 'basic:wcs')] + [(0, 'basic:wcs')] * 4
+
+
+# ---- a clean query: no identity reaches a receiver (issue 15) -----------------------------------------
+
+def test_nameid_and_email_never_reach_the_receiver_and_the_signature_still_verifies(setup, receiver):
+    url = receiver.url('/hooks/cancel/?NameID=admin-uuid&email=victim%40example.org&nameid=x&EMAIL=y&Email=z'
+                       '&form=12&NameIDs=kept')
+    booking_id = book(setup, receiver, cancel=url)
+    setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
+    assert callbacks.deliver(f'{booking_id}:cancel:0', NOW) == 'sent'
+    query = urlsplit(receiver.requests[0]['path']).query
+    # Only the empty NameID and email our signer puts first, as Publik's signers do (no user).
+    assert parse_qsl(query, keep_blank_values=True)[:3] == [('NameID', ''), ('email', ''), ('orig', 'chrono.example.org')]
+    assert [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() in ('nameid', 'email')] == [
+        ('NameID', ''), ('email', '')]
+    assert 'admin-uuid' not in query and 'victim' not in query
+    assert dict(parse_qsl(query))['NameIDs'] == 'kept'  # only the exact names go
+    assert signature.verify_raw(query, {'chrono.example.org': KEY}, NOW).orig == 'chrono.example.org'
+    with pytest.raises(signature.SignatureError, match='bad signature'):
+        signature.verify_raw(query, {'chrono.example.org': 'another key'}, NOW)

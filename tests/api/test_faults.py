@@ -154,7 +154,7 @@ def test_an_overloaded_answer_is_not_kept_for_an_idempotent_retry(piscine, fault
 @pytest.fixture
 def outbox_setup(piscine, env, receiver):
     env(CHRONO_CALLBACK_HOSTS='127.0.0.1', CHRONO_SIGNATURE_KEYS=json.dumps({'127.0.0.1': 'secret'}),
-        CHRONO_ORIG='chrono.example.org')
+        CHRONO_ORIG='chrono.example.org', CHRONO_CALLBACK_OWNERS=json.dumps({'demo': [f'127.0.0.1:{receiver.port}']}))
     boto3.client('sqs').create_queue(QueueName=config.settings().callback_queue_name)
     return piscine
 

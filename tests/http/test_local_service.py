@@ -250,8 +250,10 @@ def test_make_run_delivers_a_cancel_callback_for_real():
     receiver = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
     Thread(target=receiver.serve_forever, daemon=True).start()
     keys = {'demo.localhost': 'demo', '127.0.0.1': 'demo'}
+    # CHRONO_CALLBACK_OWNERS given here until make run's own default ({"demo": ["127.0.0.1:*", ...]}) lands.
     process, _, port = start_service({'CHRONO_CALLBACK_HOSTS': '127.0.0.1', 'CHRONO_ORIG': 'chrono.localhost',
-                                      'CHRONO_SIGNATURE_KEYS': json.dumps(keys)})
+                                      'CHRONO_SIGNATURE_KEYS': json.dumps(keys),
+                                      'CHRONO_CALLBACK_OWNERS': json.dumps({'demo': ['127.0.0.1:*']})})
     try:
         base = f'http://127.0.0.1:{port}'
         listing = requests.get(f'{base}/api/agenda/piscine/datetimes/', auth=('demo', 'demo'), timeout=10).json()

@@ -235,6 +235,8 @@ EXPECTED_VARIABLES = {
     'CHRONO_CALLBACK_HOSTS': {'Ref': 'CallbackHosts'},
     'CHRONO_ORIG': {'Ref': 'Orig'},
     'CHRONO_CALLBACK_RETRY_DELAYS': {'Ref': 'CallbackRetryDelays'},
+    'CHRONO_CALLBACK_OWNERS': {'Ref': 'CallbackOwners'},
+    'CHRONO_LOG_LEVEL': {'Ref': 'LogLevel'},
 }
 
 
@@ -247,8 +249,11 @@ def test_every_function_gets_every_variable_the_code_reads_from_the_stack(templa
     for secret in ('ApiClients', 'SignatureKeys'):
         assert parameters[secret]['NoEcho'] is True and 'Default' not in parameters[secret]
     assert parameters['TimeZone']['Default'] == 'Europe/Paris'
-    assert {p: parameters[p]['Default'] for p in ('BaseUrl', 'CallbackHosts', 'Orig', 'CallbackRetryDelays')} == {
-        'BaseUrl': '', 'CallbackHosts': '', 'Orig': '', 'CallbackRetryDelays': ''}
+    assert {p: parameters[p]['Default'] for p in ('BaseUrl', 'CallbackHosts', 'Orig', 'CallbackRetryDelays',
+                                                  'CallbackOwners')} == {
+        'BaseUrl': '', 'CallbackHosts': '', 'Orig': '', 'CallbackRetryDelays': '', 'CallbackOwners': ''}
+    assert (parameters['LogLevel']['Default'], parameters['LogLevel']['AllowedValues']) == (
+        'INFO', ['DEBUG', 'INFO', 'WARNING', 'ERROR'])
 
 
 # ---- least privilege ------------------------------------------------------------------------------
@@ -423,7 +428,8 @@ def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch) -> None
 def test_each_role_grants_exactly_what_its_function_calls_and_the_lambda_service_needs(
         template, api, client, env, monkeypatch):
     env(CHRONO_CALLBACK_HOSTS='127.0.0.1', CHRONO_ORIG='chrono.example.org', CHRONO_SIGNATURE_KEYS=json.dumps(
-        {**json.loads(TEST_ENV['CHRONO_SIGNATURE_KEYS']), '127.0.0.1': 'loopback-key'}))
+        {**json.loads(TEST_ENV['CHRONO_SIGNATURE_KEYS']), '127.0.0.1': 'loopback-key'}),
+        CHRONO_CALLBACK_OWNERS=json.dumps({'demo': ['127.0.0.1:*']}))
     recorder = Recorder()
     recorder.install(monkeypatch)
     run_every_kind_of_call(api, client, recorder, monkeypatch)

@@ -23,7 +23,7 @@ TEXT_FIELDS = ('label', 'user_display_label', 'user_name', 'user_first_name', 'u
                'user_phone_number', 'sms_counter')
 URL_FIELDS = ('backoffice_url', 'form_url', 'cancel_callback_url', 'presence_callback_url', 'absence_callback_url')
 NO_FIELDS = {**{name: None for name in TEXT_FIELDS + URL_FIELDS}, 'user_external_id': None, 'extra_emails': None,
-             'extra_phone_numbers': None, 'extra_data': None}
+             'extra_phone_numbers': None, 'extra_data': None, 'client': None}
 
 
 def decide(places: Places, count: int, force: bool = False) -> str:
@@ -146,6 +146,13 @@ def test_an_empty_body_is_one_place_in_the_future_and_stores_nothing():
                                       fields=NO_FIELDS)
 
 
+def test_the_client_stored_is_the_authenticated_caller_never_a_body_key():
+    """The booking's client owns its callbacks (design.md §3.2): a body cannot name another one."""
+    request = read_booking_request(Payload({'client': 'basic:other', 'label': 'L'}), 'signature:wcs.example.org')
+    assert request.fields == {**NO_FIELDS, 'label': 'L', 'client': 'signature:wcs.example.org',
+                              'extra_data': {'client': 'basic:other'}}
+
+
 def test_blank_values_are_absent():
     body = {'count': '', 'cancel_booking_id': ' ', 'exclude_user': '', 'bypass_delays': None,
             'force_waiting_list': '', 'events': '', 'label': '', 'user_external_id': None, 'extra_emails': '',
@@ -169,7 +176,7 @@ def test_every_field_read_from_strings_as_wcs_sends_them():
         cancel_booking_id=374729686357582, user_external_id='nameid-42', color='x', resources=('r1',),
         fields={**text, **urls, 'user_external_id': 'nameid-42', 'extra_emails': ['a@example.com', 'b@example.com'],
                 'extra_phone_numbers': ['+33122334455', '+33122334466'],
-                'extra_data': {'form_number': '12-3', 'nested': {'a': [1, 'b']}}})
+                'extra_data': {'form_number': '12-3', 'nested': {'a': [1, 'b']}}, 'client': None})
 
 
 @pytest.mark.parametrize('body, expected', [
