@@ -7,17 +7,17 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import http, store
-from .domain import ics
-from .domain.agendas import AgendaSpec, EventSpec, agenda_item, keep_stored_instants, read_agenda, read_event, slugify
-from .domain.places import can_take
-from .domain.events import EventRecord, event_detail, is_bookable, is_recurring_primary, shrink_problem
-from .domain.meetings import grid_problems, longest, past_lock_steps
-from .domain.recurrence import MAX_OCCURRENCES, derive_occurrences, rule_problem, too_many, with_occurrences
-from .domain.window import LAST_INSTANT, booking_window
-from .errors import BusinessError, InvalidPayload, invalid
-from .lookup import agenda_or_404, event_or_404, events_agenda_or_404
-from .parsing import SLUG_RE, Payload
+from chalicelib import http, store
+from chalicelib.domain import ics
+from chalicelib.domain.agendas import AgendaSpec, EventSpec, agenda_item, keep_stored_instants, read_agenda, read_event, slugify
+from chalicelib.domain.places import can_take
+from chalicelib.domain.events import EventRecord, event_detail, is_bookable, is_recurring_primary, shrink_problem
+from chalicelib.domain.meetings import grid_problems, longest, past_lock_steps
+from chalicelib.domain.recurrence import MAX_OCCURRENCES, derive_occurrences, rule_problem, too_many, with_occurrences
+from chalicelib.domain.window import LAST_INSTANT, booking_window
+from chalicelib.errors import BusinessError, InvalidPayload, invalid
+from chalicelib.lookup import agenda_or_404, event_or_404, events_agenda_or_404
+from chalicelib.parsing import SLUG_RE, Payload
 
 log = logging.getLogger(__name__)
 RECURRENCE_FIELDS = ('recurrence_days', 'recurrence_week_interval', 'recurrence_end_date')

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Sequence
 
-from . import signature
-from .errors import Unauthorized
+from chalicelib import signature
+from chalicelib.errors import Unauthorized
 
 log = logging.getLogger(__name__)
 # Compared against when the user name is unknown, so that timing does not reveal which names exist.

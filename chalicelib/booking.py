@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import store
-from .auth import Caller
-from .domain.bookings import (
+from chalicelib import store
+from chalicelib.auth import Caller
+from chalicelib.domain.bookings import (
     BookingRequest,
     Leg,
     already_booked,
@@ -27,9 +27,9 @@ from .domain.bookings import (
     require_events_booking,
     require_live,
 )
-from .domain.agendas import AgendaSpec, DeskSpec, MeetingTypeSpec
-from .domain.events import EventRecord
-from .domain.meetings import (
+from chalicelib.domain.agendas import AgendaSpec, DeskSpec, MeetingTypeSpec
+from chalicelib.domain.events import EventRecord
+from chalicelib.domain.meetings import (
     MAX_BOOKING_WRITES,
     NO_DESK,
     MeetingLeg,
@@ -45,12 +45,12 @@ from .domain.meetings import (
     read_resources,
     utc_days,
 )
-from .domain.recurrence import slug_of_occurrence_id
-from .domain.window import LAST_INSTANT, booking_window, local_midnight
-from .errors import BadRequest, BusinessError
-from .lookup import booking_or_404, configured_agenda_or_404, serving_agendas, unknown_agenda, unknown_event
-from .parsing import SLUG_RE, Payload
-from .retry import DECISIONS, on_booking, until_written
+from chalicelib.domain.recurrence import slug_of_occurrence_id
+from chalicelib.domain.window import LAST_INSTANT, booking_window, local_midnight
+from chalicelib.errors import BadRequest, BusinessError
+from chalicelib.lookup import booking_or_404, configured_agenda_or_404, serving_agendas, unknown_agenda, unknown_event
+from chalicelib.parsing import SLUG_RE, Payload
+from chalicelib.retry import DECISIONS, on_booking, until_written
 
 # A fillslots group is one transaction of at most 100 writes: per event a booking leg, the counters and
 # the user's count, and as many for each leg of a replaced booking (16 * 3 * 2 = 96).

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from chalice import Response
 
-from . import store
-from .domain.booking_changes import (
+from chalicelib import store
+from chalicelib.domain.booking_changes import (
     check_attendance,
     check_growth,
     check_resizable,
@@ -21,13 +21,13 @@ from .domain.booking_changes import (
     read_count,
     read_patch,
 )
-from .domain.bookings import MAX_USER_ID, Leg, require_live
-from .domain.calendar import CONTENT_TYPE, calendar
-from .domain.window import FIRST_DAY, LAST_DAY, local_midnight
-from .lookup import booking_or_404, unknown_event
-from .parsing import Payload
-from .retry import DECISIONS, on_booking
-from .store import callbacks as outbox
+from chalicelib.domain.bookings import MAX_USER_ID, Leg, require_live
+from chalicelib.domain.calendar import CONTENT_TYPE, calendar
+from chalicelib.domain.window import FIRST_DAY, LAST_DAY, local_midnight
+from chalicelib.lookup import booking_or_404, unknown_event
+from chalicelib.parsing import Payload
+from chalicelib.retry import DECISIONS, on_booking
+from chalicelib.store import callbacks as outbox
 
 
 def patch_booking(booking_id: str, body: Payload) -> dict[str, Any]:

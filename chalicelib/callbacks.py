@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
 
-from . import config
-from .domain.callbacks import (
+from chalicelib import config
+from chalicelib.domain.callbacks import (
     CallbackRecord,
     Target,
     TargetRefused,
@@ -31,8 +31,8 @@ from .domain.callbacks import (
     parse_ident,
     sendable_url,
 )
-from .signature import sign_url
-from .store import callbacks as outbox
+from chalicelib.signature import sign_url
+from chalicelib.store import callbacks as outbox
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 
 from chalice import Chalice, Response
 
-from . import config, idempotency, store
-from .auth import Caller, authenticate
-from .errors import ChronoError, InternalError, InvalidPayload, NotFound
-from .idempotency import Answer
-from .parsing import Payload
-from .store.tables import retryable_failure
+from chalicelib import config, idempotency, store
+from chalicelib.auth import Caller, authenticate
+from chalicelib.errors import ChronoError, InternalError, InvalidPayload, NotFound
+from chalicelib.idempotency import Answer
+from chalicelib.parsing import Payload
+from chalicelib.store.tables import retryable_failure
 
 log = logging.getLogger(__name__)
 JSON_HEADERS = {'Content-Type': 'application/json'}

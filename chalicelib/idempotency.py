@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
-from .auth import Caller
-from .errors import Conflict, InvalidPayload, Unprocessable
-from .store import idempotency as records
+from chalicelib.auth import Caller
+from chalicelib.errors import Conflict, InvalidPayload, Unprocessable
+from chalicelib.store import idempotency as records
 
 log = logging.getLogger(__name__)
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import store
-from .domain.agendas import AgendaSpec, MeetingTypeSpec
-from .domain.bookings import Leg
-from .domain.events import EventRecord
-from .domain.meetings import common_meeting_types
-from .errors import NotFound
-from .parsing import SLUG_RE
+from chalicelib import store
+from chalicelib.domain.agendas import AgendaSpec, MeetingTypeSpec
+from chalicelib.domain.bookings import Leg
+from chalicelib.domain.events import EventRecord
+from chalicelib.domain.meetings import common_meeting_types
+from chalicelib.errors import NotFound
+from chalicelib.parsing import SLUG_RE
 
 BOOKING_ID_MAX_DIGITS = 19
 SHOWN = 200  # characters of a path segment echoed in a 404

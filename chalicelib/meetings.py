@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import store
-from .domain.agendas import resource_items
-from .domain.meetings import desk_items, meeting_type_item
-from .lookup import meeting_type_or_404, meetings_agenda_or_404
+from chalicelib import store
+from chalicelib.domain.agendas import resource_items
+from chalicelib.domain.meetings import desk_items, meeting_type_item
+from chalicelib.lookup import meeting_type_or_404, meetings_agenda_or_404
 
 
 def meeting_types(agenda_slug: str, base_url: str) -> list[dict[str, Any]]:

@@ -17,18 +17,18 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
-from . import store
-from .auth import Caller
-from .domain.agendas import AgendaSpec, local_text
-from .domain.bookings import BookingRequest, Leg, Placement, check_bookable, invalid_slots, place, read_booking_request
-from .domain.events import EventRecord, event_text, is_bookable, is_recurring_primary
-from .domain.recurrence import occurrence_weekday, read_recurring_slot, recurring_items, slug_of_occurrence_id
-from .domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
-from .errors import BadRequest, BusinessError, ChronoError, InvalidPayload, PartlyDone
-from .lookup import events_agenda_or_404
-from .parsing import SLUG_RE, Payload
-from .retry import DECISIONS, until_written
-from .slots import EVENTS_CHOICES, event_items, read_slot_params, with_meta
+from chalicelib import store
+from chalicelib.auth import Caller
+from chalicelib.domain.agendas import AgendaSpec, local_text
+from chalicelib.domain.bookings import BookingRequest, Leg, Placement, check_bookable, invalid_slots, place, read_booking_request
+from chalicelib.domain.events import EventRecord, event_text, is_bookable, is_recurring_primary
+from chalicelib.domain.recurrence import occurrence_weekday, read_recurring_slot, recurring_items, slug_of_occurrence_id
+from chalicelib.domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
+from chalicelib.errors import BadRequest, BusinessError, ChronoError, InvalidPayload, PartlyDone
+from chalicelib.lookup import events_agenda_or_404
+from chalicelib.parsing import SLUG_RE, Payload
+from chalicelib.retry import DECISIONS, until_written
+from chalicelib.slots import EVENTS_CHOICES, event_items, read_slot_params, with_meta
 
 MAX_SLOTS = 1000
 MAX_AGENDAS = 50

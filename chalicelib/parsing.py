@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from .errors import InvalidPayload
+from chalicelib.errors import InvalidPayload
 
 TRUE = frozenset({'true', '1', 'on', 'yes', 't', 'y'})
 FALSE = frozenset({'false', '0', 'off', 'no', 'f', 'n'})

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from . import store
-from .domain.bookings import Leg
-from .errors import Busy
-from .lookup import booking_or_404
+from chalicelib import store
+from chalicelib.domain.bookings import Leg
+from chalicelib.errors import Busy
+from chalicelib.lookup import booking_or_404
 
 T = TypeVar('T')
 

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import store
-from .domain.agendas import AgendaSpec, local_text
-from .domain.bookings import EVENTS_CHOICES, MAX_USER_ID
-from .domain.places import can_take
-from .domain.events import event_item, is_bookable, is_recurring_primary
-from .domain.meetings import (
+from chalicelib import store
+from chalicelib.domain.agendas import AgendaSpec, local_text
+from chalicelib.domain.bookings import EVENTS_CHOICES, MAX_USER_ID
+from chalicelib.domain.places import can_take
+from chalicelib.domain.events import event_item, is_bookable, is_recurring_primary
+from chalicelib.domain.meetings import (
     Intervals,
     busy_by_desk,
     desk_slots,
@@ -23,14 +23,14 @@ from .domain.meetings import (
     read_resources,
     slot_id,
 )
-from .domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
-from .lookup import (
+from chalicelib.domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
+from chalicelib.lookup import (
     event_or_404,
     events_agenda_or_404,
     meeting_type_or_404,
     serving_agendas_or_404,
 )
-from .parsing import Payload
+from chalicelib.parsing import Payload
 
 MAX_LISTED_DAYS = 366
 

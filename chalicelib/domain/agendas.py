@@ -15,11 +15,11 @@ from datetime import datetime, time, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ..errors import InvalidPayload
-from ..parsing import Payload
+from chalicelib.errors import InvalidPayload
+from chalicelib.parsing import Payload
 
 if TYPE_CHECKING:
-    from .ics import Budget
+    from chalicelib.domain.ics import Budget
 
 KINDS = ('events', 'meetings', 'virtual')
 LOCAL_FORMAT = '%Y-%m-%d %H:%M:%S'
@@ -416,7 +416,7 @@ def _read_exception(r: Reader, data: Any, path: str, tz: ZoneInfo) -> ExceptionS
 def _read_sources(r: Reader, data: Any, path: str, tz: ZoneInfo, now: datetime,
                   budget: Budget | None) -> tuple[tuple[ExceptionsSourceSpec, ...], list[ExceptionSpec]]:
     """A desk's `exceptions_sources`, and the closures their ICS files give for the next 600 days."""
-    from . import ics  # here: ics builds ExceptionSpec items of this module
+    from chalicelib.domain import ics  # here: ics builds ExceptionSpec items of this module
 
     sources, closures = [], []
     for index, item in enumerate(r.items(data, path, MAX_SOURCES)):

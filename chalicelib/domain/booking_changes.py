@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..errors import BadRequest, BusinessError, InvalidPayload
-from ..parsing import Payload, is_blank, nesting_depth, to_bool, to_int
-from .agendas import MAX_PLACES, AgendaSpec, local_text
-from .bookings import MAX_EXTRA_DATA, MAX_EXTRA_DEPTH, MAX_TEXT, Leg, booking_state, booking_urls
-from .events import EventRecord
+from chalicelib.errors import BadRequest, BusinessError, InvalidPayload
+from chalicelib.parsing import Payload, is_blank, nesting_depth, to_bool, to_int
+from chalicelib.domain.agendas import MAX_PLACES, AgendaSpec, local_text
+from chalicelib.domain.bookings import MAX_EXTRA_DATA, MAX_EXTRA_DEPTH, MAX_TEXT, Leg, booking_state, booking_urls
+from chalicelib.domain.events import EventRecord
 
 PATCH_ERR = 4  # spec §8.4: a PATCH's invalid payload carries err 4
 # Attendance: refused on a waiting-list booking (err 3) or a locked event (err 6).

@@ -9,12 +9,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..errors import BadRequest, BusinessError, InvalidPayload, NotFound
-from ..parsing import Payload, is_blank, nesting_depth, to_int
-from .agendas import MAX_PLACES, AgendaSpec, DeskSpec, MeetingTypeSpec, local_text
-from .events import EventRecord, is_bookable, is_recurring_primary
-from .meetings import MeetingLeg
-from .places import Places, goes_to_waiting_list
+from chalicelib.errors import BadRequest, BusinessError, InvalidPayload, NotFound
+from chalicelib.parsing import Payload, is_blank, nesting_depth, to_int
+from chalicelib.domain.agendas import MAX_PLACES, AgendaSpec, DeskSpec, MeetingTypeSpec, local_text
+from chalicelib.domain.events import EventRecord, is_bookable, is_recurring_primary
+from chalicelib.domain.meetings import MeetingLeg
+from chalicelib.domain.places import Places, goes_to_waiting_list
 
 EVENTS_CHOICES = ('future', 'past', 'all')
 # What a booking stores as given (seed parameters), with their length limits.

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
-from ..parsing import to_url
-from .bookings import Leg
+from chalicelib.parsing import to_url
+from chalicelib.domain.bookings import Leg
 
 if TYPE_CHECKING:
     from icalendar import Event

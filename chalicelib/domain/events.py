@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .agendas import AgendaSpec, EventSpec, local_text
-from .places import Places, can_take
-from .window import booking_window
+from chalicelib.domain.agendas import AgendaSpec, EventSpec, local_text
+from chalicelib.domain.places import Places, can_take
+from chalicelib.domain.window import booking_window
 
 
 @dataclass(frozen=True)

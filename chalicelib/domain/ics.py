@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du
 
-from .agendas import ExceptionSpec
+from chalicelib.domain.agendas import ExceptionSpec
 
 MAX_ICS_BYTES = 1_000_000
 MAX_OCCURRENCES = 5_000

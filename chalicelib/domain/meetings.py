@@ -11,9 +11,9 @@ from math import gcd
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
-from ..errors import BadRequest, BusinessError
-from ..parsing import localize
-from .agendas import AgendaSpec, DeskSpec, MeetingTypeSpec, TimePeriodSpec
+from chalicelib.errors import BadRequest, BusinessError
+from chalicelib.parsing import localize
+from chalicelib.domain.agendas import AgendaSpec, DeskSpec, MeetingTypeSpec, TimePeriodSpec
 
 
 def meeting_type_item(agenda: str, meeting_type: MeetingTypeSpec, base_url: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import BusinessError
+from chalicelib.errors import BusinessError
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import WEEKLY, rrule
 
-from .agendas import EventSpec
-from .events import is_recurring_primary
-from .window import LAST_DAY
+from chalicelib.domain.agendas import EventSpec
+from chalicelib.domain.events import is_recurring_primary
+from chalicelib.domain.window import LAST_DAY
 
 HORIZON_DAYS = 372  # open-ended rules: a year of occurrences ahead, and a week of slack for the daily job
 MAX_OCCURRENCES = 1000

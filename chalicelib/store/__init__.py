@@ -5,7 +5,7 @@ condition: a write that a capacity or consistency rule guards carries its condit
 next to the write. `tables` holds the table and transactions, `agendas` the configuration
 and events, `bookings` the bookings and their place counters.
 """
-from .agendas import (
+from chalicelib.store.agendas import (
     LoadedAgenda,
     Operation,
     apply_operations,
@@ -24,7 +24,7 @@ from .agendas import (
     save_resources,
     update_event,
 )
-from .bookings import (
+from chalicelib.store.bookings import (
     AlreadyBookedByUser,
     BookingChanged,
     BookingSnapshot,
@@ -51,8 +51,8 @@ from .bookings import (
     user_meeting_days,
     user_meetings,
 )
-from .bookings import anonymize, get_events, resize, update_legs  # booking changes (spec §8.4, §8.9-8.10)
-from .tables import NONCE_TTL, Refused, claim_nonce, connection, create_table, reset, with_transaction
+from chalicelib.store.bookings import anonymize, get_events, resize, update_legs  # booking changes (spec §8.4, §8.9-8.10)
+from chalicelib.store.tables import NONCE_TTL, Refused, claim_nonce, connection, create_table, reset, with_transaction
 
 __all__ = [
     'LoadedAgenda', 'Operation', 'apply_operations', 'create_agenda', 'create_event', 'delete_event', 'get_agenda',

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from ..domain.agendas import (
+from chalicelib.domain.agendas import (
     AgendaSpec,
     DeskSpec,
     EventSpec,
@@ -21,8 +21,8 @@ from ..domain.agendas import (
     TimePeriodSpec,
     exception_order,
 )
-from ..domain.events import EventRecord
-from ..models import (
+from chalicelib.domain.events import EventRecord
+from chalicelib.models import (
     AGENDAS_PARTITION,
     CONFIG_PREFIX,
     EVENT_PREFIX,
@@ -37,7 +37,7 @@ from ..models import (
     TimePeriodException,
     agenda_pk,
 )
-from .tables import MAX_TRANSACTION_ITEMS, _bind, _utc, _utc_key, with_transaction
+from chalicelib.store.tables import MAX_TRANSACTION_ITEMS, _bind, _utc, _utc_key, with_transaction
 
 log = logging.getLogger(__name__)
 MAX_TRANSACTION_BYTES = 3_000_000

@@ -16,12 +16,12 @@ from typing import Any, Callable, Iterable
 
 from pynamodb.exceptions import CancellationReason
 
-from ..domain.agendas import MAX_DURATION, AgendaSpec
-from ..domain.bookings import TEXT_FIELDS, URL_FIELDS, BookingRequest, Leg, Placement
-from ..domain.events import EventRecord
-from ..domain.meetings import MeetingLeg, lock_cells, resource_step, utc_days
-from ..errors import BadRequest, Busy
-from ..models import (
+from chalicelib.domain.agendas import MAX_DURATION, AgendaSpec
+from chalicelib.domain.bookings import TEXT_FIELDS, URL_FIELDS, BookingRequest, Leg, Placement
+from chalicelib.domain.events import EventRecord
+from chalicelib.domain.meetings import MeetingLeg, lock_cells, resource_step, utc_days
+from chalicelib.errors import BadRequest, Busy
+from chalicelib.models import (
     CONFIG_PREFIX,
     EVENT_PREFIX,
     LEG_PREFIX,
@@ -47,11 +47,11 @@ from ..models import (
     user_key,
     user_meetings_pk,
 )
-from ..parsing import SLUG_RE
-from . import callbacks as outbox
-from .agendas import _agenda_spec, _event_record
-from .idempotency import commit
-from .tables import MAX_TRANSACTION_ITEMS, Tag, Transaction, _bind, _utc_key
+from chalicelib.parsing import SLUG_RE
+from chalicelib.store import callbacks as outbox
+from chalicelib.store.agendas import _agenda_spec, _event_record
+from chalicelib.store.idempotency import commit
+from chalicelib.store.tables import MAX_TRANSACTION_ITEMS, Tag, Transaction, _bind, _utc_key
 
 ID_EPOCH_MS = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 ID_RANDOM_BITS = 12

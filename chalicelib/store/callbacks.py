@@ -7,9 +7,9 @@ from typing import Any, Iterable
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from ..domain.callbacks import CallbackRecord
-from ..models import Callback, callback_pk
-from .tables import Tag, Transaction, _bind, _utc_key
+from chalicelib.domain.callbacks import CallbackRecord
+from chalicelib.models import Callback, callback_pk
+from chalicelib.store.tables import Tag, Transaction, _bind, _utc_key
 
 PENDING, FAILED, DONE = 'pending', 'failed', 'done'
 DONE_KEPT = timedelta(days=30)  # a sent callback stays readable for a while, then TTL removes it

@@ -26,9 +26,9 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from pynamodb.exceptions import CancellationReason
 
-from ..errors import Conflict
-from ..models import IdempotentRequest, idempotency_pk
-from .tables import Tag, Transaction, _bind, run_guarded
+from chalicelib.errors import Conflict
+from chalicelib.models import IdempotentRequest, idempotency_pk
+from chalicelib.store.tables import Tag, Transaction, _bind, run_guarded
 
 SK = 'idempotency'
 RUNNING, DONE = 'running', 'done'

@@ -14,9 +14,9 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import CancellationReason, PutError, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from .. import config
-from ..errors import Busy, ChronoError, Unavailable
-from ..models import MODELS, Nonce, TableItem
+from chalicelib import config
+from chalicelib.errors import Busy, ChronoError, Unavailable
+from chalicelib.models import MODELS, Nonce, TableItem
 
 log = logging.getLogger(__name__)
 
