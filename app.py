@@ -2,16 +2,19 @@
 
 Paths are declared without their trailing slash: Chalice then serves both spellings
 (Chrono's clients always write the slash). Authentication, path decoding, lenient body
-parsing and error rendering happen in `chalicelib.http.Api`.
+parsing and error rendering happen in `chalicelib.web.api.Api`.
 """
 import os
 
 from chalice import Chalice, Rate
 
-from chalicelib import admin, agent, booking, booking_admin, callbacks, config, http, meetings, multi_booking, slots
-from chalicelib.gateway import http_api_handler
-from chalicelib.http import Api, Call
-from chalicelib.logs import configure as configure_logs
+from chalicelib import config
+from chalicelib.services import (agendas, agent, booking, booking_changes, bulk_booking, callbacks, events, listings,
+                                 transfer)
+from chalicelib.web import api as web
+from chalicelib.web.api import Api, Call
+from chalicelib.web.gateway import http_api_handler
+from chalicelib.web.logs import configure as configure_logs
 
 configure_logs()  # JSON lines at CHRONO_LOG_LEVEL, on Lambda's own handler (README "Logs")
 # configure_logs=False: Chalice's logger would otherwise write plain text to stdout, past our formatter.
@@ -23,78 +26,78 @@ api = Api(app)
 
 @api.route('/api/agenda', methods=('GET',))
 def agenda_list(call: Call):
-    return {'data': admin.list_agendas(call.query, call.base_url, call.tz, call.now)}
+    return {'data': agendas.list_agendas(call.query, call.base_url, call.tz, call.now)}
 
 
 @api.route('/api/agenda', methods=('POST',))
 def agenda_create(call: Call):
-    return {'data': admin.create_agenda(call.body, call.base_url, call.tz, call.now)}
+    return {'data': agendas.create_agenda(call.body, call.base_url, call.tz, call.now)}
 
 
 @api.route('/api/agenda/{agenda}', methods=('GET',))
 def agenda_detail(call: Call, agenda: str):
-    return {'data': admin.get_agenda(agenda, call.base_url)}
+    return {'data': agendas.get_agenda(agenda, call.base_url)}
 
 
 # ---- meetings configuration (spec §5.3-5.5) -----------------------------------------------
 
 @api.route('/api/agenda/{agenda}/meetings', methods=('GET',))
 def meeting_types(call: Call, agenda: str):
-    return {'data': meetings.meeting_types(agenda, call.base_url)}
+    return {'data': agendas.meeting_types(agenda, call.base_url)}
 
 
 @api.route('/api/agenda/{agenda}/meetings/{meeting_type}', methods=('GET',))
 def meeting_type(call: Call, agenda: str, meeting_type: str):
-    return {'data': meetings.meeting_type(agenda, meeting_type, call.base_url)}
+    return {'data': agendas.meeting_type(agenda, meeting_type, call.base_url)}
 
 
 @api.route('/api/agenda/{agenda}/meetings/{meeting_type}/datetimes', methods=('GET',))
 def meeting_datetimes(call: Call, agenda: str, meeting_type: str):
-    return slots.meeting_datetimes(agenda, meeting_type, call.query, call.base_url, call.tz, call.now)
+    return listings.meeting_datetimes(agenda, meeting_type, call.query, call.base_url, call.tz, call.now)
 
 
 @api.route('/api/agenda/{agenda}/desks', methods=('GET',))
 def desks(call: Call, agenda: str):
-    return {'data': meetings.desks(agenda)}
+    return {'data': agendas.desks(agenda)}
 
 
 @api.route('/api/agenda/{agenda}/resources', methods=('GET',))
 def resources(call: Call, agenda: str):
-    return {'data': meetings.resources(agenda)}
+    return {'data': agendas.resources(agenda)}
 
 
 @api.route('/api/agenda/{agenda}/shared-resources', methods=('GET',))
 def shared_resources(call: Call, agenda: str):
-    return {'data': meetings.resources(agenda)}
+    return {'data': agendas.resources(agenda)}
 
 
 # ---- events datetimes and status (spec §5.2, §7.1-7.2) -------------------------------------
 
 @api.route('/api/agenda/{agenda}/datetimes', methods=('GET',))
 def datetimes(call: Call, agenda: str):
-    return slots.datetimes(agenda, call.query, call.base_url, call.tz, call.now)
+    return listings.datetimes(agenda, call.query, call.base_url, call.tz, call.now)
 
 
 @api.route('/api/agenda/{agenda}/status/{event}', methods=('GET',))
 def event_status(call: Call, agenda: str, event: str):
-    return slots.status(agenda, event, call.base_url, call.tz, call.now)
+    return listings.status(agenda, event, call.base_url, call.tz, call.now)
 
 
 @api.route('/api/agenda/{agenda}/bookings/{event}', methods=('GET',))
 def event_bookings(call: Call, agenda: str, event: str):
-    return {'data': slots.event_bookings(agenda, event, call.query)}
+    return {'data': listings.event_bookings(agenda, event, call.query)}
 
 
 # ---- booking (the seed document; spec §6.1-6.2) ---------------------------------------------
 
 @api.route('/api/agenda/{agenda}/fillslot/{slot}', methods=('POST',))
 def fillslot(call: Call, agenda: str, slot: str):
-    return booking.fillslot(agenda, slot, call.body, call.base_url, call.tz, call.now, call.caller)
+    return booking.fillslot(agenda, slot, call.body, call.base_url, call.tz, call.now, call.caller.client)
 
 
 @api.route('/api/agenda/{agenda}/fillslots', methods=('POST',))
 def fillslots(call: Call, agenda: str):
-    return booking.fillslots(agenda, call.body, call.base_url, call.tz, call.now, call.caller)
+    return booking.fillslots(agenda, call.body, call.base_url, call.tz, call.now, call.caller.client)
 
 
 # ---- a booking's lifecycle (spec §8.3, §8.5-8.8) ---------------------------------------------
@@ -128,93 +131,93 @@ def booking_suspend(call: Call, booking_id: str):
 
 @api.route('/api/booking/{booking_id}', methods=('PATCH',))
 def booking_patch(call: Call, booking_id: str):
-    return booking_admin.patch_booking(booking_id, call.body)
+    return booking_changes.patch_booking(booking_id, call.body)
 
 
 @api.route('/api/booking/{booking_id}/resize', methods=('POST',))
 def booking_resize(call: Call, booking_id: str):
-    return booking_admin.resize_booking(booking_id, call.body)
+    return booking_changes.resize_booking(booking_id, call.body)
 
 
 @api.route('/api/booking/{booking_id}/anonymize', methods=('POST',))
 def booking_anonymize(call: Call, booking_id: str):
-    return booking_admin.anonymize_booking(booking_id, call.now)
+    return booking_changes.anonymize_booking(booking_id, call.now)
 
 
 @api.route('/api/booking/{booking_id}/ics', methods=('GET',))
 def booking_ics(call: Call, booking_id: str):
-    return booking_admin.booking_ics(booking_id, call.tz, call.now)
+    return listings.booking_ics(booking_id, call.tz, call.now)
 
 
 @api.route('/api/bookings', methods=('GET',))
 def user_bookings(call: Call):
-    return booking_admin.user_bookings(call.query, call.base_url, call.tz)
+    return listings.user_bookings(call.query, call.base_url, call.tz)
 
 
 @api.route('/api/bookings/ics', methods=('GET',))
 def user_bookings_ics(call: Call):
-    return booking_admin.user_bookings_ics(call.query, call.tz, call.now)
+    return listings.user_bookings_ics(call.query, call.tz, call.now)
 
 
 # ---- several events at once (spec §5.7, §6.3-6.5) ------------------------------------------
 
 @api.route('/api/agenda/{agenda}/events/fillslots', methods=('POST',))
 def events_fillslots(call: Call, agenda: str):
-    return multi_booking.events_fillslots(agenda, call.body, call.tz, call.now, call.caller)
+    return bulk_booking.events_fillslots(agenda, call.body, call.tz, call.now, call.caller.client)
 
 
 @api.route('/api/agendas/events/fillslots', methods=('POST',))
 def agendas_events_fillslots(call: Call):
-    return multi_booking.agendas_events_fillslots(call.query, call.body, call.tz, call.now, call.caller)
+    return bulk_booking.agendas_events_fillslots(call.query, call.body, call.tz, call.now, call.caller.client)
 
 
 @api.route('/api/agendas/datetimes', methods=('GET',))
 def agendas_datetimes(call: Call):
-    return multi_booking.agendas_datetimes(call.query, call.base_url, call.tz, call.now)
+    return listings.agendas_datetimes(call.query, call.base_url, call.tz, call.now)
 
 
 @api.route('/api/agendas/recurring-events', methods=('GET',))
 def recurring_events(call: Call):
-    return multi_booking.recurring_events(call.query, call.tz, call.now)
+    return listings.recurring_events(call.query, call.tz, call.now)
 
 
 @api.route('/api/agendas/recurring-events/fillslots', methods=('POST',))
 def recurring_fillslots(call: Call):
-    return multi_booking.recurring_fillslots(call.query, call.body, call.tz, call.now, call.caller)
+    return bulk_booking.recurring_fillslots(call.query, call.body, call.tz, call.now, call.caller.client)
 
 
 # ---- events (spec §7.4) ------------------------------------------------------------------
 
 @api.route('/api/agenda/{agenda}/event', methods=('POST',))
 def event_create(call: Call, agenda: str):
-    return {'data': admin.create_event(agenda, call.body, call.base_url, call.tz, call.now)}
+    return {'data': events.create_event(agenda, call.body, call.base_url, call.tz, call.now)}
 
 
 @api.route('/api/agenda/{agenda}/event/{event}', methods=('GET',))
 def event_detail(call: Call, agenda: str, event: str):
-    return {'data': admin.get_event(agenda, event, call.base_url, call.tz, call.now)}
+    return {'data': events.get_event(agenda, event, call.base_url, call.tz, call.now)}
 
 
 @api.route('/api/agenda/{agenda}/event/{event}', methods=('PATCH',))
 def event_update(call: Call, agenda: str, event: str):
-    return {'data': admin.update_event(agenda, event, call.body, call.base_url, call.tz, call.now)}
+    return {'data': events.update_event(agenda, event, call.body, call.base_url, call.tz, call.now)}
 
 
 @api.route('/api/agenda/{agenda}/event/{event}', methods=('DELETE',))
 def event_delete(call: Call, agenda: str, event: str):
-    return admin.delete_event(agenda, event, call.tz, call.now)
+    return events.delete_event(agenda, event, call.tz, call.now)
 
 
 # ---- import and export (spec §11.1) ------------------------------------------------------
 
 @api.route('/api/import', methods=('POST',))
 def import_agendas(call: Call):
-    return {'data': admin.import_document(call.body, call.tz, call.now)}
+    return {'data': transfer.import_document(call.body, call.tz, call.now)}
 
 
 @api.route('/api/export', methods=('GET',))
 def export_agendas(call: Call):
-    return admin.export_document(call.tz)
+    return transfer.export_document(call.tz)
 
 
 # ---- agent actions and callbacks (spec §7.3, §9.8; design.md §3.4) -------------------------
@@ -248,27 +251,27 @@ def callbacks_redrive(call: Call):
 
 @api.route('/api/openapi.json', methods=('GET',))
 def openapi_document(call: Call):
-    from chalicelib import openapi  # here: compiling its tables would cost every cold start ~6 ms
-    return http.answer(openapi.document(call.base_url))
+    from chalicelib.web import openapi  # here: compiling its tables would cost every cold start ~6 ms
+    return web.answer(openapi.document(call.base_url))
 
 
 # One message per invocation: an attempt may take its 15 s timeout, well within the Lambda's.
 @app.on_sqs_message(queue=os.environ.get('CHRONO_CALLBACK_QUEUE') or 'chrono-callbacks', batch_size=1)
 def deliver_callbacks(event):
     """One attempt per queued callback; the partial batch response gives back what failed."""
-    return callbacks.handle_messages([record.to_dict() for record in event], http.utcnow)
+    return callbacks.handle_messages([record.to_dict() for record in event], web.utcnow)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_callbacks(event):
     """Queue the pending callbacks whose time has come (retries beyond SQS's 15 minutes, lost messages)."""
-    return {'queued': callbacks.sweep(http.utcnow())}
+    return {'queued': callbacks.sweep(web.utcnow())}
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def extend_recurrences(event):
     """Occurrences of the open-ended recurring events for the year ahead (domain/recurrence.py)."""
-    return {'created': admin.extend_recurrences(config.settings().time_zone, http.utcnow())}
+    return {'created': events.extend_recurrences(config.settings().time_zone, web.utcnow())}
 
 
 # The Lambda handler behind an HTTP API or a function URL (README: signatures and the raw query).

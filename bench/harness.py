@@ -130,7 +130,8 @@ class Bench:
             from chalice.test import Client
 
             import app
-            from chalicelib import config, http, store
+            from chalicelib import config, store
+            from chalicelib.web import api as http
             config.reset()
             store.reset()
             store.create_table()

@@ -11,7 +11,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chalicelib.domain.callbacks import OwnedHost, parse_owned_host
+from chalicelib.domain.callback_rules import OwnedHost, parse_owned_host
 
 # 1 min, 5 min, 30 min, 2 h, 6 h, then every 12 h: 3 days and 8.6 hours in all (Stripe-like).
 DEFAULT_CALLBACK_RETRY_DELAYS = (60, 300, 1800, 7200, 21600) + (43200,) * 6

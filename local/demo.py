@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from chalicelib import admin, config
+from chalicelib import config
+from chalicelib.services import transfer
 from chalicelib.parsing import Payload
 
 
@@ -37,4 +38,4 @@ def demo_document(today: date) -> dict:
 
 
 def load(today: date | None = None) -> dict:
-    return admin.import_document(Payload(demo_document(today or date.today())), config.settings().time_zone)
+    return transfer.import_document(Payload(demo_document(today or date.today())), config.settings().time_zone)

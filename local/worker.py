@@ -35,5 +35,6 @@ def pump(wait_seconds: int = 1) -> int:
 
 def sweep() -> int:
     """What the scheduled `sweep_callbacks` does on AWS: queue the pending callbacks that are due."""
-    from chalicelib import callbacks, http
+    from chalicelib.services import callbacks
+    from chalicelib.web import api as http
     return callbacks.sweep(http.utcnow())

@@ -7,7 +7,7 @@ from typing import Callable, TypeVar
 
 import requests
 
-from chalicelib.models import Booking, event_bookings_key
+from chalicelib.store.models import Booking, event_bookings_key
 from tests.conftest import BASIC
 
 THREADS = 24

@@ -209,7 +209,7 @@ def race(r: Round, first: tuple[str, str], second: tuple[str, str], rng: random.
 def violations(r: Round) -> list[str]:
     """What the round left that breaks an invariant (empty: none)."""
     from chalicelib import store
-    from chalicelib.models import UserEventBookings, user_event_pk
+    from chalicelib.store.models import UserEventBookings, user_event_pk
     from tests.concurrency import event_booking_ids
 
     found = []

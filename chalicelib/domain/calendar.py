@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from chalicelib.parsing import to_url
-from chalicelib.domain.bookings import Leg
+from chalicelib.domain.booking_rules import Leg
 
 if TYPE_CHECKING:
     from icalendar import Event

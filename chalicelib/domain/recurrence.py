@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import WEEKLY, rrule
 
-from chalicelib.domain.agendas import EventSpec
-from chalicelib.domain.events import is_recurring_primary
+from chalicelib.domain.specs import EventSpec
+from chalicelib.domain.event_rules import is_recurring_primary
 from chalicelib.domain.window import LAST_DAY
 
 HORIZON_DAYS = 372  # open-ended rules: a year of occurrences ahead, and a week of slack for the daily job

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.agendas import AgendaSpec
+from chalicelib.domain.specs import AgendaSpec
 
 
 # Nothing is stored outside these years (parsing.to_datetime): listings clamp to them, bookings stop there.

@@ -1,15 +1,32 @@
 """The repository: the only package that talks to DynamoDB (docs/table-design.md).
 
-It turns pynamodb items into the domain's dataclasses and back, and it owns every
-condition: a write that a capacity or consistency rule guards carries its condition here,
-next to the write. `tables` holds the table and transactions, `agendas` the configuration
-and events, `bookings` the bookings and their place counters.
+It turns pynamodb items into the domain's dataclasses and back, and it owns every condition: a write
+that a capacity or consistency rule guards carries its condition here, next to the write. `models`
+declares the table, `tables` binds it and runs transactions, `configuration` holds agendas and
+events, `legs` reads bookings, `booking_writes` writes them with the place counters they move,
+`outbox` the callbacks to send, `idempotency_records` the answers of idempotent calls.
 """
-from chalicelib.store.agendas import (
+from chalicelib.store.booking_writes import (
+    AlreadyBookedByUser,
+    BookingChanged,
+    DeskTaken,
+    EventsChanged,
+    ResourceTaken,
+    Stale,
+    UserMeetingsChanged,
+    anonymize,
+    book,
+    book_each,
+    cancel,
+    follow_event,
+    move,
+    resize,
+    update_legs,
+)
+from chalicelib.store.configuration import (
     LoadedAgenda,
     Operation,
     apply_operations,
-    create_agenda,
     create_event,
     delete_event,
     get_agenda,
@@ -21,46 +38,34 @@ from chalicelib.store.agendas import (
     mark_event,
     plan_agenda,
     plan_events,
-    save_resources,
+    plan_resources,
     update_event,
 )
-from chalicelib.store.bookings import (
-    AlreadyBookedByUser,
-    BookingChanged,
+from chalicelib.store.legs import (
     BookingSnapshot,
-    DeskTaken,
-    EventsChanged,
-    ResourceTaken,
-    Stale,
     UserDays,
-    UserMeetingsChanged,
-    book,
-    book_each,
-    cancel,
     event_legs,
     events_between,
-    follow_event,
+    get_events,
     get_legs,
     legs_by_key,
     live_event_legs,
     meeting_legs,
-    move,
     read_for_booking,
     resource_uses,
     user_legs,
     user_meeting_days,
     user_meetings,
 )
-from chalicelib.store.bookings import anonymize, get_events, resize, update_legs  # booking changes (spec §8.4, §8.9-8.10)
 from chalicelib.store.tables import NONCE_TTL, Refused, claim_nonce, connection, create_table, reset, with_transaction
 
 __all__ = [
-    'LoadedAgenda', 'Operation', 'apply_operations', 'create_agenda', 'create_event', 'delete_event', 'get_agenda',
-    'get_event', 'list_agendas', 'list_events', 'list_resources', 'load_agenda', 'mark_event', 'plan_agenda',
-    'plan_events', 'save_resources', 'update_event', 'AlreadyBookedByUser', 'BookingChanged', 'BookingSnapshot',
-    'DeskTaken', 'EventsChanged', 'ResourceTaken', 'Stale', 'UserDays', 'UserMeetingsChanged', 'anonymize', 'book',
-    'book_each', 'cancel', 'event_legs', 'events_between', 'follow_event', 'get_events', 'get_legs', 'legs_by_key',
-    'live_event_legs', 'meeting_legs', 'move', 'read_for_booking', 'resize', 'resource_uses', 'update_legs',
-    'user_legs', 'user_meeting_days', 'user_meetings', 'NONCE_TTL', 'Refused', 'claim_nonce', 'connection',
-    'create_table', 'reset', 'with_transaction',
+    'AlreadyBookedByUser', 'BookingChanged', 'DeskTaken', 'EventsChanged', 'ResourceTaken', 'Stale',
+    'UserMeetingsChanged', 'anonymize', 'book', 'book_each', 'cancel', 'follow_event', 'move', 'resize', 'update_legs',
+    'LoadedAgenda', 'Operation', 'apply_operations', 'create_event', 'delete_event', 'get_agenda', 'get_event',
+    'list_agendas', 'list_events', 'list_resources', 'load_agenda', 'mark_event', 'plan_agenda', 'plan_events',
+    'plan_resources', 'update_event', 'BookingSnapshot', 'UserDays', 'event_legs', 'events_between', 'get_events',
+    'get_legs', 'legs_by_key', 'live_event_legs', 'meeting_legs', 'read_for_booking', 'resource_uses', 'user_legs',
+    'user_meeting_days', 'user_meetings', 'NONCE_TTL', 'Refused', 'claim_nonce', 'connection', 'create_table',
+    'reset', 'with_transaction',
 ]

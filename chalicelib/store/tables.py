@@ -11,12 +11,19 @@ from typing import Any, Callable, NamedTuple
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 from botocore.exceptions import HTTPClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import CancellationReason, PutError, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import (
+    CancellationReason,
+    DeleteError,
+    PutError,
+    PynamoDBException,
+    TransactWriteError,
+    UpdateError,
+)
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import config
 from chalicelib.errors import Busy, ChronoError, Unavailable
-from chalicelib.models import MODELS, Nonce, TableItem
+from chalicelib.store.models import MODELS, Nonce, TableItem
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,25 @@ def _utc_key(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
+# ---- single conditional writes ----------------------------------------------------------
+
+def conditional(write: Callable[[], Any]) -> bool:
+    """Run one conditional write (a save, update or delete); False when its condition failed."""
+    _bind()
+    try:
+        write()
+    except (PutError, UpdateError, DeleteError) as exc:
+        if exc.cause_response_code == 'ConditionalCheckFailedException':
+            return False
+        raise
+    return True
+
+
+def put_new(item: TableItem) -> bool:
+    """Put an item whose key is not taken yet; False when it is."""
+    return conditional(lambda: item.save(condition=type(item).pk.does_not_exist()))
+
+
 # ---- signature nonces -------------------------------------------------------------------
 
 def claim_nonce(orig: str, nonce: str, now: datetime) -> bool:
@@ -77,14 +103,7 @@ def claim_nonce(orig: str, nonce: str, now: datetime) -> bool:
     _bind()
     item = Nonce(pk=f'NONCE#{orig}#{nonce}', sk='nonce', expires_at=now + NONCE_TTL)
     # TTL deletion is lazy: an expired record no longer counts.
-    condition = Nonce.pk.does_not_exist() | (Nonce.expires_at < now)
-    try:
-        item.save(condition=condition)
-    except PutError as exc:
-        if exc.cause_response_code == 'ConditionalCheckFailedException':
-            return False
-        raise
-    return True
+    return conditional(lambda: item.save(condition=Nonce.pk.does_not_exist() | (Nonce.expires_at < now)))
 
 
 class Refused(Exception):

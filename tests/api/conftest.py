@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from chalicelib.models import Event, agenda_pk
+from chalicelib.store.models import Event, agenda_pk
 
 ERROR_KEYS = {'err', 'err_class', 'err_desc'}
 GENERIC_401 = 'authentication failed: give valid API client credentials or a valid signature'
@@ -33,7 +33,7 @@ def assert_not_found(answer) -> None:
 @pytest.fixture
 def clock(monkeypatch):
     """Set the time every request sees: `clock(datetime(2030, 3, 1, 9, tzinfo=PARIS))`."""
-    from chalicelib import http
+    from chalicelib.web import api as http
 
     def set_now(moment):
         monkeypatch.setattr(http, 'utcnow', lambda: moment.astimezone(timezone.utc))

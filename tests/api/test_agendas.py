@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from chalicelib import store
-from chalicelib.domain.agendas import AgendaSpec
+from chalicelib.domain.specs import AgendaSpec
 
 from tests.conftest import BASIC
 

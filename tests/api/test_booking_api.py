@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from chalicelib.models import Booking, Event, Lock, UserEventBookings, agenda_pk, booking_pk
+from chalicelib.store.models import Booking, Event, Lock, UserEventBookings, agenda_pk, booking_pk
 from tests.api.conftest import ERROR_KEYS, assert_not_found, set_counters
 from tests.api.test_booking_lifecycle import book, book_group, cancel, counters, get, refusal
 

@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 
-from chalicelib import config, http, store
+from chalicelib import config, store
+from chalicelib.web import api as http
 from tests.api.conftest import ERROR_KEYS
 from tests.conftest import BASIC, Api
 

@@ -15,9 +15,10 @@ from urllib.parse import parse_qsl, urlsplit
 import boto3
 import pytest
 
-from chalicelib import callbacks, config, signature
-from chalicelib.models import Booking, booking_pk, leg_sk
-from chalicelib.store import callbacks as outbox
+from chalicelib import config, signature
+from chalicelib.services import callbacks
+from chalicelib.store.models import Booking, booking_pk, leg_sk
+from chalicelib.store import outbox
 from local.worker import pump
 
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=timezone.utc)
@@ -294,7 +295,7 @@ def test_a_far_date_in_a_users_bookings_is_no_error(setup, receiver):
 
 def test_the_default_schedule_spans_at_least_three_days():
     from chalicelib.config import DEFAULT_CALLBACK_RETRY_DELAYS
-    from chalicelib.domain.callbacks import next_attempt
+    from chalicelib.domain.callback_rules import next_attempt
     attempts, when = 1, NOW
     while (later := next_attempt(attempts, DEFAULT_CALLBACK_RETRY_DELAYS, when)) is not None:
         attempts, when = attempts + 1, later

@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from chalicelib import config
-from chalicelib.store import bookings as store_bookings
-from chalicelib.store import callbacks as outbox
+from chalicelib.store import legs as store_legs
+from chalicelib.store import outbox
 from local.worker import pump
 
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=timezone.utc)
@@ -23,7 +23,7 @@ def setup(api, env, clock, receiver, monkeypatch):
         CHRONO_CALLBACK_OWNERS=json.dumps({'demo': ['127.0.0.1:*']}), CHRONO_ORIG='chrono.example.org')
     boto3.client('sqs').create_queue(QueueName=config.settings().callback_queue_name)
     clock(NOW)
-    monkeypatch.setattr(store_bookings, 'INDEX_PATIENCE', (0, 0, 0))
+    monkeypatch.setattr(store_legs, 'INDEX_PATIENCE', (0, 0, 0))
     assert api.post('/api/agenda/', {'slug': 'piscine', 'label': 'Piscine', 'minimal_booking_delay': 0})[0] == 200
     assert api.post('/api/agenda/piscine/event/', {'slug': 'cours', 'start_datetime': '2030-03-04 10:00',
                                                    'places': 5, 'waiting_list_places': 2})[0] == 200
@@ -43,8 +43,8 @@ class Lag:
 
     def __init__(self, monkeypatch, hidden: set[int], pages: int) -> None:
         self.hidden, self.pages, self.reads = hidden, pages, []
-        self.real = store_bookings.event_legs
-        monkeypatch.setattr(store_bookings, 'event_legs', self.stale)
+        self.real = store_legs.event_legs
+        monkeypatch.setattr(store_legs, 'event_legs', self.stale)
 
     def stale(self, agenda, event):
         self.reads.append(event)
@@ -91,10 +91,10 @@ def test_an_index_that_shows_a_cancelled_booking_live_is_read_again(setup, recei
     kept, gone = book(setup, receiver), book(setup, receiver)
     assert setup.patch(f'/api/booking/{kept}/', {'user_was_present': True})[1]['err'] == 0
     assert setup.patch(f'/api/booking/{gone}/', {'user_was_present': True})[1]['err'] == 0
-    leg = store_bookings.get_legs(gone)[0]
+    leg = store_legs.get_legs(gone)[0]
     assert setup.post(f'/api/booking/{gone}/cancel/', {})[1]['err'] == 0
-    real = store_bookings.event_legs
-    monkeypatch.setattr(store_bookings, 'event_legs', lambda agenda, event: [*real(agenda, event), leg])
+    real = store_legs.event_legs
+    monkeypatch.setattr(store_legs, 'event_legs', lambda agenda, event: [*real(agenda, event), leg])
     assert setup.post('/api/agenda/piscine/check/cours/', {})[1] == {'err': 0, 'checked': True, 'callbacks': 1}
 
 

@@ -322,7 +322,7 @@ def test_a_stop_part_way_answers_what_was_done_and_the_same_call_completes_it(ap
 
 def test_the_ids_of_one_transaction_are_distinct_even_when_their_random_bits_collide(monkeypatch):
     """33 ids drawn in one millisecond share 12 random bits once in eight calls: drawn again."""
-    from chalicelib.store import bookings
+    from chalicelib.store import booking_writes as bookings
     bits = iter([5, 5, 7, 5, 9])
     monkeypatch.setattr(bookings.clock, 'time', lambda: 1_900_000_000.0)
     monkeypatch.setattr(bookings.random, 'getrandbits', lambda n: next(bits))
@@ -366,7 +366,7 @@ def test_a_stop_part_way_is_not_kept_for_an_idempotent_replay(api, pool, monkeyp
 def test_an_unknown_occurrence_is_named_as_sent_and_a_call_too_big_for_a_lambda_is_a_400(api, pool, monkeypatch):
     status, answer = api.post('/api/agenda/pool/events/fillslots/', {**USER, 'slots': 'swim:2030-03-06-1700'})
     assert (status, answer['err_desc']) == (400, 'invalid slugs: swim:2030-03-06-1700')
-    from chalicelib import multi_booking
+    from chalicelib.services import bulk_booking as multi_booking
     monkeypatch.setattr(multi_booking, 'MAX_CHANGES', 3)
     status, answer = api.post('/api/agendas/recurring-events/fillslots/?agendas=pool&action=book&date_end=2030-03-31',
                               {**USER, 'slots': 'pool@swim:1'})
@@ -385,6 +385,6 @@ def test_an_event_held_already_that_left_the_window_is_kept_and_does_not_refuse_
 
 def test_the_overlap_rule_of_both_checks():
     """[start, end) intersect; an event without duration covers its start (spec §9.11)."""
-    from chalicelib.multi_booking import _clashes
+    from chalicelib.domain.event_rules import clashes as _clashes
     spans = [('a', 10, 12), ('b', 11, None), ('c', 12, None), ('d', 12, 13), ('e', 14, None), ('f', 14, None)]
     assert sorted(_clashes(spans)) == [('a', 'b'), ('c', 'd'), ('e', 'f')]

@@ -15,9 +15,10 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from chalicelib import callbacks, config
-from chalicelib.models import Booking
-from chalicelib.store import callbacks as outbox
+from chalicelib import config
+from chalicelib.services import callbacks
+from chalicelib.store.models import Booking
+from chalicelib.store import outbox
 from chalicelib.store import tables
 from tests.api.test_callbacks import drain
 from tests.faults import install

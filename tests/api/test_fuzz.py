@@ -44,9 +44,10 @@ from schemathesis.specs.openapi.checks import (
 )
 from urllib3 import HTTPHeaderDict, HTTPResponse
 
-from chalicelib import config, openapi, store
-from chalicelib.models import Lock
-from chalicelib.store.bookings import _locks as lock_keys  # the store's own cells of a meeting leg
+from chalicelib import config, store
+from chalicelib.web import openapi
+from chalicelib.store.models import Lock
+from chalicelib.store.booking_writes import _locks as lock_keys  # the store's own cells of a meeting leg
 from tests.conftest import BASIC
 
 EXAMPLES = int(os.environ.get('CHRONO_FUZZ_EXAMPLES') or 1000)  # ~30 s here

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib import store
-from chalicelib.domain.agendas import ExceptionSpec, read_agenda
+from chalicelib.domain.agenda_reader import read_agenda
+from chalicelib.domain.closures import ExceptionSpec
 from tests.api.conftest import ERROR_KEYS
 
 PARIS = ZoneInfo('Europe/Paris')

@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import booking, idempotency
+from chalicelib.services import booking
+from chalicelib.web import idempotency
 from chalicelib.errors import Busy, Unavailable
-from chalicelib.models import Booking, IdempotentRequest
+from chalicelib.store.models import Booking, IdempotentRequest
 from chalicelib.signature import sign_query
-from chalicelib.store import idempotency as records
+from chalicelib.store import idempotency_records as records
 from tests.conftest import BASIC, basic
 
 PARIS = ZoneInfo('Europe/Paris')
@@ -246,7 +247,7 @@ def test_a_bookings_answer_is_kept_in_the_bookings_own_transaction(piscine, monk
 def test_a_crash_right_after_the_booking_then_a_replay_books_nothing_more(piscine, clock, monkeypatch, path, body):
     """The Lambda dies between the booking's transaction and its answer: a replay after the lease finds
     the answer the transaction kept, and books nothing more."""
-    from chalicelib.store import bookings as store_bookings
+    from chalicelib.store import booking_writes as store_bookings
     real_commit = store_bookings.commit
 
     def commit_then_crash(*args, **kwargs):
@@ -268,7 +269,7 @@ def test_a_crash_right_after_the_booking_then_a_replay_books_nothing_more(piscin
 def test_a_cancel_answer_is_kept_with_the_cancellation(piscine, monkeypatch):
     _, made, _ = post(piscine, key='book')
     booking_id = json.loads(made)['booking_id']
-    from chalicelib.store import bookings as store_bookings
+    from chalicelib.store import booking_writes as store_bookings
     real_commit = store_bookings.commit
 
     def commit_then_crash(*args, **kwargs):

@@ -331,7 +331,7 @@ def test_an_event_datetime_out_of_range_is_invalid_payload(api, imported, export
 # ---- export, then import: a no-op for every value the API accepts ---------------------------
 
 def stored_starts(agenda):
-    from chalicelib.models import Event, agenda_pk
+    from chalicelib.store.models import Event, agenda_pk
     return {e.slug: e.start.isoformat() for e in Event.query(agenda_pk(agenda))}
 
 

@@ -16,7 +16,9 @@ from urllib.parse import unquote
 import boto3
 import pytest
 
-from chalicelib import callbacks, config, logs
+from chalicelib import config
+from chalicelib.services import callbacks
+from chalicelib.web import logs
 from chalicelib.signature import sign_query
 from tests.conftest import ROOT, basic
 
@@ -69,7 +71,7 @@ def test_a_refused_signature_is_one_warning_line_with_its_reason_and_no_secret(a
     mac = query.rsplit('signature=', 1)[1]
     assert api.client.http.get(f'/api/agenda/?{query}').status_code == 401
     assert [without_timestamp(line) for line in output.lines()] == [{
-        'level': 'WARNING', 'logger': 'chalicelib.auth', 'message': 'auth refused: bad signature',
+        'level': 'WARNING', 'logger': 'chalicelib.web.auth', 'message': 'auth refused: bad signature',
         'auth_method': 'signature', 'reason': 'bad signature'}]
     for secret in (WCS_KEY, 'not-the-key', mac, unquote(mac), 'victim', 'n0nce-42', 'orig='):
         assert secret not in output.text
@@ -96,7 +98,7 @@ def test_every_auth_refusal_is_logged_once_at_warning_without_password_or_user_n
     output.clear()
     assert api.client.http.get(f'/api/agenda/?{query}').status_code == 401
     assert [without_timestamp(line) for line in output.lines()] == [{
-        'level': 'WARNING', 'logger': 'chalicelib.auth', 'message': 'auth refused: nonce replayed',
+        'level': 'WARNING', 'logger': 'chalicelib.web.auth', 'message': 'auth refused: nonce replayed',
         'auth_method': 'signature', 'reason': 'nonce replayed', 'orig': 'wcs.example.org'}]
 
 
@@ -107,14 +109,14 @@ def test_chrono_log_level_error_silences_the_warnings(api, output, env):
     assert api.client.http.get(f'/api/agenda/?{query}').status_code == 401
     assert api.client.http.get('/api/agenda/', headers=basic('demo', 'wrong')).status_code == 401
     assert output.text == ''
-    logging.getLogger('chalicelib.http').error('an error still shows')
+    logging.getLogger('chalicelib.web.api').error('an error still shows')
     assert [line['message'] for line in output.lines()] == ['an error still shows']
 
 
 def test_an_unknown_level_falls_back_to_info_and_says_so(output):
     logs.configure('LOUD')
     assert [without_timestamp(line) for line in output.lines()] == [{
-        'level': 'WARNING', 'logger': 'chalicelib.logs', 'reason': 'unknown log level',
+        'level': 'WARNING', 'logger': 'chalicelib.web.logs', 'reason': 'unknown log level',
         'message': "CHRONO_LOG_LEVEL 'LOUD' is not one of DEBUG, INFO, WARNING, ERROR: INFO is used"}]
     assert logging.getLogger().level == logging.INFO
 
@@ -141,7 +143,7 @@ def test_a_callback_refusal_is_one_warning_line_without_the_query(api, output, e
     assert callbacks.deliver(f'{booking_id}:cancel:0', NOW) == 'refused'
     reason = f'host 127.0.0.1:{receiver.port} is not owned by client basic:demo (CHRONO_CALLBACK_OWNERS)'
     assert [without_timestamp(line) for line in output.lines()] == [{
-        'level': 'WARNING', 'logger': 'chalicelib.callbacks', 'message': f'callback refused: {reason}',
+        'level': 'WARNING', 'logger': 'chalicelib.services.callbacks', 'message': f'callback refused: {reason}',
         'reason': reason, 'callback': f'{booking_id}:cancel:0', 'client': 'basic:demo',
         'target': f'http://127.0.0.1:{receiver.port}/hooks/cancel/'}]
     for private in ('?', 'admin-uuid', 'victim', 'form=12'):
@@ -157,7 +159,7 @@ def test_an_idempotency_refusal_is_one_warning_line_naming_the_client_not_the_ke
     assert (status, answer['err_class']) == (422, 'idempotency key reused')
     digest = hashlib.sha256(b'jane@example.org-1').hexdigest()[:16]
     assert [without_timestamp(line) for line in output.lines()] == [{
-        'level': 'WARNING', 'logger': 'chalicelib.idempotency',
+        'level': 'WARNING', 'logger': 'chalicelib.web.idempotency',
         'message': 'idempotency key refused: key reused with another request',
         'reason': 'key reused with another request', 'client': 'basic:demo', 'key_sha256': digest}]
     output.clear()
@@ -192,9 +194,9 @@ import app
 root = logging.getLogger()
 if sys.argv[1] != 'lambda':
     root.handlers[0].stream = stream
-logging.getLogger('chalicelib.auth').warning('auth refused: x', extra={'reason': 'x'})
+logging.getLogger('chalicelib.web.auth').warning('auth refused: x', extra={'reason': 'x'})
 logging.getLogger('chrono').error('chalice itself')
-logging.getLogger('chalicelib.callbacks').info('callback sent')
+logging.getLogger('chalicelib.services.callbacks').info('callback sent')
 print(json.dumps({'handlers': len(root.handlers), 'level': root.level, 'lines': stream.getvalue().splitlines()}))
 '''
 
@@ -210,6 +212,6 @@ def test_importing_app_sets_json_lines_on_the_one_root_handler(runtime):
         lines = [json.loads(line) for line in report['lines']]
         assert report['handlers'] == 1 and report['level'] == (logging.WARNING if level else logging.INFO)
         assert [(line['level'], line['logger'], line['message']) for line in lines] == [
-            ('WARNING', 'chalicelib.auth', 'auth refused: x'), ('ERROR', 'chrono', 'chalice itself'),
-            *[('INFO', 'chalicelib.callbacks', 'callback sent')] * infos]
+            ('WARNING', 'chalicelib.web.auth', 'auth refused: x'), ('ERROR', 'chrono', 'chalice itself'),
+            *[('INFO', 'chalicelib.services.callbacks', 'callback sent')] * infos]
         assert result.stderr == ''

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from botocore.client import BaseClient
 
-from chalicelib.domain.meetings import MAX_BOOKING_WRITES
-from chalicelib.models import Booking, Lock, TableItem
+from chalicelib.domain.meeting_slots import MAX_BOOKING_WRITES
+from chalicelib.store.models import Booking, Lock, TableItem
 
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=ZoneInfo('Europe/Paris'))  # a Friday
 MONDAY = {'weekday': 0, 'start_time': '09:00', 'end_time': '12:00'}

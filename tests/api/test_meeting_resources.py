@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.models import Lock, ResourceUse, TableItem
+from chalicelib.store.models import Lock, ResourceUse, TableItem
 
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=ZoneInfo('Europe/Paris'))  # a Friday
 MONDAY = {'weekday': 0, 'start_time': '09:00', 'end_time': '10:00'}

@@ -44,7 +44,7 @@ def test_a_virtual_agenda_offers_the_meeting_types_all_its_agendas_share(api, ag
 
 
 def test_a_virtual_agenda_whose_real_agenda_is_gone_still_answers(api, agendas):
-    from chalicelib.models import Agenda, agenda_pk
+    from chalicelib.store.models import Agenda, agenda_pk
     Agenda(agenda_pk('rdv2'), 'cfg#agenda').delete()
     assert api.get('/api/agenda/titres/meetings/') == (200, {'err': 0, 'data': [
         mt('titres', 'depot', 'Dépôt', 30), mt('titres', 'retrait', 'Retrait', 15)]})

@@ -6,7 +6,7 @@ import json
 
 from openapi_spec_validator import validate
 
-from chalicelib import openapi
+from chalicelib.web import openapi
 from tests.api.conftest import ERROR_KEYS, GENERIC_401
 from tests.api.test_packaging import imported_by_app
 from tests.conftest import BASIC
@@ -95,4 +95,4 @@ def test_served_authenticated_with_and_without_the_slash(client):
 
 
 def test_a_cold_start_does_not_load_the_description():
-    assert 'chalicelib.openapi' not in imported_by_app()
+    assert 'chalicelib.web.openapi' not in imported_by_app()

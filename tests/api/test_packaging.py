@@ -38,7 +38,7 @@ def forbidden(modules: list[str]) -> list[str]:
 
 def test_importing_app_loads_no_test_or_local_code():
     modules = imported_by_app()
-    assert 'app' in modules and 'chalicelib.http' in modules and 'pynamodb.models' in modules
+    assert 'app' in modules and 'chalicelib.web.api' in modules and 'pynamodb.models' in modules
     assert forbidden(modules) == []
 
 

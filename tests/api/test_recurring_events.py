@@ -220,7 +220,7 @@ def test_an_undo_of_a_split_write_keeps_what_a_booking_made_meanwhile_needs(api,
     """apply_operations writes one transaction per batch and undoes the earlier ones when a later one
     fails; an undo that would shrink an event below a booking made meanwhile is skipped."""
     from chalicelib import store
-    from chalicelib.store import agendas as stored_agendas
+    from chalicelib.store import configuration as stored_agendas
     from tests.api.conftest import set_counters
     weekly(api, places='2')
     record = store.get_event('foo-bar', 'swim--2030-03-05-1700')

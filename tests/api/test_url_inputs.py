@@ -14,8 +14,8 @@ from datetime import datetime
 
 import pytest
 
-from chalicelib.domain.bookings import URL_FIELDS
-from chalicelib.models import Booking, booking_pk
+from chalicelib.domain.booking_rules import URL_FIELDS
+from chalicelib.store.models import Booking, booking_pk
 from tests.api.conftest import ERROR_KEYS
 from tests.api.test_booking_api import (PARIS, agenda, book_meeting, event, ics, rdv,  # noqa: F401 (fixtures)
                                         vevents)

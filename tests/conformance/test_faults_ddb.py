@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.models import Booking
+from chalicelib.store.models import Booking
 from tests.conformance.test_booking_concurrency import live_bookings, places, setup_events
 from tests.faults import install
 

@@ -6,9 +6,9 @@ import random
 from datetime import datetime, timezone
 
 from chalicelib import store
-from chalicelib.domain.agendas import (MAX_PACKED_ICS, AgendaSpec, DeskSpec, ExceptionSpec, ExceptionsSourceSpec,
-                                       pack_ics)
-from chalicelib.store import agendas as agenda_store
+from chalicelib.domain.closures import ExceptionSpec, ExceptionsSourceSpec, MAX_PACKED_ICS, pack_ics
+from chalicelib.domain.specs import AgendaSpec, DeskSpec
+from chalicelib.store import configuration as agenda_store
 
 
 def noisy_ics(seed: int, size: int) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from chalicelib.idempotency import KEPT, LEASE
-from chalicelib.models import Booking
-from chalicelib.store import idempotency as records
+from chalicelib.web.idempotency import KEPT, LEASE
+from chalicelib.store.models import Booking
+from chalicelib.store import idempotency_records as records
 from tests.conformance.test_booking_concurrency import live_bookings, parallel, places, setup_events
 
 THREADS = 16

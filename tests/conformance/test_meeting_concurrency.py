@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib import store
-from chalicelib.models import Booking, Lock
+from chalicelib.store.models import Booking, Lock
 from chalicelib.store import tables
 from tests.concurrency import parallel
 
@@ -342,7 +342,7 @@ def test_parallel_meetings_of_one_user_with_exclude_user_never_overlap(http_api)
     """One user, exclude_user, several desks free: overlapping requests raced in pairs and in bursts;
     at most one wins each time (the user's day is a condition of the booking, not a read), and touching
     ones both win. The user's day item lists exactly the meetings the user holds."""
-    from chalicelib.models import UserMeetings, user_meetings_pk
+    from chalicelib.store.models import UserMeetings, user_meetings_pk
     setup_agenda(http_api, desks=3)
     rng = random.Random(5)
     for round_number in range(12):

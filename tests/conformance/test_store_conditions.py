@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib import store
-from chalicelib.domain.agendas import AgendaSpec, EventSpec
-from chalicelib.models import Event, Nonce, agenda_pk
+from chalicelib.domain.specs import AgendaSpec, EventSpec
+from chalicelib.store.models import Event, Nonce, agenda_pk
 
 TZ = ZoneInfo('Europe/Paris')
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -50,10 +50,8 @@ def test_parallel_replays_of_one_nonce_let_exactly_one_through(ddb):
     assert results.count(False) == 15
 
 
-def test_create_agenda_and_event_refuse_a_taken_slug(ddb):
-    spec = events_agenda()
-    assert store.create_agenda(spec) is True
-    assert store.create_agenda(spec) is False
+def test_create_event_refuses_a_taken_slug(ddb):
+    store.apply_operations(store.plan_agenda(events_agenda(), None))
     event = EventSpec(slug='cours', start=NOW + timedelta(days=2), places=5)
     assert store.create_event('piscine', event) is True
     assert store.create_event('piscine', EventSpec(slug='cours', start=NOW, places=99)) is False

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from chalicelib.models import TableItem
+from chalicelib.store.models import TableItem
 from tests.conftest import BASIC, ROOT, TEST_ENV
 
 # Chalice's logical ids for the functions of app.py, and the handler each one must run.
@@ -135,7 +135,7 @@ def test_a_signed_query_reaches_the_signature_check_as_it_was_sent(client, monke
     """Through the HTTP API the MAC is checked on the raw bytes: a query whose repeated key has
     another key between its values verifies, although no rebuild from decoded parameters can."""
     import app
-    from chalicelib import http
+    from chalicelib.web import api as http
     from chalicelib.signature import sign_query
     monkeypatch.setattr(http, 'utcnow', lambda: NOW)
     created = app.http_handler(http_api_event('POST', '/api/agenda/', body=json.dumps({'label': 'Piscine'}), headers={
@@ -369,7 +369,8 @@ def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch) -> None
     job extending an open-ended recurring event, once failing half-way (its rollback) then whole."""
     import boto3
 
-    from chalicelib import config, http
+    from chalicelib import config
+    from chalicelib.web import api as http
     from chalicelib.signature import sign_query
     clock = {'now': NOW}
     monkeypatch.setattr(http, 'utcnow', lambda: clock['now'])

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, quote
 
 import pytest
 
-from chalicelib.auth import Caller, authenticate, check_basic
+from chalicelib.web.auth import Caller, authenticate, check_basic
 from chalicelib.errors import Unauthorized
 
 NOW = datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.domain.agendas import EventSpec
-from chalicelib.domain.bookings import BookingRequest, Leg, Placement, check_replaceable, read_booking_request
-from chalicelib.domain.events import EventRecord
+from chalicelib.domain.specs import EventSpec
+from chalicelib.domain.booking_rules import BookingRequest, Leg, Placement, check_replaceable, read_booking_request
+from chalicelib.domain.event_rules import EventRecord
 from chalicelib.domain.places import Places, can_take, goes_to_waiting_list
 from chalicelib.errors import BadRequest, BusinessError, InvalidPayload
 from chalicelib.parsing import Payload

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from chalicelib.domain.bookings import Leg
+from chalicelib.domain.booking_rules import Leg
 from chalicelib.domain.calendar import calendar
 
 PARIS = ZoneInfo('Europe/Paris')

@@ -1,5 +1,5 @@
 """Who may receive a booking's callbacks (design.md §3.2 CHRONO_CALLBACK_OWNERS, issue 15), and what a
-callback URL keeps of its query: pure rules of chalicelib.domain.callbacks, and the variable's parsing."""
+callback URL keeps of its query: pure rules of chalicelib.domain.callback_rules, and the variable's parsing."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib import config
 from chalicelib.config import ConfigurationError
-from chalicelib.domain.callbacks import (
+from chalicelib.domain.callback_rules import (
     ANY_PORT,
     OwnedHost,
     TargetRefused,

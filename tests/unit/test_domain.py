@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.domain.agendas import (AgendaSpec, DeskSpec, EventSpec, ExceptionSpec, ExcludedPeriodSpec,
-                                       MeetingTypeSpec, TimePeriodSpec, agenda_item, read_agenda, slugify)
-from chalicelib.domain.events import EventRecord, event_item, is_bookable, shrink_problem
+from chalicelib.domain.agenda_reader import read_agenda
+from chalicelib.domain.closures import ExceptionSpec
+from chalicelib.domain.specs import agenda_item, AgendaSpec, DeskSpec, EventSpec, ExcludedPeriodSpec, MeetingTypeSpec, slugify, TimePeriodSpec
+from chalicelib.domain.event_rules import EventRecord, event_item, is_bookable, shrink_problem
 from chalicelib.domain.places import Places
 from chalicelib.domain.window import Window, add_days, booking_window, french_holidays, is_working_day
 from chalicelib.errors import InvalidPayload

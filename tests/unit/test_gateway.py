@@ -2,7 +2,7 @@
 import base64
 import json
 
-from chalicelib.gateway import match_route, to_rest_event
+from chalicelib.web.gateway import match_route, to_rest_event
 
 ROUTES = {'/api/agenda': {}, '/api/agenda/{agenda}': {}, '/api/agenda/{agenda}/event/{event}': {},
           '/api/agenda/{agenda}/event': {}, '/api/import': {}}

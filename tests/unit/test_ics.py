@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.domain import ics
-from chalicelib.domain.agendas import (DeskSpec, ExceptionSpec, ExceptionsSourceSpec, pack_ics, read_agenda,
-                                       unpack_ics)
+from chalicelib.domain import closures as ics
+from chalicelib.domain.agenda_reader import read_agenda
+from chalicelib.domain.closures import ExceptionSpec, ExceptionsSourceSpec, pack_ics, unpack_ics
+from chalicelib.domain.specs import DeskSpec
 from chalicelib.errors import InvalidPayload
-from chalicelib.store.agendas import Operation, batches
+from chalicelib.store.configuration import Operation, batches
 
 PARIS = ZoneInfo('Europe/Paris')
 # The window is [2030-03-01 08:00 UTC, 2031-10-22 08:00 UTC): 600 days.

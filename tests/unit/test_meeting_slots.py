@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.domain.agendas import AgendaSpec, DeskSpec, ExceptionSpec, ExcludedPeriodSpec, TimePeriodSpec
-from chalicelib.domain.meetings import (base_step, desk_slots, excluded, meeting_times, opens_on, parse_slot_id,
+from chalicelib.domain.closures import ExceptionSpec
+from chalicelib.domain.specs import AgendaSpec, DeskSpec, ExcludedPeriodSpec, TimePeriodSpec
+from chalicelib.domain.meeting_slots import (base_step, desk_slots, excluded, meeting_times, opens_on, parse_slot_id,
                                         slot_id)
 from chalicelib.errors import BusinessError
 

@@ -7,12 +7,17 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalice import Response
+
 from chalicelib import store
-from chalicelib.domain.agendas import AgendaSpec, local_text
-from chalicelib.domain.bookings import EVENTS_CHOICES, MAX_USER_ID
+from chalicelib.domain.specs import AgendaSpec, local_text
+from chalicelib.domain.booking_rules import EVENTS_CHOICES, MAX_USER_ID, Leg, require_live
+from chalicelib.domain.calendar import CONTENT_TYPE, calendar
+from chalicelib.domain.change_rules import listed_booking
 from chalicelib.domain.places import can_take
-from chalicelib.domain.events import event_item, is_bookable, is_recurring_primary
-from chalicelib.domain.meetings import (
+from chalicelib.domain.event_rules import clashes, event_item, is_bookable, is_recurring_primary
+from chalicelib.domain.recurrence import recurring_items
+from chalicelib.domain.meeting_slots import (
     Intervals,
     busy_by_desk,
     desk_slots,
@@ -24,15 +29,18 @@ from chalicelib.domain.meetings import (
     slot_id,
 )
 from chalicelib.domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
-from chalicelib.lookup import (
+from chalicelib.services.lookup import (
+    booking_or_404,
     event_or_404,
     events_agenda_or_404,
     meeting_type_or_404,
     serving_agendas_or_404,
 )
-from chalicelib.parsing import Payload
+from chalicelib.errors import InvalidPayload
+from chalicelib.parsing import SLUG_RE, Payload
 
 MAX_LISTED_DAYS = 366
+MAX_AGENDAS = 50  # agendas of one multi-agenda call
 
 
 @dataclass(frozen=True)
@@ -203,3 +211,133 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url
                 'fillslot_url': f'{base_url}/api/agenda/{real.slug}/fillslot/{ident}/'}} for real in serving[start]]
         data.append(item)
     return with_meta(data)
+
+
+# ---- several agendas (spec §5.7, §6.5) ------------------------------------------------------------
+
+def read_agendas(query: Payload) -> list[AgendaSpec]:
+    """`agendas=a,b` (required): events agendas, in the given order."""
+    slugs = list(dict.fromkeys(query.list('agendas', required=True) or []))
+    if not slugs and 'agendas' not in query.errors:
+        query.error('agendas', 'This field is required.')
+    if len(slugs) > MAX_AGENDAS:
+        query.error('agendas', f'Ensure this list has no more than {MAX_AGENDAS} agendas.')
+    if 'subscribed' in query.data:
+        query.read.add('subscribed')
+        query.error('subscribed', 'Subscriptions are not supported by this service: list the agendas.')
+    query.read.update(('guardian_external_id',))  # shared custody: no subscriptions here, nothing to narrow
+    query.check()
+    agendas, unknown = [], []
+    for slug in slugs:
+        agenda = store.get_agenda(slug) if SLUG_RE.match(slug) else None
+        if agenda is None or agenda.kind != 'events':
+            unknown.append(slug)
+        else:
+            agendas.append(agenda)
+    if unknown:
+        raise InvalidPayload({'agendas': [f'Unknown events agendas: {", ".join(unknown)}.']})
+    return agendas
+
+
+def agendas_datetimes(query: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """`GET /api/agendas/datetimes/?agendas=a,b`: the events of several agendas, ids `agenda@event`,
+    by start time; with `check_overlaps`, each item lists the ids of the items it overlaps."""
+    min_places = query.int('min_places', default=1, minimum=1)
+    events = query.choice('events', EVENTS_CHOICES, default='future')
+    if query.bool('show_past_events') and events == 'future':
+        events = 'all'
+    check_overlaps = query.bool('check_overlaps')
+    query.read.update(('with_status',))
+    agendas = read_agendas(query)
+    params = read_slot_params(query, tz)
+    data = []
+    for position, agenda in enumerate(agendas):
+        for item in event_items(agenda, params.for_agenda(agenda, tz, now, events), min_places, events, base_url,
+                                tz, now):
+            item.update(id=f'{agenda.slug}@{item["slug"]}', agenda_slug=agenda.slug, agenda_label=agenda.label)
+            data.append((item['datetime'], position, item))
+    data.sort(key=lambda entry: entry[:2])
+    items = [item for _, _, item in data]
+    if check_overlaps:  # local wall-clock texts order as the times do
+        overlapping: dict[str, set[str]] = {item['id']: set() for item in items}
+        for a, b in clashes([(item['id'], item['datetime'], item['end_datetime'] or None) for item in items]):
+            overlapping[a].add(b)
+            overlapping[b].add(a)
+        for item in items:
+            item['overlaps'] = [other['id'] for other in items if other['id'] in overlapping[item['id']]]
+    return with_meta(items)
+
+
+
+def recurring_events(query: Payload, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """`GET /api/agendas/recurring-events/?agendas=a,b`: one item per (recurring event, weekday)
+    whose rule has not ended, ids `agenda@event:weekday`, by agenda, time of day, event and
+    weekday; `sort=day` orders them by weekday first."""
+    by_day = query.choice('sort', ('day',)) == 'day'
+    query.read.update(('user_external_id',))
+    agendas = read_agendas(query)
+    today = now.astimezone(tz).date().isoformat()
+    items = []
+    for position, agenda in enumerate(agendas):
+        for record in store.list_events(agenda.slug):
+            spec = record.spec
+            if is_recurring_primary(spec) and not spec.cancelled and (spec.recurrence_end_date or '9') > today:
+                local = spec.start.astimezone(tz)
+                for item in recurring_items(agenda.slug, agenda.label, spec):
+                    order = ((item['weekday'], local.time(), position, spec.slug) if by_day
+                             else (position, local.time(), spec.slug, item['weekday']))
+                    items.append((order, item))
+    return {'data': [item for _, item in sorted(items, key=lambda entry: entry[0])]}
+
+
+# ---- reading: a user's bookings, iCalendar (spec §8.1-8.2, §8.11) ----------------------------------
+
+def _agendas(legs: list[Leg]) -> dict[str, Any]:
+    agendas = {}
+    for slug in dict.fromkeys(leg.agenda for leg in legs):
+        agendas[slug] = store.get_agenda(slug)
+    return agendas
+
+
+def _ics(legs: list[Leg], tz: ZoneInfo, now: datetime) -> Response:
+    labels = {slug: agenda.label for slug, agenda in _agendas(legs).items() if agenda}
+    return Response(body=calendar(legs, labels, tz, now), status_code=200, headers={'Content-Type': CONTENT_TYPE})
+
+
+def booking_ics(booking_id: str, tz: ZoneInfo, now: datetime) -> Response:
+    """`GET /api/booking/<id>/ics/` (spec §8.11): one VEVENT per leg; a cancelled booking is refused
+    as by `GET /api/booking/<id>/`."""
+    return _ics(require_live(booking_or_404(booking_id)), tz, now)
+
+
+def _user_legs(query: Payload, tz: ZoneInfo) -> list[Leg]:
+    """The live legs of `user_external_id` starting in [date_start, date_end) (local days; the end
+    excluded), of agenda `agenda` and of agendas of category `category`, by start time."""
+    user = query.str('user_external_id', required=True, max_length=MAX_USER_ID)
+    agenda = query.slug('agenda')
+    category = query.slug('category')
+    date_start, date_end = query.date('date_start'), query.date('date_end')
+    query.check()
+    # Nothing is stored outside these years: clamp (year 1 in Paris is before year 1 in UTC).
+    start = local_midnight(min(max(date_start, FIRST_DAY), LAST_DAY), tz) if date_start else None
+    end = local_midnight(min(max(date_end, FIRST_DAY), LAST_DAY), tz) if date_end else None
+    legs = [leg for leg in store.user_legs(user, start, end)
+            if not leg.cancelled and (agenda is None or leg.agenda == agenda)]
+    if category is not None:
+        agendas = _agendas(legs)
+        legs = [leg for leg in legs if agendas[leg.agenda] and agendas[leg.agenda].category == category]
+    return legs
+
+
+def user_bookings(query: Payload, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
+    """`GET /api/bookings/?user_external_id=` (spec §8.1): one item per booked event."""
+    legs = _user_legs(query, tz)
+    agendas = _agendas(legs)
+    events = store.get_events((leg.agenda, leg.event) for leg in legs if leg.event)
+    return {'data': [listed_booking(leg, events.get((leg.agenda, leg.event)), agendas[leg.agenda], tz, base_url)
+                     for leg in legs]}
+
+
+def user_bookings_ics(query: Payload, tz: ZoneInfo, now: datetime) -> Response:
+    """`GET /api/bookings/ics/?user_external_id=` (spec §8.2): the same bookings as an iCalendar file."""
+    return _ics(_user_legs(query, tz), tz, now)

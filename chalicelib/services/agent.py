@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib import callbacks, store
-from chalicelib.domain.bookings import Leg
-from chalicelib.domain.callbacks import attendance_body
+from chalicelib import store
+from chalicelib.services import callbacks
+from chalicelib.domain.booking_rules import Leg
+from chalicelib.domain.callback_rules import attendance_body
 from chalicelib.errors import BusinessError
-from chalicelib.lookup import event_or_404, events_agenda_or_404, unknown_event
-from chalicelib.retry import on_booking
-from chalicelib.store import callbacks as outbox
+from chalicelib.services.lookup import event_or_404, events_agenda_or_404, unknown_event
+from chalicelib.services.retry import on_booking
+from chalicelib.store import outbox
 
 def _complete_legs(agenda: str, event: str) -> list[Leg]:
     """Every live leg of the event, none missed although its list comes from an index that may lag."""

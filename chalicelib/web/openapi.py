@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from chalicelib.domain.agendas import KINDS
-from chalicelib.domain.bookings import EVENTS_CHOICES, MAX_TEXT, MAX_URL, MAX_USER_ID, TEXT_FIELDS, URL_FIELDS
+from chalicelib.domain.specs import KINDS
+from chalicelib.domain.booking_rules import EVENTS_CHOICES, MAX_TEXT, MAX_URL, MAX_USER_ID, TEXT_FIELDS, URL_FIELDS
 
 PARAM_RE = re.compile(r'{(\w+)}')
 JSON = 'application/json'

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
-from chalicelib.auth import Caller
+from chalicelib.web.auth import Caller
 from chalicelib.errors import Conflict, InvalidPayload, Unprocessable
-from chalicelib.store import idempotency as records
+from chalicelib.store import idempotency_records as records
 
 log = logging.getLogger(__name__)
 

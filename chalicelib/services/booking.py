@@ -11,8 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib import store
-from chalicelib.auth import Caller
-from chalicelib.domain.bookings import (
+from chalicelib.domain.booking_rules import (
     BookingRequest,
     Leg,
     already_booked,
@@ -27,9 +26,9 @@ from chalicelib.domain.bookings import (
     require_events_booking,
     require_live,
 )
-from chalicelib.domain.agendas import AgendaSpec, DeskSpec, MeetingTypeSpec
-from chalicelib.domain.events import EventRecord
-from chalicelib.domain.meetings import (
+from chalicelib.domain.specs import AgendaSpec, DeskSpec, MeetingTypeSpec
+from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.meeting_slots import (
     MAX_BOOKING_WRITES,
     NO_DESK,
     MeetingLeg,
@@ -48,9 +47,9 @@ from chalicelib.domain.meetings import (
 from chalicelib.domain.recurrence import slug_of_occurrence_id
 from chalicelib.domain.window import LAST_INSTANT, booking_window, local_midnight
 from chalicelib.errors import BadRequest, BusinessError
-from chalicelib.lookup import booking_or_404, configured_agenda_or_404, serving_agendas, unknown_agenda, unknown_event
+from chalicelib.services.lookup import booking_or_404, configured_agenda_or_404, serving_agendas, unknown_agenda, unknown_event
 from chalicelib.parsing import SLUG_RE, Payload
-from chalicelib.retry import DECISIONS, on_booking, until_written
+from chalicelib.services.retry import DECISIONS, on_booking, until_written
 
 # A fillslots group is one transaction of at most 100 writes: per event a booking leg, the counters and
 # the user's count, and as many for each leg of a replaced booking (16 * 3 * 2 = 96).
@@ -58,17 +57,17 @@ MAX_GROUP_EVENTS = 16
 
 
 def fillslot(agenda_slug: str, slot: str, body: Payload, base_url: str, tz: ZoneInfo,
-             now: datetime, caller: Caller) -> dict[str, Any]:
+             now: datetime, client: str) -> dict[str, Any]:
     """`POST /api/agenda/<agenda>/fillslot/<event>/` (the seed document)."""
-    return _book(agenda_slug, [slot], read_booking_request(body, caller.client), base_url, tz, now, group=False)
+    return _book(agenda_slug, [slot], read_booking_request(body, client), base_url, tz, now, group=False)
 
 
 def fillslots(agenda_slug: str, body: Payload, base_url: str, tz: ZoneInfo, now: datetime,
-              caller: Caller) -> dict[str, Any]:
+              client: str) -> dict[str, Any]:
     """`POST /api/agenda/<agenda>/fillslots/` (spec §6.2): one booking over several events,
     all or nothing; the first refusal, in the order of `slots`, is the answer."""
     slots = read_slots(body, MAX_GROUP_EVENTS)
-    return _book(agenda_slug, slots, read_booking_request(body, caller.client), base_url, tz, now, group=True)
+    return _book(agenda_slug, slots, read_booking_request(body, client), base_url, tz, now, group=True)
 
 
 def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url: str, tz: ZoneInfo,

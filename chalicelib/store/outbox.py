@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib.domain.callbacks import CallbackRecord
-from chalicelib.models import Callback, callback_pk
-from chalicelib.store.tables import Tag, Transaction, _bind, _utc_key
+from chalicelib.domain.callback_rules import CallbackRecord
+from chalicelib.store.models import Callback, callback_pk
+from chalicelib.store.tables import Tag, Transaction, _bind, _utc_key, conditional, put_new
 
 PENDING, FAILED, DONE = 'pending', 'failed', 'done'
 DONE_KEPT = timedelta(days=30)  # a sent callback stays readable for a while, then TTL removes it
@@ -42,14 +41,7 @@ def add_to(tx: Transaction, callback: Callback) -> None:
 
 def put_once(callback: Callback) -> bool:
     """Write a callback unless this booking, kind and leg already has one (a re-run action)."""
-    _bind()
-    try:
-        callback.save(condition=Callback.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == 'ConditionalCheckFailedException':
-            return False
-        raise
-    return True
+    return put_new(callback)
 
 
 def _record(item: Callback) -> CallbackRecord:
@@ -89,17 +81,10 @@ def _key(record: CallbackRecord) -> Callback:
 def lease(record: CallbackRecord, now: datetime, seconds: int) -> bool:
     """Take the right to send this attempt: one sender at a time, whatever the duplicates in the
     queue (the sweeper may queue a callback the worker already holds)."""
-    _bind()
     condition = ((Callback.state == PENDING) & (Callback.attempts == record.attempts)
                  & (Callback.leased_until.does_not_exist() | (Callback.leased_until < now)))
-    try:
-        _key(record).update(actions=[Callback.leased_until.set(now + timedelta(seconds=seconds))],
-                            condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code == 'ConditionalCheckFailedException':
-            return False
-        raise
-    return True
+    return conditional(lambda: _key(record).update(
+        actions=[Callback.leased_until.set(now + timedelta(seconds=seconds))], condition=condition))
 
 
 def sent(record: CallbackRecord, now: datetime) -> None:
@@ -126,16 +111,12 @@ def redrive(records: Iterable[CallbackRecord], now: datetime) -> list[CallbackRe
     _bind()
     redriven = []
     for record in records:
-        try:
-            _key(record).update(actions=[
+        if not conditional(lambda: _key(record).update(actions=[
                 Callback.state.set(PENDING), Callback.attempts.set(0), Callback.next_at.set(now),
                 Callback.gsi1pk.set(_queue_key(PENDING)),
                 Callback.gsi1sk.set(_queue_sort(now, record.booking_id, record.kind, record.leg))],
-                condition=Callback.state == FAILED)
-        except UpdateError as exc:
-            if exc.cause_response_code == 'ConditionalCheckFailedException':
-                continue
-            raise
+                condition=Callback.state == FAILED)):
+            continue
         redriven.append(CallbackRecord(**{**record.__dict__, 'state': PENDING, 'attempts': 0, 'next_at': now}))
     return redriven
 

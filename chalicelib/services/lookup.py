@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from chalicelib import store
-from chalicelib.domain.agendas import AgendaSpec, MeetingTypeSpec
-from chalicelib.domain.bookings import Leg
-from chalicelib.domain.events import EventRecord
-from chalicelib.domain.meetings import common_meeting_types
+from chalicelib.domain.specs import AgendaSpec, MeetingTypeSpec
+from chalicelib.domain.booking_rules import Leg
+from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.meeting_slots import common_meeting_types
 from chalicelib.errors import NotFound
 from chalicelib.parsing import SLUG_RE
 

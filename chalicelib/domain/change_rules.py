@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.errors import BadRequest, BusinessError, InvalidPayload
 from chalicelib.parsing import Payload, is_blank, nesting_depth, to_bool, to_int
-from chalicelib.domain.agendas import MAX_PLACES, AgendaSpec, local_text
-from chalicelib.domain.bookings import MAX_EXTRA_DATA, MAX_EXTRA_DEPTH, MAX_TEXT, Leg, booking_state, booking_urls
-from chalicelib.domain.events import EventRecord
+from chalicelib.domain.specs import AgendaSpec, local_text, MAX_PLACES
+from chalicelib.domain.booking_rules import MAX_EXTRA_DATA, MAX_EXTRA_DEPTH, MAX_TEXT, Leg, booking_state, booking_urls
+from chalicelib.domain.event_rules import EventRecord
 
 PATCH_ERR = 4  # spec §8.4: a PATCH's invalid payload carries err 4
 # Attendance: refused on a waiting-list booking (err 3) or a locked event (err 6).
@@ -78,7 +78,7 @@ def read_patch(p: Payload, agenda: AgendaSpec | None) -> PatchRequest:
     return PatchRequest(values=values, extra_data=extra)
 
 
-def merged_extra_data(legs: list[Leg], extra: dict[str, Any]) -> None:
+def check_extra_data_size(legs: list[Leg], extra: dict[str, Any]) -> None:
     """The merged extra_data of every leg stays within fillslot's limit (400 otherwise)."""
     for leg in legs:
         merged = {**(leg.fields.get('extra_data') or {}), **extra}

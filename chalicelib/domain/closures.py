@@ -27,13 +27,77 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import zlib
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du
 
-from chalicelib.domain.agendas import ExceptionSpec
+from chalicelib.domain.specs import local_text
+
+# Closures from ICS files: sources per desk, closures they give a desk (each is an item the import
+# writes), compressed ICS text the desk item keeps (DynamoDB: 400 KB per item).
+MAX_SOURCES = 20
+MAX_SOURCE_CLOSURES = 2_000
+MAX_PACKED_ICS = 300_000
+
+
+@dataclass(frozen=True)
+class ExceptionSpec:
+    """A closure of a desk: entered by hand (`source` None) or read from the desk's
+    `exceptions_sources[source]` ICS file, for the 600 days that followed its import."""
+
+    start: datetime
+    end: datetime
+    label: str | None = None
+    source: int | None = None
+
+    def export(self, tz: ZoneInfo) -> dict[str, Any]:
+        return {'label': self.label, 'start_datetime': local_text(self.start, tz),
+                'end_datetime': local_text(self.end, tz)}
+
+
+def exception_order(exception: ExceptionSpec) -> tuple:
+    """The order of a desk's closures, the same when read from a document and from the table."""
+    return (exception.start, exception.end, -1 if exception.source is None else exception.source,
+            exception.label or '')
+
+
+def pack_ics(text: str) -> str:
+    """ICS text as a desk keeps it: zlib, then base64 (a 1 MB file of closures packs to ~50 KB)."""
+    return base64.b64encode(zlib.compress(text.encode('utf-8'), 9)).decode('ascii')
+
+
+def unpack_ics(packed: str) -> str:
+    return zlib.decompress(base64.b64decode(packed)).decode('utf-8')
+
+
+@dataclass(frozen=True)
+class ExceptionsSourceSpec:
+    """Where closures of a desk come from (Chrono's TimePeriodExceptionSource): an ICS file, read
+    at import time. `ics_url` is kept and exported but never fetched."""
+
+    ics_filename: str | None = None
+    ics_packed: str | None = None  # the file's text, as pack_ics keeps it
+    ics_url: str | None = None
+    enabled: bool = True
+
+    @property
+    def ics_text(self) -> str | None:
+        return unpack_ics(self.ics_packed) if self.ics_packed else None
+
+    def export(self) -> dict[str, Any]:
+        text = self.ics_text
+        return {
+            'ics_filename': self.ics_filename,
+            # base64, as Chrono exports it
+            'ics_file': base64.b64encode(text.encode('utf-8')).decode('ascii') if text is not None else None,
+            'ics_url': self.ics_url,
+            'enabled': self.enabled,
+        }
+
 
 MAX_ICS_BYTES = 1_000_000
 MAX_OCCURRENCES = 5_000

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from pynamodb.exceptions import CancellationReason
 
 from chalicelib.errors import Conflict
-from chalicelib.models import IdempotentRequest, idempotency_pk
-from chalicelib.store.tables import Tag, Transaction, _bind, run_guarded
+from chalicelib.store.models import IdempotentRequest, idempotency_pk
+from chalicelib.store.tables import Tag, Transaction, _bind, conditional, run_guarded
 
 SK = 'idempotency'
 RUNNING, DONE = 'running', 'done'
@@ -46,10 +45,6 @@ class Record:
     answer: str | None
 
 
-def _condition_failed(exc: PutError | UpdateError | DeleteError) -> bool:
-    return exc.cause_response_code == 'ConditionalCheckFailedException'
-
-
 def claim(client: str, key: str, fingerprint: str, owner: str, now: datetime, lease: timedelta,
           kept: timedelta) -> bool:
     """Take the key for one run; False when another run holds it or it is done.
@@ -62,13 +57,7 @@ def claim(client: str, key: str, fingerprint: str, owner: str, now: datetime, le
     condition = (IdempotentRequest.pk.does_not_exist() | (IdempotentRequest.expires_at < now)
                  | ((IdempotentRequest.state == RUNNING) & (IdempotentRequest.leased_until < now)
                     & (IdempotentRequest.fingerprint == fingerprint)))
-    try:
-        item.save(condition=condition)
-    except PutError as exc:
-        if _condition_failed(exc):
-            return False
-        raise
-    return True
+    return conditional(lambda: item.save(condition=condition))
 
 
 def read(client: str, key: str, now: datetime) -> Record | None:
@@ -88,28 +77,17 @@ def read(client: str, key: str, now: datetime) -> Record | None:
 def finish(client: str, key: str, owner: str, status: int, headers: dict[str, Any], answer: str) -> bool:
     """Keep the answer to replay; False when this run no longer holds the key (its lease ran out
     and a repeat took it over: that run's answer will be kept instead)."""
-    _bind()
     item = IdempotentRequest(idempotency_pk(client, key), SK)
-    try:
-        item.update(actions=[IdempotentRequest.state.set(DONE), IdempotentRequest.status.set(status),
-                             IdempotentRequest.headers.set(headers), IdempotentRequest.answer.set(answer)],
-                    condition=(IdempotentRequest.owner == owner) & (IdempotentRequest.state == RUNNING))
-    except UpdateError as exc:
-        if _condition_failed(exc):
-            return False
-        raise
-    return True
+    return conditional(lambda: item.update(
+        actions=[IdempotentRequest.state.set(DONE), IdempotentRequest.status.set(status),
+                 IdempotentRequest.headers.set(headers), IdempotentRequest.answer.set(answer)],
+        condition=(IdempotentRequest.owner == owner) & (IdempotentRequest.state == RUNNING)))
 
 
 def release(client: str, key: str, owner: str) -> None:
     """Forget a claim whose answer is not to be kept, so that a repeat runs again at once."""
-    _bind()
-    try:
-        IdempotentRequest(idempotency_pk(client, key), SK).delete(
-            condition=(IdempotentRequest.owner == owner) & (IdempotentRequest.state == RUNNING))
-    except DeleteError as exc:
-        if not _condition_failed(exc):
-            raise
+    conditional(lambda: IdempotentRequest(idempotency_pk(client, key), SK).delete(
+        condition=(IdempotentRequest.owner == owner) & (IdempotentRequest.state == RUNNING)))
 
 
 # ---- the answer in the change's own transaction ------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
 
 from chalicelib import config
-from chalicelib.domain.callbacks import (
+from chalicelib.domain.callback_rules import (
     CallbackRecord,
     Target,
     TargetRefused,
@@ -32,7 +32,7 @@ from chalicelib.domain.callbacks import (
     sendable_url,
 )
 from chalicelib.signature import sign_url
-from chalicelib.store import callbacks as outbox
+from chalicelib.store import outbox
 
 log = logging.getLogger(__name__)
 

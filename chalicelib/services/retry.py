@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Callable, TypeVar
 
 from chalicelib import store
-from chalicelib.domain.bookings import Leg
+from chalicelib.domain.booking_rules import Leg
 from chalicelib.errors import Busy
-from chalicelib.lookup import booking_or_404
+from chalicelib.services.lookup import booking_or_404
 
 T = TypeVar('T')
 

@@ -1,38 +1,33 @@
-"""Bookings and the place counters they move: every write here is one transaction whose
-conditions carry the capacity rule (docs/table-design.md, spec chrono-api.md §9.2-9.4).
+"""Writing bookings and the place counters they move: every write here is one transaction whose
+conditions carry the capacity rule (docs/table-design.md, spec chrono-api.md §9.2-9.4), and every
+change of a leg is conditioned on the leg as it was read (`_write_leg`).
 
 A fillslot costs two round trips: one BatchGetItem (agenda, events, the user's counts, the
-booking to replace) and one TransactWriteItems. When a condition fails, the event's item as
-it was (ALL_OLD) comes back with the cancellation, so the caller decides again without
-reading again.
+booking to replace: legs.read_for_booking) and one TransactWriteItems. When a condition fails,
+the event's item as it was (ALL_OLD) comes back with the cancellation, so the caller decides
+again without reading again.
 """
 from __future__ import annotations
 
 import random
 import time as clock
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
 from pynamodb.exceptions import CancellationReason
 
-from chalicelib.domain.agendas import MAX_DURATION, AgendaSpec
-from chalicelib.domain.bookings import TEXT_FIELDS, URL_FIELDS, BookingRequest, Leg, Placement
-from chalicelib.domain.events import EventRecord
-from chalicelib.domain.meetings import MeetingLeg, lock_cells, resource_step, utc_days
+from chalicelib.domain.booking_rules import BookingRequest, Leg, Placement
+from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.meeting_slots import MeetingLeg, lock_cells, resource_step, utc_days
 from chalicelib.errors import BadRequest, Busy
-from chalicelib.models import (
-    CONFIG_PREFIX,
+from chalicelib.store.models import (
     EVENT_PREFIX,
-    LEG_PREFIX,
     LOCK_SK,
-    Agenda,
     Booking,
     Callback,
     Event,
     Lock,
     ResourceUse,
-    TableItem,
     UserEventBookings,
     UserMeetings,
     agenda_pk,
@@ -47,17 +42,14 @@ from chalicelib.models import (
     user_key,
     user_meetings_pk,
 )
-from chalicelib.parsing import SLUG_RE
-from chalicelib.store import callbacks as outbox
-from chalicelib.store.agendas import _agenda_spec, _event_record
-from chalicelib.store.idempotency import commit
+from chalicelib.store import outbox
+from chalicelib.store.configuration import _event_record
+from chalicelib.store.legs import STORED_FIELDS, USER_COUNT_SK, UserDays, span_text
+from chalicelib.store.idempotency_records import commit
 from chalicelib.store.tables import MAX_TRANSACTION_ITEMS, Tag, Transaction, _bind, _utc_key
 
 ID_EPOCH_MS = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 ID_RANDOM_BITS = 12
-STORED_FIELDS = (*TEXT_FIELDS, *URL_FIELDS, 'user_external_id', 'extra_emails', 'extra_phone_numbers', 'extra_data',
-                 'client')
-USER_COUNT_SK = 'count'
 
 
 def new_booking_id() -> int:
@@ -77,129 +69,6 @@ def _distinct_ids(count: int) -> list[int]:
     while len(ids) < count:
         ids.add(new_booking_id())
     return sorted(ids)
-
-
-# ---- reading ------------------------------------------------------------------------------
-
-def _leg(item: Booking) -> Leg:
-    return Leg(
-        booking_id=int(item.booking_id), leg=int(item.leg or 0), legs=int(item.legs or 1), agenda=item.agenda,
-        event=item.event, count=int(item.count or 1), in_waiting_list=bool(item.in_waiting_list),
-        start=item.start, end=item.end, created_at=item.created_at, cancelled_at=item.cancelled_at,
-        anonymized_at=item.anonymized_at, desk=item.desk, meeting_type=item.meeting_type,
-        lock_step=int(item.lock_step) if item.lock_step else None, resources=tuple(item.resources or ()),
-        color=item.color,
-        user_was_present=item.user_was_present, user_absence_reason=item.user_absence_reason,
-        user_check_type_slug=item.user_check_type_slug, user_check_type_label=item.user_check_type_label,
-        fields={name: getattr(item, name) for name in STORED_FIELDS}, version=int(item.version or 0),
-    )
-
-
-@dataclass
-class BookingSnapshot:
-    """What a fillslot decides on, read in one BatchGetItem."""
-
-    agenda: AgendaSpec | None
-    events: dict[str, EventRecord] = field(default_factory=dict)
-    user_bookings: dict[str, int] = field(default_factory=dict)  # event slug -> the user's live bookings
-    replaced: list[Leg] = field(default_factory=list)  # the booking named by cancel_booking_id
-
-
-def read_for_booking(agenda: str, slugs: Iterable[str], user_external_id: str | None = None,
-                     replaced_id: int | None = None) -> BookingSnapshot:
-    _bind()
-    if not SLUG_RE.match(agenda):
-        return BookingSnapshot(agenda=None)
-    slugs = [s for s in slugs if SLUG_RE.match(s)]
-    keys = [(agenda_pk(agenda), f'{CONFIG_PREFIX}agenda')]
-    keys += [(agenda_pk(agenda), f'{EVENT_PREFIX}{s}') for s in slugs]
-    if user_external_id:
-        keys += [(user_event_pk(agenda, s, user_external_id), USER_COUNT_SK) for s in slugs]
-    if replaced_id is not None:
-        keys.append((booking_pk(replaced_id), leg_sk(0)))
-    snapshot = BookingSnapshot(agenda=None)
-    user_counts = {user_event_pk(agenda, s, user_external_id or ''): s for s in slugs}
-    for item in TableItem.batch_get(keys, consistent_read=True):
-        if isinstance(item, Agenda):
-            snapshot.agenda = _agenda_spec(item)
-        elif isinstance(item, Event):
-            snapshot.events[item.slug] = _event_record(item)
-        elif isinstance(item, UserEventBookings):
-            snapshot.user_bookings[user_counts[item.pk]] = int(item.bookings or 0)
-        elif isinstance(item, Booking):
-            snapshot.replaced = [_leg(item)]
-    if snapshot.replaced and snapshot.replaced[0].legs > 1:
-        snapshot.replaced = get_legs(replaced_id)
-    return snapshot
-
-
-def get_legs(booking_id: int) -> list[Leg]:
-    """Every leg of a booking, primary first; [] when there is no such booking."""
-    _bind()
-    items = Booking.query(booking_pk(booking_id), Booking.sk.startswith(LEG_PREFIX), consistent_read=True)
-    return sorted((_leg(i) for i in items), key=lambda leg: leg.leg)
-
-
-def _time_range(start: datetime | None, end: datetime | None) -> tuple[str, str] | None:
-    """Sort-key bounds for keys that begin with a UTC time; None when [start, end) is empty
-    (DynamoDB refuses BETWEEN with bounds in the wrong order, and empty key values)."""
-    if start is not None and end is not None and start >= end:
-        return None
-    return (_utc_key(start) if start else '0', _utc_key(end) if end else '~')
-
-
-def user_legs(user_external_id: str, start: datetime | None = None, end: datetime | None = None) -> list[Leg]:
-    """A user's legs starting in [start, end), by start time (gsi1, eventually consistent)."""
-    _bind()
-    bounds = _time_range(start, end)
-    if bounds is None:
-        return []
-    return [_leg(i) for i in Booking.by_gsi1.query(user_key(user_external_id), Booking.gsi1sk.between(*bounds))
-            if isinstance(i, Booking) and (end is None or i.start < end)]
-
-
-def user_meetings(user_external_id: str, start: datetime, end: datetime) -> list[Leg]:
-    """A user's live meetings, in any agenda, that may overlap [start, end) (one may have started
-    up to the longest meeting allowed before `start`)."""
-    return [leg for leg in user_legs(user_external_id, start - timedelta(minutes=MAX_DURATION), end)
-            if leg.meeting_type is not None and not leg.cancelled and leg.end is not None and leg.end > start]
-
-
-def events_between(agenda: str, start: datetime | None, end: datetime | None) -> list[EventRecord]:
-    """Events of an agenda starting in [start, end), by start time (gsi2, eventually consistent)."""
-    _bind()
-    bounds = _time_range(start, end)
-    if bounds is None:
-        return []
-    items = Event.by_gsi2.query(f'EVENTS#{agenda}', Event.gsi2sk.between(*bounds))
-    return [_event_record(i) for i in items if isinstance(i, Event) and (end is None or i.start < end)]
-
-
-def meeting_legs(agenda: str, start: datetime, end: datetime, lookback: timedelta) -> list[Leg]:
-    """Live meeting legs of an agenda's desks that may overlap [start, end): one Query of gsi2
-    `MEETINGS#<agenda>` by start time, whatever the number of desks (eventually consistent:
-    the desk locks, not this read, keep two bookings off one desk's time). A leg that started
-    up to `lookback` (the longest meeting) before `start` may still overlap."""
-    _bind()
-    bounds = _time_range(start - lookback, end)
-    if bounds is None:
-        return []
-    items = Booking.by_gsi2.query(meeting_bookings_key(agenda), Booking.gsi2sk.between(*bounds))
-    return [_leg(i) for i in items if isinstance(i, Booking) and i.cancelled_at is None and i.end and i.end > start]
-
-
-def resource_uses(resources: Iterable[str], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    """When the resources are booked (in any agenda) over [start, end): one Query of gsi2
-    `RESOURCE#<slug>` per resource (eventually consistent: their lock items guard the writes).
-    A use may have started up to the longest meeting allowed before `start`."""
-    _bind()
-    bounds = _time_range(start - timedelta(minutes=MAX_DURATION), end)
-    uses = []
-    for resource in resources if bounds else ():
-        for item in ResourceUse.by_gsi2.query(resource_uses_key(resource), ResourceUse.gsi2sk.between(*bounds)):
-            if isinstance(item, ResourceUse) and item.end > start:
-                uses.append((item.start, item.end))
-    return uses
 
 
 # ---- booking ------------------------------------------------------------------------------
@@ -288,51 +157,7 @@ def _write_leg(tx: Transaction, leg: Leg, actions: list) -> None:
               condition=_unchanged(leg), tag=Tag('leg', leg.leg, leg.agenda, leg.booking_id))
 
 
-# ---- a user's meetings by day (exclude_user as a condition) -------------------------------------
-
 USER_DAYS_KEPT = timedelta(days=2)  # after the day, then DynamoDB's TTL removes the item
-
-
-def _span(booking_id: int, leg: int, start: datetime, end: datetime) -> str:
-    return f'{_utc_key(start)}|{_utc_key(end)}|{booking_id}#{leg:03d}'
-
-
-@dataclass(frozen=True)
-class UserDays:
-    """A user's meetings on some UTC days, read consistently: per day, the version read (None: no
-    item yet) and the spans held."""
-
-    user: str
-    versions: dict[str, int | None]
-    spans: dict[str, frozenset[str]]
-
-    def meetings(self) -> list[tuple[int, datetime, datetime]]:
-        """(booking id, start, end) of every meeting held on these days."""
-        found = {}
-        for spans in self.spans.values():
-            for span in spans:
-                start, end, ident = span.split('|')
-                found[ident] = (int(ident.split('#')[0]), _parse_utc(start), _parse_utc(end))
-        return sorted(found.values(), key=lambda meeting: meeting[1])
-
-
-def _parse_utc(key: str) -> datetime:
-    return datetime.strptime(key, '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=timezone.utc)
-
-
-def user_meeting_days(user_external_id: str, start: datetime, end: datetime) -> UserDays:
-    """The user's meetings on the UTC days that [start, end) touches (one consistent BatchGetItem).
-    Every meeting that overlaps [start, end) is among them: a meeting is listed on each day it
-    touches."""
-    _bind()
-    days = utc_days(start, end)
-    pk = user_meetings_pk(user_external_id)
-    versions: dict[str, int | None] = dict.fromkeys(days)
-    spans = {day: frozenset() for day in days}
-    for item in UserMeetings.batch_get([(pk, day) for day in days], consistent_read=True):
-        versions[item.sk] = int(item.version or 0)
-        spans[item.sk] = frozenset(item.spans or ())
-    return UserDays(user_external_id, versions, spans)
 
 
 class _Shared:
@@ -366,7 +191,7 @@ class _Shared:
         (so that a decision taken meanwhile on the day fails its condition)."""
         if not user or end is None:
             return
-        span = _span(booking_id, leg, start, end)
+        span = span_text(booking_id, leg, start, end)
         for day in utc_days(start, end):
             entry = self.days.setdefault((user, day), {'add': set(), 'remove': set(), 'read': None})
             entry['add' if added else 'remove'].add(span)
@@ -648,53 +473,6 @@ def cancel(legs: list[Leg], now: datetime, callbacks: Iterable[Callback] = (),
         raise BookingChanged({leg.booking_id for leg in legs})
 
 
-def event_legs(agenda: str, event: str) -> list[Leg]:
-    """The legs booked on an event that the index shows live (gsi2 `EVENT#<agenda>#<event>`, in
-    booking order). Eventually consistent: see `live_event_legs` for a complete list."""
-    _bind()
-    items = Booking.by_gsi2.query(event_bookings_key(agenda, event))
-    return [_leg(i) for i in items if isinstance(i, Booking) and i.cancelled_at is None]
-
-
-def legs_by_key(keys: Iterable[tuple[int, int]]) -> list[Leg]:
-    """Legs by (booking id, leg), read consistently (BatchGetItem); absent ones are left out."""
-    _bind()
-    wanted = sorted(set(keys))
-    if not wanted:
-        return []
-    items = Booking.batch_get([(booking_pk(b), leg_sk(n)) for b, n in wanted], consistent_read=True)
-    return sorted((_leg(i) for i in items), key=lambda leg: (leg.booking_id, leg.leg))
-
-
-INDEX_PATIENCE = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # seconds between reads while the index catches up
-
-
-def live_event_legs(agenda: str, event: str) -> tuple[EventRecord, list[Leg]] | None:
-    """Every live leg of an event, complete and as it is now, although its list comes from an
-    eventually consistent index: the legs the index lists are read again consistently, and the
-    list is taken only when the live places they hold equal the event's counters, and the counters
-    did not move (`counters_version`) between a read before and a read after. Every booking write
-    that changes the event's legs moves its counters, so nothing can hide in between. None when
-    the event is gone; Busy if the index stays behind (or the event keeps changing) too long."""
-    for pause in (*INDEX_PATIENCE, None):
-        before = get_events([(agenda, event)]).get((agenda, event))
-        if before is None:
-            return None
-        listed = [(leg.booking_id, leg.leg) for leg in event_legs(agenda, event)]
-        legs = [leg for leg in legs_by_key(listed) if not leg.cancelled and leg.event == event]
-        after = get_events([(agenda, event)]).get((agenda, event))
-        if after is None:
-            return None
-        main = sum(leg.count for leg in legs if not leg.in_waiting_list)
-        waiting = sum(leg.count for leg in legs if leg.in_waiting_list)
-        if (before.counters_version == after.counters_version
-                and (main, waiting) == (after.reserved, after.waiting_list_reserved)):
-            return after, legs
-        if pause is not None:
-            clock.sleep(pause)
-    raise Busy('busy', 'the bookings of this event keep changing: try again')
-
-
 def move(legs: list[Leg], to_waiting_list: bool, answer: dict[str, Any] | None = None) -> list[EventRecord]:
     """accept (to the main list) or suspend (to the waiting list), with no capacity check
     (spec §8.7-8.8); BookingChanged if a leg changed meanwhile. Returns the events after."""
@@ -755,17 +533,6 @@ def resize(legs: list[Leg], count: int, events: dict[str, EventRecord], answer: 
         raise BookingChanged({leg.booking_id for leg in legs})
     if failures:
         raise EventsChanged(_events_found(failures, by_agenda=False))
-
-
-def get_events(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], EventRecord]:
-    """Events by (agenda, slug), read consistently in BatchGetItems; absent ones are left out."""
-    _bind()
-    wanted = sorted(set(keys))
-    if not wanted:
-        return {}
-    items = Event.batch_get([(agenda_pk(a), f'{EVENT_PREFIX}{s}') for a, s in wanted], consistent_read=True)
-    return {(item.agenda, item.slug): _event_record(item) for item in items}
-
 
 
 def anonymize(legs: list[Leg], now: datetime, answer: dict[str, Any] | None = None) -> None:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.errors import BadRequest, BusinessError
 from chalicelib.parsing import localize
-from chalicelib.domain.agendas import AgendaSpec, DeskSpec, MeetingTypeSpec, TimePeriodSpec
+from chalicelib.domain.specs import AgendaSpec, DeskSpec, MeetingTypeSpec, TimePeriodSpec
 
 
 def meeting_type_item(agenda: str, meeting_type: MeetingTypeSpec, base_url: str) -> dict[str, Any]:

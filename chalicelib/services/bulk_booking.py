@@ -18,20 +18,18 @@ from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from chalicelib import store
-from chalicelib.auth import Caller
-from chalicelib.domain.agendas import AgendaSpec, local_text
-from chalicelib.domain.bookings import BookingRequest, Leg, Placement, check_bookable, invalid_slots, place, read_booking_request
-from chalicelib.domain.events import EventRecord, event_text, is_bookable, is_recurring_primary
-from chalicelib.domain.recurrence import occurrence_weekday, read_recurring_slot, recurring_items, slug_of_occurrence_id
+from chalicelib.domain.specs import AgendaSpec, local_text
+from chalicelib.domain.booking_rules import BookingRequest, Leg, Placement, check_bookable, invalid_slots, place, read_booking_request
+from chalicelib.domain.event_rules import EventRecord, clashes, event_text, is_bookable
+from chalicelib.domain.recurrence import occurrence_weekday, read_recurring_slot, slug_of_occurrence_id
 from chalicelib.domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
-from chalicelib.errors import BadRequest, BusinessError, ChronoError, InvalidPayload, PartlyDone
-from chalicelib.lookup import events_agenda_or_404
+from chalicelib.errors import BadRequest, BusinessError, ChronoError, PartlyDone
+from chalicelib.services.lookup import events_agenda_or_404
 from chalicelib.parsing import SLUG_RE, Payload
-from chalicelib.retry import DECISIONS, until_written
-from chalicelib.slots import EVENTS_CHOICES, event_items, read_slot_params, with_meta
+from chalicelib.services.listings import read_agendas
+from chalicelib.services.retry import DECISIONS, until_written
 
 MAX_SLOTS = 1000
-MAX_AGENDAS = 50
 BATCH_EVENTS = 33  # 3 writes per event: a transaction holds at most 100
 MAX_CHANGES = 2000  # events booked or cancelled by one call: about 61 transactions
 ACTIONS = ('book', 'unbook', 'update')
@@ -52,40 +50,16 @@ class Changes:
 
 # ---- reading the call --------------------------------------------------------------------------
 
-def _read_agendas(query: Payload) -> list[AgendaSpec]:
-    """`agendas=a,b` (required): events agendas, in the given order."""
-    slugs = list(dict.fromkeys(query.list('agendas', required=True) or []))
-    if not slugs and 'agendas' not in query.errors:
-        query.error('agendas', 'This field is required.')
-    if len(slugs) > MAX_AGENDAS:
-        query.error('agendas', f'Ensure this list has no more than {MAX_AGENDAS} agendas.')
-    if 'subscribed' in query.data:
-        query.read.add('subscribed')
-        query.error('subscribed', 'Subscriptions are not supported by this service: list the agendas.')
-    query.read.update(('guardian_external_id',))  # shared custody: no subscriptions here, nothing to narrow
-    query.check()
-    agendas, unknown = [], []
-    for slug in slugs:
-        agenda = store.get_agenda(slug) if SLUG_RE.match(slug) else None
-        if agenda is None or agenda.kind != 'events':
-            unknown.append(slug)
-        else:
-            agendas.append(agenda)
-    if unknown:
-        raise InvalidPayload({'agendas': [f'Unknown events agendas: {", ".join(unknown)}.']})
-    return agendas
-
-
-def _read_request(body: Payload, caller: Caller, slots_required: bool = False) -> tuple[list[str], BookingRequest]:
+def _read_request(body: Payload, client: str) -> tuple[list[str], BookingRequest]:
     """`slots` (a list or a comma-joined string; blank: none) and the §6.1 fields, with the
     user required: the call sets that user's bookings."""
-    slots = list(dict.fromkeys(body.list('slots', required=slots_required) or []))
+    slots = list(dict.fromkeys(body.list('slots') or []))
     if len(slots) > MAX_SLOTS:
         body.error('slots', f'Ensure this list has no more than {MAX_SLOTS} slots.')
     if not body.data.get('user_external_id'):
         body.error('user_external_id', 'This field is required.')
     body.read.update(('date_start', 'date_end', 'check_overlaps'))
-    return slots, read_booking_request(body, caller.client)
+    return slots, read_booking_request(body, client)
 
 
 def _range(agenda: AgendaSpec, p: Payload, request: BookingRequest, tz: ZoneInfo,
@@ -231,22 +205,9 @@ def _plan(wanted: list[EventRecord], held: list[Leg], cancellable) -> Changes:
                    to_cancel=[leg for leg in held if (leg.agenda, leg.event) not in wanted_keys and cancellable(leg)])
 
 
-def _clashes(spans: list[tuple[Any, Any, Any]]) -> list[tuple[Any, Any]]:
-    """The pairs of (key, start, end) that overlap (spec §9.11): their [start, end) intersect, and
-    an event without duration (end None) covers its start, found in one sweep by start time."""
-    ordered = sorted(spans, key=lambda span: span[1])
-    clashes = []
-    for index, (key, start, end) in enumerate(ordered):
-        for other, other_start, _ in ordered[index + 1:]:
-            if other_start > start and (end is None or other_start >= end):
-                break
-            clashes.append((key, other))
-    return clashes
-
-
 def _check_overlaps(records: list[EventRecord], agendas_named: bool) -> None:
     """`check_overlaps` (spec §6.4): no two requested events overlap."""
-    names = sorted({f'{r.agenda}@{r.slug}' if agendas_named else r.slug for pair in _clashes(
+    names = sorted({f'{r.agenda}@{r.slug}' if agendas_named else r.slug for pair in clashes(
         [(r, r.spec.start, r.end) for r in records]) for r in pair})
     if names:
         raise BadRequest(f'Some events occur at the same time: {", ".join(names)}')
@@ -254,24 +215,24 @@ def _check_overlaps(records: list[EventRecord], agendas_named: bool) -> None:
 
 # ---- events fillslots (spec §6.3, §6.4) -------------------------------------------------------
 
-def events_fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime, caller: Caller) -> dict[str, Any]:
+def events_fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> dict[str, Any]:
     """`POST /api/agenda/<agenda>/events/fillslots/`: the user's bookings on this agenda, in
     the range, become exactly `slots`."""
     agenda = events_agenda_or_404(agenda_slug)
-    return _events_fillslots([agenda], body, tz, now, caller, multi=False)
+    return _events_fillslots([agenda], body, tz, now, client, multi=False)
 
 
 def agendas_events_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime,
-                             caller: Caller) -> dict[str, Any]:
+                             client: str) -> dict[str, Any]:
     """`POST /api/agendas/events/fillslots/?agendas=a,b`: the same over several agendas, with
     `agenda@event` slots; only the listed agendas' bookings are cancelled."""
-    agendas = _read_agendas(query)
-    return _events_fillslots(agendas, body, tz, now, caller, multi=True)
+    agendas = read_agendas(query)
+    return _events_fillslots(agendas, body, tz, now, client, multi=True)
 
 
-def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, now: datetime, caller: Caller,
+def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, now: datetime, client: str,
                       multi: bool) -> dict[str, Any]:
-    slots, request = _read_request(body, caller)
+    slots, request = _read_request(body, client)
     check_overlaps = body.bool('check_overlaps')
     by_slug = {a.slug: a for a in agendas}
     sent: dict[Key, str] = {}  # each event as the client named it, for errors
@@ -308,69 +269,17 @@ def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, no
     return _run(changes, by_slug, events, request, tz, now, multi)
 
 
-# ---- several agendas' datetimes (spec §5.7) ---------------------------------------------------
-
-def agendas_datetimes(query: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
-    """`GET /api/agendas/datetimes/?agendas=a,b`: the events of several agendas, ids `agenda@event`,
-    by start time; with `check_overlaps`, each item lists the ids of the items it overlaps."""
-    min_places = query.int('min_places', default=1, minimum=1)
-    events = query.choice('events', EVENTS_CHOICES, default='future')
-    if query.bool('show_past_events') and events == 'future':
-        events = 'all'
-    check_overlaps = query.bool('check_overlaps')
-    query.read.update(('with_status',))
-    agendas = _read_agendas(query)
-    params = read_slot_params(query, tz)
-    data = []
-    for position, agenda in enumerate(agendas):
-        for item in event_items(agenda, params.for_agenda(agenda, tz, now, events), min_places, events, base_url,
-                                tz, now):
-            item.update(id=f'{agenda.slug}@{item["slug"]}', agenda_slug=agenda.slug, agenda_label=agenda.label)
-            data.append((item['datetime'], position, item))
-    data.sort(key=lambda entry: entry[:2])
-    items = [item for _, _, item in data]
-    if check_overlaps:  # local wall-clock texts order as the times do
-        overlapping: dict[str, set[str]] = {item['id']: set() for item in items}
-        for a, b in _clashes([(item['id'], item['datetime'], item['end_datetime'] or None) for item in items]):
-            overlapping[a].add(b)
-            overlapping[b].add(a)
-        for item in items:
-            item['overlaps'] = [other['id'] for other in items if other['id'] in overlapping[item['id']]]
-    return with_meta(items)
-
-
 # ---- recurring events (spec §6.5) -------------------------------------------------------------
 
-def recurring_events(query: Payload, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
-    """`GET /api/agendas/recurring-events/?agendas=a,b`: one item per (recurring event, weekday)
-    whose rule has not ended, ids `agenda@event:weekday`, by agenda, time of day, event and
-    weekday; `sort=day` orders them by weekday first."""
-    by_day = query.choice('sort', ('day',)) == 'day'
-    query.read.update(('user_external_id',))
-    agendas = _read_agendas(query)
-    today = now.astimezone(tz).date().isoformat()
-    items = []
-    for position, agenda in enumerate(agendas):
-        for record in store.list_events(agenda.slug):
-            spec = record.spec
-            if is_recurring_primary(spec) and not spec.cancelled and (spec.recurrence_end_date or '9') > today:
-                local = spec.start.astimezone(tz)
-                for item in recurring_items(agenda.slug, agenda.label, spec):
-                    order = ((item['weekday'], local.time(), position, spec.slug) if by_day
-                             else (position, local.time(), spec.slug, item['weekday']))
-                    items.append((order, item))
-    return {'data': [item for _, item in sorted(items, key=lambda entry: entry[0])]}
-
-
-def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime, caller: Caller) -> dict[str, Any]:
+def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> dict[str, Any]:
     """`POST /api/agendas/recurring-events/fillslots/?agendas=...&action=...` (the seed):
     `book` books every occurrence of the listed (event, weekday) pairs in the range, `unbook`
     cancels the user's bookings on them, `update` does both and cancels the user's bookings on
     the other recurring events' occurrences of these agendas in the range. Occurrences that
     cannot be booked (cancelled, outside the window) are left out; full ones are listed."""
     action = query.choice('action', ACTIONS, required=True)
-    agendas = _read_agendas(query)
-    slots, request = _read_request(body, caller)
+    agendas = read_agendas(query)
+    slots, request = _read_request(body, client)
     by_slug = {a.slug: a for a in agendas}
     pairs, invalid = set(), []
     for slot in slots:

@@ -7,22 +7,12 @@ from dataclasses import dataclass, field
 from datetime import time
 from typing import Any, Callable, Iterable
 
-from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.agendas import (
-    AgendaSpec,
-    DeskSpec,
-    EventSpec,
-    ExceptionSpec,
-    ExceptionsSourceSpec,
-    ExcludedPeriodSpec,
-    MeetingTypeSpec,
-    TimePeriodSpec,
-    exception_order,
-)
-from chalicelib.domain.events import EventRecord
-from chalicelib.models import (
+from chalicelib.domain.closures import exception_order, ExceptionSpec, ExceptionsSourceSpec
+from chalicelib.domain.specs import AgendaSpec, DeskSpec, EventSpec, ExcludedPeriodSpec, MeetingTypeSpec, TimePeriodSpec
+from chalicelib.domain.event_rules import EventRecord
+from chalicelib.store.models import (
     AGENDAS_PARTITION,
     CONFIG_PREFIX,
     EVENT_PREFIX,
@@ -37,7 +27,7 @@ from chalicelib.models import (
     TimePeriodException,
     agenda_pk,
 )
-from chalicelib.store.tables import MAX_TRANSACTION_ITEMS, _bind, _utc, _utc_key, with_transaction
+from chalicelib.store.tables import MAX_TRANSACTION_ITEMS, _bind, _utc, _utc_key, put_new, with_transaction
 
 log = logging.getLogger(__name__)
 MAX_TRANSACTION_BYTES = 3_000_000
@@ -101,18 +91,6 @@ def get_agenda(slug: str) -> AgendaSpec | None:
 def list_agendas() -> list[AgendaSpec]:
     _bind()
     return [_agenda_spec(item) for item in Agenda.by_gsi1.query(AGENDAS_PARTITION)]
-
-
-def create_agenda(spec: AgendaSpec) -> bool:
-    """Create the agenda's own item; False if the slug is taken."""
-    _bind()
-    try:
-        _agenda_item(spec).save(condition=Agenda.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == 'ConditionalCheckFailedException':
-            return False
-        raise
-    return True
 
 
 # ---- events -------------------------------------------------------------------------------
@@ -184,14 +162,7 @@ def _has_no_bookings():
 
 def create_event(agenda: str, spec: EventSpec) -> bool:
     """Create an event; False if its slug is taken in the agenda."""
-    _bind()
-    try:
-        _event_item(agenda, spec).save(condition=Event.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == 'ConditionalCheckFailedException':
-            return False
-        raise
-    return True
+    return put_new(_event_item(agenda, spec))
 
 
 def mark_event(agenda: str, slug: str, **flags: bool) -> None:
@@ -438,7 +409,7 @@ def _undo_each(ops: list[Operation]) -> None:
             log.exception('rollback step not undone (a booking holds the new state, or an outage)')
 
 
-def save_resources(resources: dict[str, dict[str, Any]]) -> list[Operation]:
+def plan_resources(resources: dict[str, dict[str, Any]]) -> list[Operation]:
     ops = []
     current = list_resources()
     for slug, value in resources.items():

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.errors import BadRequest, BusinessError, InvalidPayload, NotFound
 from chalicelib.parsing import Payload, is_blank, nesting_depth, to_int
-from chalicelib.domain.agendas import MAX_PLACES, AgendaSpec, DeskSpec, MeetingTypeSpec, local_text
-from chalicelib.domain.events import EventRecord, is_bookable, is_recurring_primary
-from chalicelib.domain.meetings import MeetingLeg
+from chalicelib.domain.specs import AgendaSpec, DeskSpec, local_text, MAX_PLACES, MeetingTypeSpec
+from chalicelib.domain.event_rules import EventRecord, is_bookable, is_recurring_primary
+from chalicelib.domain.meeting_slots import MeetingLeg
 from chalicelib.domain.places import Places, goes_to_waiting_list
 
 EVENTS_CHOICES = ('future', 'past', 'all')

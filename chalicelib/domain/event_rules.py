@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.agendas import AgendaSpec, EventSpec, local_text
+from chalicelib.domain.specs import AgendaSpec, EventSpec, local_text
 from chalicelib.domain.places import Places, can_take
 from chalicelib.domain.window import booking_window
 
@@ -126,3 +126,16 @@ def shrink_problem(record: EventRecord, new: EventSpec) -> str | None:
     if record.has_bookings and (new.recurrence_days or None) != (record.spec.recurrence_days or None):
         return f'event {record.slug} has bookings: its recurrence cannot change'
     return None
+
+
+def clashes(spans: list[tuple[Any, Any, Any]]) -> list[tuple[Any, Any]]:
+    """The pairs of (key, start, end) that overlap (spec §9.11): their [start, end) intersect, and
+    an event without duration (end None) covers its start, found in one sweep by start time."""
+    ordered = sorted(spans, key=lambda span: span[1])
+    clashes = []
+    for index, (key, start, end) in enumerate(ordered):
+        for other, other_start, _ in ordered[index + 1:]:
+            if other_start > start and (end is None or other_start >= end):
+                break
+            clashes.append((key, other))
+    return clashes

@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 
 from chalice import Chalice, Response
 
-from chalicelib import config, idempotency, store
-from chalicelib.auth import Caller, authenticate
+from chalicelib import config, store
+from chalicelib.web import idempotency
+from chalicelib.web.auth import Caller, authenticate
 from chalicelib.errors import ChronoError, InternalError, InvalidPayload, NotFound
-from chalicelib.idempotency import Answer
+from chalicelib.web.idempotency import Answer
 from chalicelib.parsing import Payload
 from chalicelib.store.tables import retryable_failure
 
