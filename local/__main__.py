@@ -1,4 +1,4 @@
-"""`make run`: the whole service on loopback, with demo data, until Ctrl-C."""
+"""`make run`: the whole service on loopback, with demo data, until Ctrl-C (or SIGTERM)."""
 from __future__ import annotations
 
 import json
@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+from typing import Callable
 
 from .stack import LocalStack
 
@@ -14,28 +15,50 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+def banner(url: str, dynamodb_endpoint: str, is_default: Callable[[str], bool], seconds: float) -> str:
+    """What `make run` prints once it answers. Credentials only when they are the stack's own local
+    defaults: a client's password or a signature key brought in the environment never reaches a terminal
+    or a log file."""
+    lines = [f'\nChrono booking API ready in {seconds:.1f} s: {url}/']
+    if is_default('CHRONO_API_CLIENTS'):
+        user, password = next(iter(json.loads(os.environ['CHRONO_API_CLIENTS']).items()))
+        lines.append(f'  API client (HTTP Basic): {user} / {password}')
+        curl = f'curl -u {user}:{password} {url}/api/agenda/'
+    else:
+        lines.append('  API clients: from CHRONO_API_CLIENTS (not shown)')
+        curl = f'curl -u USER:PASSWORD {url}/api/agenda/'
+    if is_default('CHRONO_SIGNATURE_KEYS'):
+        lines.append(f'  Publik signature keys: {os.environ["CHRONO_SIGNATURE_KEYS"]}')
+    else:
+        lines.append('  Publik signature keys: from CHRONO_SIGNATURE_KEYS (not shown)')
+    lines.append(f'  DynamoDB Local: {dynamodb_endpoint} (in memory: the data lasts as long as this process)')
+    lines.append(f'\nTry:\n  {curl}\n\nCtrl-C stops everything.')
+    return '\n'.join(lines)
+
+
 def main() -> int:
     port = int(os.environ.get('PORT') or 8000)
     started = time.monotonic()
     stack = LocalStack(port=port)
-    # SIGTERM (and Ctrl-C) stop everything: DynamoDB Local is a child process we must not orphan.
+    # Our own handlers for both: DynamoDB Local is a child process we must not orphan, and a shell
+    # starts a background job (`make run &`, nohup, CI runners) with SIGINT ignored, which Python keeps.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         stack.start()
         from . import demo
         demo.load()
-        user, password = next(iter(json.loads(os.environ['CHRONO_API_CLIENTS']).items()), ('?', '?'))
-        url = stack.url
-        print(f'\nChrono booking API ready in {time.monotonic() - started:.1f} s: {url}/', flush=True)
-        print(f'  API client (HTTP Basic): {user} / {password}')
-        print(f'  Publik signature keys: {os.environ["CHRONO_SIGNATURE_KEYS"]}')
-        print(f'  DynamoDB Local: {stack.dynamodb.endpoint} (in memory: the data lasts as long as this process)')
-        print(f'\nTry:\n  curl -u {user}:{password} {url}/api/agenda/\n\nCtrl-C stops everything.', flush=True)
+        stack.serve()  # the port opens on a loaded stack
+        print(banner(stack.url, stack.dynamodb.endpoint, stack.is_default, time.monotonic() - started), flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        print('\nStopping...', flush=True)
+        pass
     finally:
+        # A second Ctrl-C must not cut the stop short (and leave DynamoDB Local running).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print('\nStopping...', flush=True)
         stack.stop()
     return 0
 

@@ -54,9 +54,14 @@ class DynamoDBLocal:
         self.stop()
         raise RuntimeError('DynamoDB Local did not start in time')
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """Ask it to go, without waiting (`stop()` waits): the JVM takes the longest to stop."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
+
+    def stop(self) -> None:
+        if self.process:
+            self.terminate()
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -1,5 +1,6 @@
 """The whole service on loopback: DynamoDB Local (tables), moto server (SQS), the API and
-the callback worker. `make run` and the HTTP tests start it the same way."""
+the callback worker. `make run` and the HTTP tests start it the same way: `start()` the engines,
+load what should be there, then `serve()` opens the port (no client sees a half-loaded stack)."""
 from __future__ import annotations
 
 import logging
@@ -16,6 +17,9 @@ LOCAL_DEFAULTS = {
     'CHRONO_SIGNATURE_KEYS': '{"demo.localhost": "demo"}',
     'CHRONO_TABLE': 'chrono-local',
     'CHRONO_CALLBACK_QUEUE': 'chrono-local-callbacks',
+    # The demo client owns the loopback receivers (`python -m local.receiver`); no callback is sent
+    # unless CHRONO_CALLBACK_HOSTS also lists the host (README, "Watch one arrive").
+    'CHRONO_CALLBACK_OWNERS': '{"demo": ["127.0.0.1:*", "localhost:*"]}',
 }
 
 
@@ -48,13 +52,20 @@ class LocalStack:
         store.create_table()
         import boto3
         boto3.client('sqs').create_queue(QueueName=config.settings().callback_queue_name)
+        return self
 
+    def serve(self) -> 'LocalStack':
+        """Open the port and start the callback worker."""
         import app as chrono
         from .server import ServerThread
         self.server = ServerThread(chrono.app, port=self.port).start()
         self.worker = threading.Thread(target=self._work, name='callback-worker', daemon=True)
         self.worker.start()
         return self
+
+    def is_default(self, name: str) -> bool:
+        """Whether a variable holds this stack's own local default (not a value the caller brought)."""
+        return name in self.defaults and os.environ.get(name) == self.defaults[name]
 
     @property
     def url(self) -> str:
@@ -72,21 +83,29 @@ class LocalStack:
                 if not pump(wait_seconds=1):
                     self._stop.wait(0.2)
             except Exception:  # noqa: BLE001 - the loop outlives a failed batch; the message comes back
+                if self._stop.is_set():
+                    return  # the engines are going away under it
                 logging.getLogger(__name__).exception('callback worker batch failed')
                 self._stop.wait(1)
 
     def stop(self) -> None:
+        """Everything goes within a few seconds (the HTTP tests allow 5), DynamoDB Local included."""
         self._stop.set()
         if self.server:
             self.server.stop()
         if self.worker:
-            self.worker.join(timeout=5)
+            self.worker.join(timeout=3)  # a long poll of 1 s; a delivery in flight is abandoned (all in memory)
+        self.dynamodb.terminate()  # the slowest to go: it goes while moto stops
         if self.moto:
             self.moto.stop()
         self.dynamodb.stop()
 
     def __enter__(self) -> 'LocalStack':
-        return self.start()
+        try:
+            return self.start().serve()
+        except BaseException:
+            self.stop()
+            raise
 
     def __exit__(self, *exc) -> None:
         self.stop()

@@ -8,6 +8,7 @@ reads it. Behind REST, the signature check falls back to rebuilding the query (R
 """
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any, Callable
 from urllib.parse import parse_qsl
@@ -79,10 +80,12 @@ def to_rest_event(event: dict[str, Any], routes: dict[str, Any]) -> dict[str, An
 
 
 def http_api_handler(app: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
-    """The Lambda handler for an HTTP API / function URL; REST events pass through unchanged."""
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if event.get('version') != '2.0':
-            return app(event, context)
+    """The Lambda handler for an HTTP API / function URL; REST events pass through unchanged.
+
+    `make run` and the HTTP tests serve through this same handler (local/server.py), so every
+    answer below (HEAD, unrouted methods, unknown paths) is the deployed one by construction.
+    """
+    def answer(event: dict[str, Any], context: Any) -> dict[str, Any]:
         rest_event = to_rest_event(event, app.routes)
         if rest_event is None:
             # Unlike API Gateway REST (403 "Missing Authentication Token"), an unknown path gets Chrono's 404.
@@ -92,6 +95,31 @@ def http_api_handler(app: Callable[[dict, Any], dict]) -> Callable[[dict, Any], 
         headers = dict(response.get('headers') or {})
         for name, values in (response.pop('multiValueHeaders', None) or {}).items():
             headers[name] = ', '.join(values)  # payload 2.0 has no multi-value headers
+        for name in [n for n in headers if n.lower() == 'allow']:
+            allowed = [m.strip() for m in headers[name].split(',')]
+            if 'GET' in allowed and 'HEAD' not in allowed:
+                headers[name] = ', '.join(allowed + ['HEAD'])  # HEAD is served wherever GET is (below)
         response['headers'] = headers
         return response
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if event.get('version') != '2.0':
+            return app(event, context)
+        http = event.get('requestContext', {}).get('http', {})
+        if http.get('method') != 'HEAD':
+            return answer(event, context)
+        # HEAD is GET without the body, as Chrono (Django) answers it: same status and headers, the
+        # GET's Content-Length, no body; Chalice alone would answer 405 (routes declare GET only).
+        as_get = {**event, 'requestContext': {**event['requestContext'], 'http': {**http, 'method': 'GET'}}}
+        response = answer(as_get, context)
+        return {**response, 'body': '', 'isBase64Encoded': False,
+                'headers': {**response['headers'], 'Content-Length': str(len(body_bytes(response)))}}
     return handler
+
+
+def body_bytes(response: dict[str, Any]) -> bytes:
+    """The bytes a client receives for a Lambda answer's body."""
+    body = response.get('body') or ''
+    if response.get('isBase64Encoded'):
+        return base64.b64decode(body)
+    return body.encode('utf-8') if isinstance(body, str) else bytes(body)

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -18,6 +19,7 @@ import requests
 
 from chalicelib.signature import sign_query
 from tests.conftest import ROOT
+from tests.http.wire import exchange
 
 KEYS = {'wcs.example.org': 'wcs-key', 'lingo.example.org': 'lingo-key'}
 
@@ -28,34 +30,122 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_service(extra_env: dict[str, str]) -> tuple[subprocess.Popen, str, int]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(('AWS_', 'CHRONO_'))}
-    env.update(PORT=str(port), PYTHONUNBUFFERED='1', **extra_env)
-    process = subprocess.Popen([sys.executable, '-m', 'local'], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    output = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        output.append(line)
-        if 'Ctrl-C stops everything' in line:
-            banner = ''.join(output)
-            # Keep reading what it prints: a full pipe would block the service on its next print (its stop too).
-            threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
-            return process, banner, port
-    process.kill()
-    raise AssertionError('the local service did not start:\n' + ''.join(output))
+def read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ''  # ended meanwhile
+
+
+def live_members(group: int) -> list[str]:
+    """The processes of a process group still running: a zombie waiting to be reaped is not, but a
+    killed JVM shows its main thread as a zombie while its other threads still hold its sockets."""
+    members = []
+    for entry in Path('/proc').iterdir():
+        if not entry.name.isdigit():
+            continue
+        stat = read(entry / 'stat')
+        if not stat or int(stat.rsplit(')', 1)[1].split()[2]) != group:
+            continue
+        try:
+            tasks = [read(task / 'stat') for task in (entry / 'task').iterdir()]
+        except OSError:
+            continue  # ended meanwhile
+        if any(task and task.rsplit(')', 1)[1].split()[0] not in 'ZX' for task in tasks):
+            members.append(f'{entry.name} {stat[stat.index("(") + 1:stat.rindex(")")]}')
+    return members
+
+
+class Service:
+    """`python -m local` started as a shell starts a background job (`make run &`, nohup, CI runners):
+    SIGINT ignored, which the child inherits through exec. In a process group of its own, so that a stop
+    that times out kills it with DynamoDB Local, its child: a failed run leaves no process behind."""
+
+    def __init__(self, extra_env: dict[str, str]) -> None:
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(('AWS_', 'CHRONO_'))}
+        env.update(PORT=str(self.port), PYTHONUNBUFFERED='1', **extra_env)
+        # As a shell does for a background job: ignored in the parent at fork, so ignored in the child
+        # (no preexec_fn: it is unsafe with threads, and pytest runs some).
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            self.process = subprocess.Popen([sys.executable, '-m', 'local'], cwd=ROOT, env=env, text=True,
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        self.output: list[str] = []
+        self.ready = threading.Event()
+        # Read all it prints: a full pipe would block the service on its next print (its stop too).
+        threading.Thread(target=self._read, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f'http://127.0.0.1:{self.port}'
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.output.append(line)
+            if 'Ctrl-C stops everything' in line:
+                self.ready.set()
+        self.ready.set()  # it ended
+
+    def wait_ready(self, timeout: float = 120) -> str:
+        self.ready.wait(timeout)
+        banner = ''.join(self.output)
+        if 'Ctrl-C stops everything' not in banner:
+            self.kill()
+            raise AssertionError('the local service did not start:\n' + banner)
+        return banner
+
+    def stop(self, how: signal.Signals = signal.SIGINT, timeout: float = 5) -> int:
+        """Politely; if that times out, the whole group is killed and the test fails."""
+        self.process.send_signal(how)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f'python -m local did not stop within {timeout} s of {how.name}: killed') from None
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+
+    def left(self, within: float = 5) -> list[str]:
+        """What still runs of the service's group (DynamoDB Local included), after `within` seconds at most."""
+        deadline = time.monotonic() + within
+        while (members := live_members(self.process.pid)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return members
+
+
+@pytest.fixture
+def launch():
+    """Start services for one test; whatever the test's outcome, none is left running after it."""
+    started: list[Service] = []
+
+    def start(extra_env: dict[str, str] | None = None) -> Service:
+        started.append(Service(extra_env or {}))
+        return started[-1]
+    yield start
+    for one in started:
+        if one.process.poll() is None:
+            one.kill()
+        assert one.left() == []
 
 
 @pytest.fixture(scope='module')
 def service():
-    process, banner, port = start_service({'CHRONO_SIGNATURE_KEYS': json.dumps(KEYS)})
-    yield f'http://127.0.0.1:{port}', banner
-    process.send_signal(signal.SIGINT)
-    process.wait(timeout=30)
+    started = Service({'CHRONO_SIGNATURE_KEYS': json.dumps(KEYS)})
+    try:
+        banner = started.wait_ready()
+        yield f'http://127.0.0.1:{started.port}', banner
+    finally:
+        if started.process.poll() is None:
+            assert started.stop() == 0
+        assert started.left() == []
 
 
 def signed(url_path: str, query: str, orig: str = 'wcs.example.org') -> str:
@@ -68,6 +158,58 @@ def test_banner_tells_the_url_the_credentials_and_a_curl_command(service):
     assert 'ready' in banner and f'{base}/' in banner
     assert 'API client (HTTP Basic): demo / demo' in banner
     assert f'curl -u demo:demo {base}/api/agenda/' in banner
+    # The keys came from the environment (the fixture's): not printed.
+    assert '  Publik signature keys: from CHRONO_SIGNATURE_KEYS (not shown)\n' in banner
+    assert 'wcs-key' not in banner and 'lingo-key' not in banner
+
+
+def banner_for(monkeypatch, **environ: str) -> str:
+    from local.__main__ import banner
+    from local.stack import LocalStack
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    return banner('http://127.0.0.1:8000', 'http://127.0.0.1:9999', LocalStack().is_default, 1.25)
+
+
+def test_banner_prints_make_runs_own_local_credentials(monkeypatch):
+    from local.stack import LOCAL_DEFAULTS
+    assert banner_for(monkeypatch, **LOCAL_DEFAULTS) == '''
+Chrono booking API ready in 1.2 s: http://127.0.0.1:8000/
+  API client (HTTP Basic): demo / demo
+  Publik signature keys: {"demo.localhost": "demo"}
+  DynamoDB Local: http://127.0.0.1:9999 (in memory: the data lasts as long as this process)
+
+Try:
+  curl -u demo:demo http://127.0.0.1:8000/api/agenda/
+
+Ctrl-C stops everything.'''
+
+
+def test_banner_never_prints_credentials_from_the_environment(monkeypatch):
+    text = banner_for(monkeypatch, CHRONO_API_CLIENTS='{"alice": "pa55-w0rd", "demo": "demo"}',
+                      CHRONO_SIGNATURE_KEYS='{"wcs.example.org": "k3y-secret"}')
+    assert text == '''
+Chrono booking API ready in 1.2 s: http://127.0.0.1:8000/
+  API clients: from CHRONO_API_CLIENTS (not shown)
+  Publik signature keys: from CHRONO_SIGNATURE_KEYS (not shown)
+  DynamoDB Local: http://127.0.0.1:9999 (in memory: the data lasts as long as this process)
+
+Try:
+  curl -u USER:PASSWORD http://127.0.0.1:8000/api/agenda/
+
+Ctrl-C stops everything.'''
+
+
+def test_curl_i_on_make_run_gives_headers_and_no_body(service):
+    """`curl -I`: the status and headers of the GET, its Content-Length, and not one byte more."""
+    base, _ = service
+    port = int(base.rsplit(':', 1)[1])
+    demo = {'Authorization': 'Basic ZGVtbzpkZW1v'}
+    for target, headers, status in (('/api/agenda/', demo, 200), ('/api/agenda/piscine/', demo, 200),
+                                    ('/api/agenda/', {}, 401), ('/nothing/', {}, 404), ('/api/import/', demo, 405)):
+        got, answer_headers, body = exchange(port, 'HEAD', target, headers)
+        _, _, get_body = exchange(port, 'GET', target, headers)
+        assert (got, body, answer_headers['content-length']) == (status, b'', str(len(get_body))), target
 
 
 def test_demo_agendas_are_listed_with_the_keys_clients_read(service):
@@ -230,7 +372,7 @@ def test_a_wcs_appointment_workflow_over_signed_calls(service):
     assert next(i for i in again['data'] if i['id'] == first['id'])['disabled'] is False
 
 
-def test_make_run_delivers_a_cancel_callback_for_real():
+def test_make_run_delivers_a_cancel_callback_for_real(launch):
     """The README's recipe: make run with a loopback callback host and its key; an agent cancel
     reaches the receiver, signed, through the local worker (SQS on moto, then the app's handler)."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -250,12 +392,11 @@ def test_make_run_delivers_a_cancel_callback_for_real():
     receiver = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
     Thread(target=receiver.serve_forever, daemon=True).start()
     keys = {'demo.localhost': 'demo', '127.0.0.1': 'demo'}
-    # CHRONO_CALLBACK_OWNERS given here until make run's own default ({"demo": ["127.0.0.1:*", ...]}) lands.
-    process, _, port = start_service({'CHRONO_CALLBACK_HOSTS': '127.0.0.1', 'CHRONO_ORIG': 'chrono.localhost',
-                                      'CHRONO_SIGNATURE_KEYS': json.dumps(keys),
-                                      'CHRONO_CALLBACK_OWNERS': json.dumps({'demo': ['127.0.0.1:*']})})
+    started = launch({'CHRONO_CALLBACK_HOSTS': '127.0.0.1', 'CHRONO_ORIG': 'chrono.localhost',
+                      'CHRONO_SIGNATURE_KEYS': json.dumps(keys)})
     try:
-        base = f'http://127.0.0.1:{port}'
+        started.wait_ready()
+        base = started.url
         listing = requests.get(f'{base}/api/agenda/piscine/datetimes/', auth=('demo', 'demo'), timeout=10).json()
         hook = f'http://127.0.0.1:{receiver.server_address[1]}/hooks/cancel/'
         booking = requests.post(listing['data'][0]['api']['fillslot_url'], auth=('demo', 'demo'), timeout=10,
@@ -269,20 +410,56 @@ def test_make_run_delivers_a_cancel_callback_for_real():
         assert [path.split('?')[0] for path in received] == ['/hooks/cancel/']
         caller = verify_raw(received[0].split('?', 1)[1], {'chrono.localhost': 'demo'}, datetime.now(timezone.utc))
         assert caller.orig == 'chrono.localhost'
+        assert started.stop() == 0
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
         receiver.shutdown()
 
 
-def test_ctrl_c_stops_everything_and_leaves_no_process_behind():
-    process, banner, port = start_service({})
-    ddb_port = int(re.search(r'DynamoDB Local: http://127\.0\.0\.1:(\d+)', banner).group(1))
-    assert requests.get(f'http://127.0.0.1:{port}/api/agenda/', auth=('demo', 'demo'), timeout=10).status_code == 200
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=30) == 0
-    for closed in (port, ddb_port):
+def dynamodb_port(banner: str) -> int:
+    return int(re.search(r'DynamoDB Local: http://127\.0\.0\.1:(\d+)', banner).group(1))
+
+
+def running_programs(started: Service) -> list[str]:
+    return sorted(member.split(' ', 1)[1].rstrip('0123456789.') for member in started.left(within=0))
+
+
+def assert_closed(*ports: int) -> None:
+    for port in ports:
         with pytest.raises(OSError):
-            socket.create_connection(('127.0.0.1', closed), timeout=1).close()
-    java = subprocess.run(['pgrep', '-f', f'DynamoDBLocal.jar.*-port {ddb_port}'], capture_output=True, text=True)
-    assert java.stdout.strip() == ''
+            socket.create_connection(('127.0.0.1', port), timeout=1).close()
+
+
+@pytest.mark.parametrize('how', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
+def test_the_port_opens_on_the_demo_data_and_a_signal_stops_everything_even_with_sigint_ignored(launch, how):
+    """Started as a background job (SIGINT ignored): the first answer the port ever gives already lists
+    the demo agendas; SIGINT or SIGTERM stops the service within 5 s, DynamoDB Local included."""
+    started = launch()
+    first = None
+    deadline = time.monotonic() + 120
+    while first is None and time.monotonic() < deadline and started.process.poll() is None:
+        try:
+            first = requests.get(f'{started.url}/api/agenda/', auth=('demo', 'demo'), timeout=10)
+        except requests.ConnectionError:
+            time.sleep(0.01)
+    banner = started.wait_ready()
+    assert first is not None and first.status_code == 200
+    assert sorted(agenda['slug'] for agenda in first.json()['data']) == ['passeports', 'piscine']
+    assert running_programs(started) == ['java', 'python']  # the service and DynamoDB Local, in their group
+    asked = time.monotonic()
+    assert started.stop(how, timeout=5) == 0
+    assert time.monotonic() - asked < 5
+    assert started.left(within=0) == []
+    assert_closed(started.port, dynamodb_port(banner))
+
+
+def test_a_stop_that_times_out_kills_the_service_and_dynamodb_local(launch):
+    """A service that does not stop when asked (here: frozen) is killed with its whole group."""
+    started = launch()
+    banner = started.wait_ready()
+    assert running_programs(started) == ['java', 'python']
+    os.kill(started.process.pid, signal.SIGSTOP)
+    with pytest.raises(AssertionError, match='did not stop within 1 s of SIGINT: killed'):
+        started.stop(timeout=1)
+    assert started.process.returncode == -signal.SIGKILL
+    assert started.left() == []
+    assert_closed(started.port, dynamodb_port(banner))
