@@ -12,6 +12,7 @@ from chalicelib import config
 from chalicelib.services import (agendas, agent, booking, booking_changes, bulk_booking, callbacks, events, listings,
                                  transfer)
 from chalicelib.web import api as web
+from chalicelib.web import render
 from chalicelib.web.api import Api, Call
 from chalicelib.web.gateway import http_api_handler
 from chalicelib.web.logs import configure as configure_logs
@@ -24,87 +25,87 @@ api = Api(app)
 
 # ---- agendas (spec §4, design.md §3.4) ---------------------------------------------------
 
-@api.route('/api/agenda', methods=('GET',))
+@api.route('/api/agenda', methods=('GET',), render=render.agendas)
 def agenda_list(call: Call):
-    return {'data': agendas.list_agendas(call.query, call.base_url, call.tz, call.now)}
+    return agendas.list_agendas(call.query, call.tz, call.now)
 
 
-@api.route('/api/agenda', methods=('POST',))
+@api.route('/api/agenda', methods=('POST',), render=render.agenda)
 def agenda_create(call: Call):
-    return {'data': agendas.create_agenda(call.body, call.base_url, call.tz, call.now)}
+    return agendas.create_agenda(call.body, call.tz, call.now)
 
 
-@api.route('/api/agenda/{agenda}', methods=('GET',))
+@api.route('/api/agenda/{agenda}', methods=('GET',), render=render.agenda)
 def agenda_detail(call: Call, agenda: str):
-    return {'data': agendas.get_agenda(agenda, call.base_url)}
+    return agendas.get_agenda(agenda)
 
 
 # ---- meetings configuration (spec §5.3-5.5) -----------------------------------------------
 
-@api.route('/api/agenda/{agenda}/meetings', methods=('GET',))
+@api.route('/api/agenda/{agenda}/meetings', methods=('GET',), render=render.meeting_types)
 def meeting_types(call: Call, agenda: str):
-    return {'data': agendas.meeting_types(agenda, call.base_url)}
+    return agendas.meeting_types(agenda)
 
 
-@api.route('/api/agenda/{agenda}/meetings/{meeting_type}', methods=('GET',))
+@api.route('/api/agenda/{agenda}/meetings/{meeting_type}', methods=('GET',), render=render.meeting_type)
 def meeting_type(call: Call, agenda: str, meeting_type: str):
-    return {'data': agendas.meeting_type(agenda, meeting_type, call.base_url)}
+    return agendas.meeting_type(agenda, meeting_type)
 
 
-@api.route('/api/agenda/{agenda}/meetings/{meeting_type}/datetimes', methods=('GET',))
+@api.route('/api/agenda/{agenda}/meetings/{meeting_type}/datetimes', methods=('GET',), render=render.meeting_datetimes)
 def meeting_datetimes(call: Call, agenda: str, meeting_type: str):
-    return listings.meeting_datetimes(agenda, meeting_type, call.query, call.base_url, call.tz, call.now)
+    return listings.meeting_datetimes(agenda, meeting_type, call.query, call.tz, call.now)
 
 
-@api.route('/api/agenda/{agenda}/desks', methods=('GET',))
+@api.route('/api/agenda/{agenda}/desks', methods=('GET',), render=render.desks)
 def desks(call: Call, agenda: str):
-    return {'data': agendas.desks(agenda)}
+    return agendas.desks(agenda)
 
 
-@api.route('/api/agenda/{agenda}/resources', methods=('GET',))
+@api.route('/api/agenda/{agenda}/resources', methods=('GET',), render=render.resources)
 def resources(call: Call, agenda: str):
-    return {'data': agendas.resources(agenda)}
+    return agendas.resources(agenda)
 
 
-@api.route('/api/agenda/{agenda}/shared-resources', methods=('GET',))
+@api.route('/api/agenda/{agenda}/shared-resources', methods=('GET',), render=render.resources)
 def shared_resources(call: Call, agenda: str):
-    return {'data': agendas.resources(agenda)}
+    return agendas.resources(agenda)
 
 
 # ---- events datetimes and status (spec §5.2, §7.1-7.2) -------------------------------------
 
-@api.route('/api/agenda/{agenda}/datetimes', methods=('GET',))
+@api.route('/api/agenda/{agenda}/datetimes', methods=('GET',), render=render.datetimes)
 def datetimes(call: Call, agenda: str):
-    return listings.datetimes(agenda, call.query, call.base_url, call.tz, call.now)
+    return listings.datetimes(agenda, call.query, call.tz, call.now)
 
 
-@api.route('/api/agenda/{agenda}/status/{event}', methods=('GET',))
+@api.route('/api/agenda/{agenda}/status/{event}', methods=('GET',), render=render.status)
 def event_status(call: Call, agenda: str, event: str):
-    return listings.status(agenda, event, call.base_url, call.tz, call.now)
+    return listings.status(agenda, event)
 
 
-@api.route('/api/agenda/{agenda}/bookings/{event}', methods=('GET',))
+@api.route('/api/agenda/{agenda}/bookings/{event}', methods=('GET',), render=render.event_bookings)
 def event_bookings(call: Call, agenda: str, event: str):
-    return {'data': listings.event_bookings(agenda, event, call.query)}
+    return listings.event_bookings(agenda, event, call.query)
 
 
 # ---- booking (the seed document; spec §6.1-6.2) ---------------------------------------------
 
-@api.route('/api/agenda/{agenda}/fillslot/{slot}', methods=('POST',))
+@api.route('/api/agenda/{agenda}/fillslot/{slot}', methods=('POST',), render=render.booked)
 def fillslot(call: Call, agenda: str, slot: str):
-    return booking.fillslot(agenda, slot, call.body, call.base_url, call.tz, call.now, call.caller.client)
+    return booking.fillslot(agenda, slot, call.body, call.tz, call.now, call.caller.client)
 
 
-@api.route('/api/agenda/{agenda}/fillslots', methods=('POST',))
+@api.route('/api/agenda/{agenda}/fillslots', methods=('POST',), render=render.booked)
 def fillslots(call: Call, agenda: str):
-    return booking.fillslots(agenda, call.body, call.base_url, call.tz, call.now, call.caller.client)
+    return booking.fillslots(agenda, call.body, call.tz, call.now, call.caller.client)
 
 
 # ---- a booking's lifecycle (spec §8.3, §8.5-8.8) ---------------------------------------------
 
-@api.route('/api/booking/{booking_id}', methods=('GET',))
+@api.route('/api/booking/{booking_id}', methods=('GET',), render=render.booking)
 def booking_detail(call: Call, booking_id: str):
-    return booking.get_booking(booking_id, call.base_url, call.tz)
+    return booking.get_booking(booking_id)
 
 
 @api.route('/api/booking/{booking_id}/cancel', methods=('POST',))
@@ -144,63 +145,63 @@ def booking_anonymize(call: Call, booking_id: str):
     return booking_changes.anonymize_booking(booking_id, call.now)
 
 
-@api.route('/api/booking/{booking_id}/ics', methods=('GET',))
+@api.route('/api/booking/{booking_id}/ics', methods=('GET',), render=render.ics)
 def booking_ics(call: Call, booking_id: str):
     return listings.booking_ics(booking_id, call.tz, call.now)
 
 
-@api.route('/api/bookings', methods=('GET',))
+@api.route('/api/bookings', methods=('GET',), render=render.user_bookings)
 def user_bookings(call: Call):
-    return listings.user_bookings(call.query, call.base_url, call.tz)
+    return listings.user_bookings(call.query, call.tz)
 
 
-@api.route('/api/bookings/ics', methods=('GET',))
+@api.route('/api/bookings/ics', methods=('GET',), render=render.ics)
 def user_bookings_ics(call: Call):
     return listings.user_bookings_ics(call.query, call.tz, call.now)
 
 
 # ---- several events at once (spec §5.7, §6.3-6.5) ------------------------------------------
 
-@api.route('/api/agenda/{agenda}/events/fillslots', methods=('POST',))
+@api.route('/api/agenda/{agenda}/events/fillslots', methods=('POST',), render=render.bulk)
 def events_fillslots(call: Call, agenda: str):
     return bulk_booking.events_fillslots(agenda, call.body, call.tz, call.now, call.caller.client)
 
 
-@api.route('/api/agendas/events/fillslots', methods=('POST',))
+@api.route('/api/agendas/events/fillslots', methods=('POST',), render=render.bulk)
 def agendas_events_fillslots(call: Call):
     return bulk_booking.agendas_events_fillslots(call.query, call.body, call.tz, call.now, call.caller.client)
 
 
-@api.route('/api/agendas/datetimes', methods=('GET',))
+@api.route('/api/agendas/datetimes', methods=('GET',), render=render.agendas_datetimes)
 def agendas_datetimes(call: Call):
-    return listings.agendas_datetimes(call.query, call.base_url, call.tz, call.now)
+    return listings.agendas_datetimes(call.query, call.tz, call.now)
 
 
-@api.route('/api/agendas/recurring-events', methods=('GET',))
+@api.route('/api/agendas/recurring-events', methods=('GET',), render=render.recurring_events)
 def recurring_events(call: Call):
     return listings.recurring_events(call.query, call.tz, call.now)
 
 
-@api.route('/api/agendas/recurring-events/fillslots', methods=('POST',))
+@api.route('/api/agendas/recurring-events/fillslots', methods=('POST',), render=render.bulk)
 def recurring_fillslots(call: Call):
     return bulk_booking.recurring_fillslots(call.query, call.body, call.tz, call.now, call.caller.client)
 
 
 # ---- events (spec §7.4) ------------------------------------------------------------------
 
-@api.route('/api/agenda/{agenda}/event', methods=('POST',))
+@api.route('/api/agenda/{agenda}/event', methods=('POST',), render=render.event)
 def event_create(call: Call, agenda: str):
-    return {'data': events.create_event(agenda, call.body, call.base_url, call.tz, call.now)}
+    return events.create_event(agenda, call.body, call.tz, call.now)
 
 
-@api.route('/api/agenda/{agenda}/event/{event}', methods=('GET',))
+@api.route('/api/agenda/{agenda}/event/{event}', methods=('GET',), render=render.event)
 def event_detail(call: Call, agenda: str, event: str):
-    return {'data': events.get_event(agenda, event, call.base_url, call.tz, call.now)}
+    return events.get_event(agenda, event)
 
 
-@api.route('/api/agenda/{agenda}/event/{event}', methods=('PATCH',))
+@api.route('/api/agenda/{agenda}/event/{event}', methods=('PATCH',), render=render.event)
 def event_update(call: Call, agenda: str, event: str):
-    return {'data': events.update_event(agenda, event, call.body, call.base_url, call.tz, call.now)}
+    return events.update_event(agenda, event, call.body, call.tz, call.now)
 
 
 @api.route('/api/agenda/{agenda}/event/{event}', methods=('DELETE',))
@@ -237,9 +238,9 @@ def booking_agent_cancel(call: Call, booking_id: str):
     return agent.cancel_booking(booking_id, call.now, call.host)
 
 
-@api.route('/api/callbacks/failed', methods=('GET',))
+@api.route('/api/callbacks/failed', methods=('GET',), render=render.failed_callbacks)
 def callbacks_failed(call: Call):
-    return {'data': callbacks.failed_list()}
+    return callbacks.failed_list()
 
 
 @api.route('/api/callbacks/failed/redrive', methods=('POST',))

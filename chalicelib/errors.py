@@ -1,8 +1,9 @@
 """Chrono's error convention (spec chrono-api.md §1.4, design.md §3.5), in one place.
 
-Every refusal is one of these exceptions; `http.py` renders them. Business refusals are
-HTTP 200 with a non-zero `err` (w.c.s. reads `err`, not the status), bad input is 400,
-unknown objects 404, and every body carries `err`, `err_class` and `err_desc`.
+Every refusal is one of these exceptions, each a kind: a business refusal (`err` != 0), bad input,
+an unknown object, an authentication failure... Their HTTP statuses are the edge's to choose
+(`web/api.py` STATUSES): a business refusal is HTTP 200 (w.c.s. reads `err`, not the status), bad
+input 400, an unknown object 404; every body carries `err`, `err_class` and `err_desc`.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 
 
 class ChronoError(Exception):
-    status = 200
     err = 1
     retryable = False  # "try again later": an idempotent retry must run again, not replay it
 
@@ -42,21 +42,19 @@ class Busy(BusinessError):
 
 
 class PartlyDone(BusinessError):
-    """A call over many events stopped part-way: the body also says what was done (each event's
-    change is whole, and running the call again completes it)."""
+    """A call over many events stopped part-way: the answer also says what was done (`done`, a
+    result the web layer renders beside the error's keys; each event's change is whole, and running
+    the call again completes it)."""
 
-    def __init__(self, cause: ChronoError, done: dict[str, Any]) -> None:
+    def __init__(self, cause: ChronoError, done: Any) -> None:
         super().__init__(cause.err_class, cause.err_desc)
+        self.cause = cause  # its kind is the answer's (a 503 stays a 503, a retryable cause stays so)
         self.done = done
-        self.status = cause.status  # a 503 stays a 503, and a retryable cause stays so (never kept for a replay)
-        self.retryable = getattr(cause, 'retryable', False)
-
-    def body(self) -> dict[str, Any]:
-        return {**self.done, **super().body()}
+        self.retryable = cause.retryable
 
 
 class BadRequest(ChronoError):
-    status = 400
+    """Input the API cannot take."""
 
 
 class InvalidPayload(BadRequest):
@@ -65,35 +63,30 @@ class InvalidPayload(BadRequest):
 
 
 class NotFound(ChronoError):
-    status = 404
+    """An agenda, event or booking that does not exist."""
 
 
 class Unauthorized(ChronoError):
-    status = 401
+    """No valid credentials or signature."""
 
 
 class InternalError(ChronoError):
     """Our fault (a bug, an outage): still in Chrono's shape, never with details."""
 
-    status = 500
-
 
 class Conflict(ChronoError):
-    status = 409
+    """The same request is still running (an idempotency key)."""
 
 
 class Unprocessable(ChronoError):
     """Well-formed but unusable: an idempotency key reused for another request (IETF draft
     httpapi-idempotency-key-header: 422)."""
 
-    status = 422
-
 
 class Unavailable(ChronoError):
     """DynamoDB still throttled or unreachable after the retries: nothing was decided, the
     client may retry (HTTP 503, as a front door answers an overloaded function)."""
 
-    status = 503
     retryable = True
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime, time, timezone
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -240,12 +240,12 @@ def _slug_or_derived(p: Payload, label: str | None) -> str | None:
     return slug
 
 
-def read_agenda(data: Any, tz: ZoneInfo, path: str = '', categories: dict[str, str] | None = None,
-                now: datetime | None = None, budget: closures.Budget | None = None) -> AgendaSpec:
+def read_agenda(data: Any, tz: ZoneInfo, path: str = '', categories: dict[str, str] | None = None, *,
+                now: datetime, budget: closures.Budget | None = None) -> AgendaSpec:
     """A whole agenda document (export shape, or the body of `POST /api/agenda/`).
 
-    `now` starts the 600-day window of the closures read from ICS files (default: the system
-    clock); `budget` bounds their expansion across a whole request (closures.py)."""
+    `now` (the request's clock) starts the 600-day window of the closures read from ICS files;
+    `budget` bounds their expansion across a whole request (closures.py)."""
     r = Reader()
     agenda = r.payload(data, path)
     if agenda is None:
@@ -267,7 +267,7 @@ def read_agenda(data: Any, tz: ZoneInfo, path: str = '', categories: dict[str, s
     if kind == 'events' and not agenda.errors.get('kind'):
         content = _read_events(r, agenda, prefix, tz)
     elif kind == 'meetings':
-        content = _read_meetings(r, agenda, prefix, tz, now or datetime.now(timezone.utc), budget)
+        content = _read_meetings(r, agenda, prefix, tz, now, budget)
     elif kind == 'virtual':
         content = _read_virtual(r, agenda, prefix)
     r.merge(agenda, path)

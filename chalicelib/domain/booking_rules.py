@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.errors import BadRequest, BusinessError, InvalidPayload, NotFound
 from chalicelib.parsing import Payload, is_blank, nesting_depth, to_int
-from chalicelib.domain.specs import AgendaSpec, DeskSpec, local_text, MAX_PLACES, MeetingTypeSpec
+from chalicelib.domain.specs import AgendaSpec, MAX_PLACES
 from chalicelib.domain.event_rules import EventRecord, is_bookable, is_recurring_primary
-from chalicelib.domain.meeting_slots import MeetingLeg
 from chalicelib.domain.places import Places, goes_to_waiting_list
 
 EVENTS_CHOICES = ('future', 'past', 'all')
@@ -226,109 +225,6 @@ def check_replaceable(legs: list[Leg], count: int) -> list[Leg]:
     if live[0].count != count:
         raise BusinessError('cancel booking: count is different')
     return live
-
-
-def booking_urls(base_url: str, booking_id: int) -> dict[str, str]:
-    url = f'{base_url}/api/booking/{booking_id}'
-    return {
-        'booking_url': f'{url}/',
-        'cancel_url': f'{url}/cancel/',
-        'ics_url': f'{url}/ics/',
-        'anonymize_url': f'{url}/anonymize/',
-        'accept_url': f'{url}/accept/',
-        'suspend_url': f'{url}/suspend/',
-    }
-
-
-def fillslot_answer(agenda: AgendaSpec, booking_id: int, placements: list[Placement], base_url: str,
-                    tz: ZoneInfo, replaced: list[Leg] = ()) -> dict[str, Any]:
-    """The seed's answer: `places` is the event's state right after this booking, as the
-    transaction's condition saw it (others may have booked since)."""
-    first = placements[0]
-    answer: dict[str, Any] = {
-        'booking_id': booking_id,
-        'datetime': local_text(first.event.spec.start, tz),
-        'end_datetime': local_text(first.event.end, tz),
-        'in_waiting_list': first.in_waiting_list,
-        'agenda': {'label': agenda.label, 'slug': agenda.slug},
-        'api': booking_urls(base_url, booking_id),
-    }
-    if len(placements) == 1:
-        answer['places'] = first.places_after(replaced).as_dict()
-    else:
-        answer['events'] = [{
-            'slug': p.event.slug,
-            'text': p.event.spec.label or local_text(p.event.spec.start, tz),
-            'datetime': local_text(p.event.spec.start, tz),
-            'end_datetime': local_text(p.event.end, tz),
-            'description': p.event.spec.description,
-            'in_waiting_list': p.in_waiting_list,
-        } for p in placements]
-    if replaced:
-        answer['cancelled_booking_id'] = replaced[0].booking_id
-    return answer
-
-
-def meeting_answer(agenda: AgendaSpec, desk: DeskSpec, meeting_type: MeetingTypeSpec, legs: list[MeetingLeg],
-                   booking_id: int, base_url: str, tz: ZoneInfo, replaced: list[Leg] = ()) -> dict[str, Any]:
-    """The seed's answer for a meetings agenda: `agenda` is the real agenda that took the
-    booking (a virtual agenda's URL names another), `end_datetime` the end of the last slot."""
-    answer: dict[str, Any] = {
-        'booking_id': booking_id,
-        'datetime': local_text(legs[0].start, tz),
-        'end_datetime': local_text(legs[-1].end, tz),
-        'duration': meeting_type.duration,
-        'in_waiting_list': False,
-        'agenda': {'label': agenda.label, 'slug': agenda.slug},
-        'desk': {'label': desk.label, 'slug': desk.slug},
-        'resources': list(legs[0].resources),
-        'api': booking_urls(base_url, booking_id),
-    }
-    if replaced:
-        answer['cancelled_booking_id'] = replaced[0].booking_id
-    return answer
-
-
-def booking_state(leg: Leg) -> dict[str, Any]:
-    """The keys every view of a booking shows (spec §8.1, §8.3): its id, list and attendance."""
-    return {
-        'booking_id': leg.booking_id,
-        'id': leg.booking_id,
-        'in_waiting_list': leg.in_waiting_list,
-        'user_was_present': leg.user_was_present,
-        'user_absence_reason': leg.user_absence_reason or '',
-        'user_check_type_slug': leg.user_check_type_slug,
-        'user_check_type_label': leg.user_check_type_label,
-        'extra_data': leg.fields.get('extra_data'),
-        'count': leg.count,
-    }
-
-
-def booking_detail(legs: list[Leg], tz: ZoneInfo, base_url: str) -> dict[str, Any]:
-    """`GET /api/booking/<id>/` (spec §8.3): the documented keys, the stored fields, the event."""
-    primary = legs[0]
-    fields = primary.fields
-    data: dict[str, Any] = {
-        **booking_state(primary),
-        'agenda': primary.agenda,
-        'event': primary.event,
-        'datetime': local_text(primary.start, tz),
-        'end_datetime': local_text(primary.end, tz),
-        'creation_datetime': local_text(primary.created_at, tz),
-        'anonymization_datetime': local_text(primary.anonymized_at, tz),
-    }
-    for name in (*TEXT_FIELDS, *URL_FIELDS, 'user_external_id'):
-        data[name] = fields.get(name)
-    data['extra_emails'] = fields.get('extra_emails') or []
-    data['extra_phone_numbers'] = fields.get('extra_phone_numbers') or []
-    if primary.meeting_type is not None:
-        data.update(desk=primary.desk, meeting_type=primary.meeting_type, use_color_for=primary.color,
-                    resources=list(primary.resources), end_datetime=local_text(legs[-1].end, tz))
-    elif len(legs) > 1:
-        data['events'] = [{'agenda': leg.agenda, 'event': leg.event, 'datetime': local_text(leg.start, tz),
-                           'in_waiting_list': leg.in_waiting_list} for leg in legs]
-    data['api'] = booking_urls(base_url, primary.booking_id)
-    return data
 
 
 def require_live(legs: list[Leg], err_class: str = 'booking is cancelled') -> list[Leg]:

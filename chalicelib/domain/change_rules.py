@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from chalicelib.errors import BadRequest, BusinessError, InvalidPayload
 from chalicelib.parsing import Payload, is_blank, nesting_depth, to_bool, to_int
-from chalicelib.domain.specs import AgendaSpec, local_text, MAX_PLACES
-from chalicelib.domain.booking_rules import MAX_EXTRA_DATA, MAX_EXTRA_DEPTH, MAX_TEXT, Leg, booking_state, booking_urls
+from chalicelib.domain.specs import AgendaSpec, MAX_PLACES
+from chalicelib.domain.booking_rules import MAX_EXTRA_DATA, MAX_EXTRA_DEPTH, MAX_TEXT, Leg
 from chalicelib.domain.event_rules import EventRecord
 
 PATCH_ERR = 4  # spec §8.4: a PATCH's invalid payload carries err 4
@@ -135,30 +134,3 @@ def check_growth(leg: Leg, event: EventRecord, count: int) -> None:
 
 
 # ---- GET /api/bookings/ (spec §8.1) ----------------------------------------------------------
-
-def listed_booking(leg: Leg, event: EventRecord | None, agenda: AgendaSpec | None, tz: ZoneInfo,
-                   base_url: str) -> dict[str, Any]:
-    """One booked event (a fillslots group gives one item per event, all with the booking's id)."""
-    fields = leg.fields
-    item: dict[str, Any] = {
-        **booking_state(leg),
-        'label': fields.get('label'),
-        'user_display_label': fields.get('user_display_label'),
-        'user_first_name': fields.get('user_first_name'),
-        'user_last_name': fields.get('user_last_name'),
-        'user_email': fields.get('user_email'),
-        'user_phone_number': fields.get('user_phone_number'),
-        'user_external_id': fields.get('user_external_id'),
-        'creation_datetime': local_text(leg.created_at, tz),
-        'datetime': local_text(leg.start, tz),
-        'end_datetime': local_text(leg.end, tz),
-        'agenda': {'slug': leg.agenda, 'label': agenda.label if agenda else None},
-        'event': None,
-        'api': booking_urls(base_url, leg.booking_id),
-    }
-    if leg.event is not None:
-        item['event'] = {'slug': leg.event, 'label': event.spec.label if event else None,
-                         'datetime': local_text(leg.start, tz), 'agenda': leg.agenda}
-    else:
-        item.update(desk=leg.desk, meeting_type=leg.meeting_type)
-    return item

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.specs import AgendaSpec, EventSpec, local_text
-from chalicelib.domain.places import Places, can_take
+from chalicelib.domain.places import Places
 from chalicelib.domain.window import booking_window
 
 
@@ -62,58 +62,6 @@ def is_bookable(agenda: AgendaSpec, event: EventSpec, now: datetime, tz: ZoneInf
 
 def event_text(event: EventSpec, tz: ZoneInfo) -> str:
     return event.label or local_text(event.start, tz)
-
-
-def event_item(agenda: AgendaSpec, record: EventRecord, base_url: str, tz: ZoneInfo,
-               now: datetime, disabled: bool | None = None) -> dict[str, Any]:
-    """The status shape of an event (spec §7.1), also the base of datetimes items (which
-    decide `disabled` with their own parameters)."""
-    spec = record.spec
-    places = record.places
-    url = f'{base_url}/api/agenda/{agenda.slug}'
-    local = spec.start.astimezone(tz)
-    return {
-        'id': spec.slug,
-        'slug': spec.slug,
-        'text': event_text(spec, tz),
-        'label': spec.label or '',
-        'date': local.strftime('%Y-%m-%d'),
-        'datetime': local_text(spec.start, tz),
-        'end_datetime': local_text(record.end, tz) or '',
-        'description': spec.description,
-        'pricing': spec.pricing,
-        'url': spec.url,
-        'disabled': (not can_take(places, 1) or not is_bookable(agenda, spec, now, tz)) if disabled is None
-        else disabled,
-        'checked': record.checked,
-        'cancelled': spec.cancelled,
-        'places': places.as_dict(),
-        'api': {
-            'bookings_url': f'{url}/bookings/{spec.slug}/',
-            'fillslot_url': f'{url}/fillslot/{spec.slug}/',
-            'status_url': f'{url}/status/{spec.slug}/',
-            'check_url': f'{url}/check/{spec.slug}/',
-        },
-    }
-
-
-def event_detail(agenda: AgendaSpec, record: EventRecord, base_url: str, tz: ZoneInfo,
-                 now: datetime) -> dict[str, Any]:
-    """`GET /api/agenda/<agenda>/event/<event>/`: the status shape plus the event's settings."""
-    spec = record.spec
-    item = event_item(agenda, record, base_url, tz, now)
-    item.update(
-        start_datetime=local_text(spec.start, tz),
-        duration=spec.duration,
-        waiting_list_places=spec.waiting_list_places,
-        publication_datetime=local_text(spec.publication_datetime, tz),
-        recurrence_days=list(spec.recurrence_days) if spec.recurrence_days is not None else None,
-        recurrence_week_interval=spec.recurrence_week_interval,
-        recurrence_end_date=spec.recurrence_end_date,
-        primary_event=spec.primary_event,
-        agenda=agenda.slug,
-    )
-    return item
 
 
 def shrink_problem(record: EventRecord, new: EventSpec) -> str | None:

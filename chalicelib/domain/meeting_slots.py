@@ -16,16 +16,6 @@ from chalicelib.parsing import localize
 from chalicelib.domain.specs import AgendaSpec, DeskSpec, MeetingTypeSpec, TimePeriodSpec
 
 
-def meeting_type_item(agenda: str, meeting_type: MeetingTypeSpec, base_url: str) -> dict[str, Any]:
-    return {
-        'id': meeting_type.slug,
-        'slug': meeting_type.slug,
-        'text': meeting_type.label,
-        'duration': meeting_type.duration,
-        'api': {'datetimes_url': f'{base_url}/api/agenda/{agenda}/meetings/{meeting_type.slug}/datetimes/'},
-    }
-
-
 def common_meeting_types(real_agendas: list[AgendaSpec]) -> tuple[MeetingTypeSpec, ...]:
     """A virtual agenda offers the meeting types that every real agenda has, with the same slug,
     label and duration, in the order of the first real agenda."""
@@ -35,10 +25,6 @@ def common_meeting_types(real_agendas: list[AgendaSpec]) -> tuple[MeetingTypeSpe
     for agenda in real_agendas[1:]:
         shared &= set(agenda.meetingtypes)
     return tuple(mt for mt in real_agendas[0].meetingtypes if mt in shared)
-
-
-def desk_items(agenda: AgendaSpec) -> list[dict[str, Any]]:
-    return [{'id': desk.slug, 'text': desk.label} for desk in agenda.desks]
 
 
 # ---- slot computation (spec §9.5) -----------------------------------------------------------

@@ -134,19 +134,3 @@ def read_recurring_slot(value: str) -> RecurringSlot | None:
 
 def occurrence_weekday(event: EventSpec, tz: ZoneInfo) -> int:
     return event.start.astimezone(tz).weekday()
-
-
-def recurring_items(agenda_slug: str, agenda_label: str, primary: EventSpec) -> list[dict]:
-    """`GET /api/agendas/recurring-events/`: one item per weekday of the rule."""
-    return [{
-        'id': RecurringSlot(agenda_slug, primary.slug, day).id,
-        'text': f'{WEEKDAYS[day]}',
-        'label': primary.label or primary.slug,
-        'day': WEEKDAYS[day],
-        'weekday': day,
-        'slug': primary.slug,
-        'agenda_slug': agenda_slug,
-        'agenda_label': agenda_label,
-        'description': primary.description,
-        'recurrence_end_date': primary.recurrence_end_date,
-    } for day in primary.recurrence_days or ()]

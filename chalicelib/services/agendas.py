@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib import store
 from chalicelib.domain import closures
 from chalicelib.domain.agenda_reader import read_agenda
-from chalicelib.domain.specs import agenda_item, AgendaSpec, resource_items
+from chalicelib.domain.specs import AgendaSpec, MeetingTypeSpec
 from chalicelib.domain.event_rules import is_bookable, is_recurring_primary
-from chalicelib.domain.meeting_slots import desk_items, grid_problems, meeting_type_item
+from chalicelib.domain.meeting_slots import grid_problems
 from chalicelib.domain.places import can_take
 from chalicelib.domain.recurrence import with_occurrences as derived_occurrences
 from chalicelib.domain.window import booking_window
@@ -24,16 +23,17 @@ from chalicelib.services.events import check_rule
 from chalicelib.services.lookup import agenda_or_404, meeting_type_or_404, meetings_agenda_or_404
 
 
-def list_agendas(query: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> list[dict[str, Any]]:
+def list_agendas(query: Payload, tz: ZoneInfo, now: datetime) -> tuple[list[AgendaSpec], dict[str, dict]]:
     """`GET /api/agenda/`: `q` is a substring of the slug, `category` and `kind` exact;
-    `with_open_events=true` keeps the events agendas where a booking could be made now."""
+    `with_open_events=true` keeps the events agendas where a booking could be made now. With the
+    resources they name (read only when one names some)."""
     q = query.str('q', max_length=200)
     category = query.str('category', max_length=200)
     kind = query.str('kind', max_length=20)
     with_open_events = query.bool('with_open_events')
     query.check()
-    resources = None
-    items = []
+    resources: dict[str, dict] = {}
+    listed = []
     for agenda in sorted(store.list_agendas(), key=lambda a: (a.label.lower(), a.slug)):
         if q and q not in agenda.slug:
             continue
@@ -43,10 +43,10 @@ def list_agendas(query: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> 
             continue
         if with_open_events and not has_open_events(agenda, tz, now):
             continue
-        if agenda.resources and resources is None:
+        if agenda.resources and not resources:
             resources = store.list_resources()
-        items.append(agenda_item(agenda, base_url, resources))
-    return items
+        listed.append(agenda)
+    return listed, resources
 
 
 def has_open_events(agenda: AgendaSpec, tz: ZoneInfo, now: datetime) -> bool:
@@ -58,12 +58,12 @@ def has_open_events(agenda: AgendaSpec, tz: ZoneInfo, now: datetime) -> bool:
                for r in store.events_between(agenda.slug, window.start, window.end))
 
 
-def get_agenda(slug: str, base_url: str) -> dict[str, Any]:
+def get_agenda(slug: str) -> tuple[AgendaSpec, dict[str, dict]]:
     agenda = agenda_or_404(slug)
-    return agenda_item(agenda, base_url, store.list_resources() if agenda.resources else None)
+    return agenda, store.list_resources() if agenda.resources else {}
 
 
-def create_agenda(body: Payload, base_url: str, tz: ZoneInfo, now: datetime | None = None) -> dict[str, Any]:
+def create_agenda(body: Payload, tz: ZoneInfo, now: datetime | None = None) -> tuple[AgendaSpec, dict[str, dict]]:
     """`POST /api/agenda/`: an agenda with its settings (and, like an import, its content).
 
     `now` (the request's clock) starts the 600 days of closures read from ICS files."""
@@ -77,7 +77,7 @@ def create_agenda(body: Payload, base_url: str, tz: ZoneInfo, now: datetime | No
         store.apply_operations(store.plan_agenda(spec, None))
     except store.Refused:
         raise taken from None  # created meanwhile by a concurrent call
-    return agenda_item(spec, base_url, store.list_resources() if spec.resources else None)
+    return spec, store.list_resources() if spec.resources else {}
 
 
 def check_references(agendas: list[tuple[str, AgendaSpec]], resources: dict[str, dict] | None = None,
@@ -123,20 +123,20 @@ def with_occurrences(agenda: AgendaSpec, current: store.LoadedAgenda | None, tz:
 
 # ---- a meetings agenda's configuration (spec §5.3-5.5) -------------------------------------
 
-def meeting_types(agenda_slug: str, base_url: str) -> list[dict[str, Any]]:
+def meeting_types(agenda_slug: str) -> tuple[AgendaSpec, list[MeetingTypeSpec]]:
     agenda = meetings_agenda_or_404(agenda_slug)
-    return [meeting_type_item(agenda.slug, mt, base_url) for mt in agenda.meetingtypes]
+    return agenda, list(agenda.meetingtypes)
 
 
-def meeting_type(agenda_slug: str, type_slug: str, base_url: str) -> dict[str, Any]:
+def meeting_type(agenda_slug: str, type_slug: str) -> tuple[AgendaSpec, MeetingTypeSpec]:
     agenda = meetings_agenda_or_404(agenda_slug)
-    return meeting_type_item(agenda.slug, meeting_type_or_404(agenda, type_slug), base_url)
+    return agenda, meeting_type_or_404(agenda, type_slug)
 
 
-def desks(agenda_slug: str) -> list[dict[str, Any]]:
-    return desk_items(meetings_agenda_or_404(agenda_slug))
+def desks(agenda_slug: str) -> AgendaSpec:
+    return meetings_agenda_or_404(agenda_slug)
 
 
-def resources(agenda_slug: str) -> list[dict[str, Any]]:
+def resources(agenda_slug: str) -> tuple[AgendaSpec, dict[str, dict]]:
     agenda = meetings_agenda_or_404(agenda_slug)
-    return resource_items(agenda, store.list_resources() if agenda.resources else {})
+    return agenda, store.list_resources() if agenda.resources else {}

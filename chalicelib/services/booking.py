@@ -6,6 +6,7 @@ an event's counters, a desk's lock items. When they no longer do, the decision i
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,12 +15,10 @@ from chalicelib import store
 from chalicelib.domain.booking_rules import (
     BookingRequest,
     Leg,
+    Placement,
     already_booked,
-    booking_detail,
     check_replaceable,
-    fillslot_answer,
     invalid_slots,
-    meeting_answer,
     place,
     read_booking_request,
     read_slots,
@@ -56,26 +55,46 @@ from chalicelib.services.retry import DECISIONS, on_booking, until_written
 MAX_GROUP_EVENTS = 16
 
 
-def fillslot(agenda_slug: str, slot: str, body: Payload, base_url: str, tz: ZoneInfo,
-             now: datetime, client: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Booked:
+    """An events booking made: where its places went, and the booking it replaced."""
+
+    agenda: AgendaSpec
+    booking_id: int
+    placements: list[Placement]
+    replaced: list[Leg]
+
+
+@dataclass(frozen=True)
+class MeetingBooked:
+    """A meeting booked: the real agenda and desk that took it, its slots, the booking it replaced."""
+
+    agenda: AgendaSpec
+    desk: DeskSpec
+    meeting_type: MeetingTypeSpec
+    legs: list[MeetingLeg]
+    booking_id: int
+    replaced: list[Leg]
+
+
+def fillslot(agenda_slug: str, slot: str, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> Booked | MeetingBooked:
     """`POST /api/agenda/<agenda>/fillslot/<event>/` (the seed document)."""
-    return _book(agenda_slug, [slot], read_booking_request(body, client), base_url, tz, now, group=False)
+    return _book(agenda_slug, [slot], read_booking_request(body, client), tz, now, group=False)
 
 
-def fillslots(agenda_slug: str, body: Payload, base_url: str, tz: ZoneInfo, now: datetime,
-              client: str) -> dict[str, Any]:
+def fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> Booked | MeetingBooked:
     """`POST /api/agenda/<agenda>/fillslots/` (spec §6.2): one booking over several events,
     all or nothing; the first refusal, in the order of `slots`, is the answer."""
     slots = read_slots(body, MAX_GROUP_EVENTS)
-    return _book(agenda_slug, slots, read_booking_request(body, client), base_url, tz, now, group=True)
+    return _book(agenda_slug, slots, read_booking_request(body, client), tz, now, group=True)
 
 
-def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url: str, tz: ZoneInfo,
-          now: datetime, group: bool) -> dict[str, Any]:
+def _book(agenda_slug: str, slots: list[str], request: BookingRequest, tz: ZoneInfo, now: datetime,
+          group: bool) -> Booked | MeetingBooked:
     if not any(SLUG_RE.match(slot) for slot in slots):  # `<type>:<date>`: a meetings agenda, by its configuration
         spec = configured_agenda_or_404(agenda_slug)
         if spec.kind != 'events':
-            return _book_meeting(spec, slots, request, base_url, tz, now)
+            return _book_meeting(spec, slots, request, tz, now)
     # On an events agenda, `<primary>:<date>` names an occurrence of a recurring event (spec §9.10); both
     # spellings of one event are one event.
     sent: dict[str, str] = {}  # each event's slug -> the slot as the client named it first
@@ -87,14 +106,14 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url:
     if agenda is None:
         raise unknown_agenda(agenda_slug)
     if agenda.kind != 'events':  # an event slug on a meetings agenda: `invalid slot`
-        return _book_meeting(configured_agenda_or_404(agenda.slug), slots, request, base_url, tz, now)
+        return _book_meeting(configured_agenda_or_404(agenda.slug), slots, request, tz, now)
     unknown = [sent[slug] for slug in slugs if slug not in snapshot.events]
     if unknown:
         raise invalid_slots(unknown) if group else unknown_event(agenda.slug, unknown[0])
     replaced = check_replaceable(snapshot.replaced, request.count) if request.cancel_booking_id is not None else []
     events = [snapshot.events[slug] for slug in slugs]
 
-    def attempt(stale: store.Stale | None) -> dict[str, Any]:
+    def attempt(stale: store.Stale | None) -> Booked:
         nonlocal events, replaced
         if isinstance(stale, store.EventsChanged):  # the counters as the transaction found them: no read
             events = [_fresh(agenda.slug, event, stale.events) for event in events]
@@ -104,8 +123,8 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url:
         placements = [place(agenda, event, request, now, tz, snapshot.user_bookings.get(event.slug, 0) > 0)
                       for event in events]
 
-        def answer(booking_id: int) -> dict[str, Any]:
-            return fillslot_answer(agenda, booking_id, placements, base_url, tz, replaced)
+        def answer(booking_id: int) -> Booked:
+            return Booked(agenda, booking_id, placements, replaced)
         try:
             return answer(store.book(agenda.slug, placements, request, replaced, now, answer=answer))
         except store.AlreadyBookedByUser as exc:
@@ -113,8 +132,8 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, base_url:
     return until_written(attempt, DECISIONS, 'places')
 
 
-def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, base_url: str, tz: ZoneInfo,
-                  now: datetime) -> dict[str, Any]:
+def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, tz: ZoneInfo,
+                  now: datetime) -> MeetingBooked:
     """Meetings (spec §6.1-6.2, §9.5-9.6): every slot on one desk, the first desk in desk order
     that opens then and holds no booking; through a virtual agenda, its real agendas with the
     fewest bookings that day first. The desk's lock items make the choice safe; when another
@@ -129,7 +148,7 @@ def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, b
         raise BusinessError(NO_DESK, 'outside the bookable period')
     user = request.user_external_id
 
-    def attempt(stale: store.Stale | None) -> dict[str, Any]:
+    def attempt(stale: store.Stale | None) -> MeetingBooked:
         replaced = _replaced(request)
         days = None  # the user's meetings, read consistently when a decision needs them
         if user and (request.exclude_user or _replaces_same_day(replaced, user, starts[0], starts[-1] + length)):
@@ -148,8 +167,8 @@ def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, b
                                                    'slots, their desk and resource time cells): book fewer slots '
                                                    'at once')
 
-            def answer(booking_id: int) -> dict[str, Any]:
-                return meeting_answer(real, desk, meeting_type, legs, booking_id, base_url, tz, replaced)
+            def answer(booking_id: int) -> MeetingBooked:
+                return MeetingBooked(real, desk, meeting_type, legs, booking_id, replaced)
             try:
                 return answer(store.book(real.slug, legs, request, replaced, now, user_days=days, answer=answer))
             except store.DeskTaken:  # taken since the read: the next desk
@@ -226,11 +245,9 @@ def _fresh(agenda: str, event: EventRecord, changed: dict[str, EventRecord | Non
 
 # ---- lifecycle (spec §8.3, §8.5-8.8) ------------------------------------------------------------
 
-def get_booking(booking_id: str, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
-    """The booking under `data` and, as some clients read them, at the top level too."""
-    legs = require_live(booking_or_404(booking_id))
-    detail = booking_detail(legs, tz, base_url)
-    return {**detail, 'data': detail}
+def get_booking(booking_id: str) -> list[Leg]:
+    """`GET /api/booking/<id>/` (spec §8.3): its live legs."""
+    return require_live(booking_or_404(booking_id))
 
 
 def cancel_booking(booking_id: str, now: datetime) -> dict[str, Any]:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from chalicelib import store
-from chalicelib.domain.specs import AgendaSpec, local_text
+from chalicelib.domain.specs import AgendaSpec
 from chalicelib.domain.booking_rules import BookingRequest, Leg, Placement, check_bookable, invalid_slots, place, read_booking_request
-from chalicelib.domain.event_rules import EventRecord, clashes, event_text, is_bookable
+from chalicelib.domain.event_rules import EventRecord, clashes, is_bookable
 from chalicelib.domain.recurrence import occurrence_weekday, read_recurring_slot, slug_of_occurrence_id
 from chalicelib.domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
 from chalicelib.errors import BadRequest, BusinessError, ChronoError, PartlyDone
@@ -80,43 +80,21 @@ def _range(agenda: AgendaSpec, p: Payload, request: BookingRequest, tz: ZoneInfo
 
 # ---- the answer ----------------------------------------------------------------------------------
 
-def _summary(agendas: dict[str, AgendaSpec], record: EventRecord, tz: ZoneInfo, multi: bool) -> dict[str, Any]:
-    spec = record.spec
-    agenda = agendas[record.agenda]
-    return {
-        'id': f'{agenda.slug}@{spec.slug}' if multi else spec.slug,
-        'slug': spec.slug,
-        'text': event_text(spec, tz),
-        'label': spec.label or '',
-        'datetime': local_text(spec.start, tz),
-        'end_datetime': local_text(record.end, tz) or '',
-        'description': spec.description,
-        'primary_event': spec.primary_event,
-        'agenda_slug': agenda.slug,
-        'agenda_label': agenda.label,
-    }
+@dataclass(frozen=True)
+class BulkResult:
+    """What a call over many events did (web/render.py `bulk` shows it): `events` has every event
+    named by a cancelled leg; `multi` names events `agenda@event`."""
 
-
-def _answer(changes: Changes, agendas: dict[str, AgendaSpec], events: dict[Key, EventRecord], tz: ZoneInfo,
-            multi: bool) -> dict[str, Any]:
-    booked = [{**_summary(agendas, p.event, tz, multi), 'booking_id': booking_id,
-               'in_waiting_list': p.in_waiting_list} for p, booking_id in changes.booked]
-    cancelled = [{**_summary(agendas, events[(leg.agenda, leg.event)], tz, multi), 'booking_id': leg.booking_id}
-                 for leg in changes.cancelled]
-    return {
-        'booking_count': len(booked),
-        'booked_events': booked,
-        'waiting_list_events': [item for item in booked if item['in_waiting_list']],
-        'cancelled_booking_count': len(cancelled),
-        'cancelled_events': cancelled,
-        'full_events': [_summary(agendas, record, tz, multi) for record in changes.full],
-    }
+    changes: Changes
+    agendas: dict[str, AgendaSpec]
+    events: dict[Key, EventRecord]
+    multi: bool
 
 
 # ---- writing ---------------------------------------------------------------------------------------
 
 def _apply(changes: Changes, agendas: dict[str, AgendaSpec], request: BookingRequest, tz: ZoneInfo,
-           now: datetime, answer: Callable[[Changes], dict[str, Any]]) -> None:
+           now: datetime, answer: Callable[[Changes], BulkResult]) -> None:
     """Write the changes by batches; a full event is skipped and reported. The last batch's
     transaction keeps the call's answer (an idempotent call: store.idempotency.commit)."""
     items: list[EventRecord | Leg] = [*changes.to_cancel, *changes.to_book]
@@ -129,7 +107,7 @@ def _apply(changes: Changes, agendas: dict[str, AgendaSpec], request: BookingReq
 
 def _apply_batch(to_book: list[EventRecord], to_cancel: list[Leg], changes: Changes, agendas: dict[str, AgendaSpec],
                  request: BookingRequest, tz: ZoneInfo, now: datetime,
-                 answer: Callable[[Changes], dict[str, Any]] | None) -> None:
+                 answer: Callable[[Changes], BulkResult] | None) -> None:
     cancelled_events = {(leg.agenda, leg.event) for leg in to_cancel}
 
     def attempt(stale: store.Stale | None) -> None:
@@ -175,18 +153,18 @@ def _fresh(record: EventRecord, changed: dict[Key, EventRecord | None]) -> Event
 
 
 def _run(changes: Changes, agendas: dict[str, AgendaSpec], events: dict[Key, EventRecord], request: BookingRequest,
-         tz: ZoneInfo, now: datetime, multi: bool) -> dict[str, Any]:
+         tz: ZoneInfo, now: datetime, multi: bool) -> BulkResult:
     if len(changes.to_book) + len(changes.to_cancel) > MAX_CHANGES:  # a Lambda has 28 s
         raise BadRequest('too many events', f'this call would book or cancel {len(changes.to_book)} + '
                                             f'{len(changes.to_cancel)} events, more than {MAX_CHANGES}: narrow '
                                             'date_start and date_end')
     try:
-        _apply(changes, agendas, request, tz, now, lambda done: _answer(done, agendas, events, tz, multi))
+        _apply(changes, agendas, request, tz, now, lambda done: BulkResult(done, agendas, events, multi))
     except ChronoError as exc:
         if not changes.booked and not changes.cancelled:
             raise
-        raise PartlyDone(exc, _answer(changes, agendas, events, tz, multi)) from exc
-    return _answer(changes, agendas, events, tz, multi)
+        raise PartlyDone(exc, BulkResult(changes, agendas, events, multi)) from exc
+    return BulkResult(changes, agendas, events, multi)
 
 
 def _user_legs(user: str, agendas: Iterable[str], start: datetime, end: datetime) -> list[Leg]:
@@ -215,7 +193,7 @@ def _check_overlaps(records: list[EventRecord], agendas_named: bool) -> None:
 
 # ---- events fillslots (spec §6.3, §6.4) -------------------------------------------------------
 
-def events_fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> dict[str, Any]:
+def events_fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> BulkResult:
     """`POST /api/agenda/<agenda>/events/fillslots/`: the user's bookings on this agenda, in
     the range, become exactly `slots`."""
     agenda = events_agenda_or_404(agenda_slug)
@@ -223,7 +201,7 @@ def events_fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetim
 
 
 def agendas_events_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime,
-                             client: str) -> dict[str, Any]:
+                             client: str) -> BulkResult:
     """`POST /api/agendas/events/fillslots/?agendas=a,b`: the same over several agendas, with
     `agenda@event` slots; only the listed agendas' bookings are cancelled."""
     agendas = read_agendas(query)
@@ -231,7 +209,7 @@ def agendas_events_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: d
 
 
 def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, now: datetime, client: str,
-                      multi: bool) -> dict[str, Any]:
+                      multi: bool) -> BulkResult:
     slots, request = _read_request(body, client)
     check_overlaps = body.bool('check_overlaps')
     by_slug = {a.slug: a for a in agendas}
@@ -271,7 +249,7 @@ def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, no
 
 # ---- recurring events (spec §6.5) -------------------------------------------------------------
 
-def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> dict[str, Any]:
+def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> BulkResult:
     """`POST /api/agendas/recurring-events/fillslots/?agendas=...&action=...` (the seed):
     `book` books every occurrence of the listed (event, weekday) pairs in the range, `unbook`
     cancels the user's bookings on them, `update` does both and cancels the user's bookings on

@@ -150,10 +150,9 @@ def sweep(now: datetime) -> int:
     return len(records)
 
 
-def failed_list() -> list[dict[str, Any]]:
-    """`GET /api/callbacks/failed/` (design.md §3.4)."""
-    return [{'id': r.ident, 'booking_id': r.booking_id, 'kind': r.kind, 'url': r.url, 'attempts': r.attempts,
-             'last_error': r.last_error} for r in outbox.failed()]
+def failed_list() -> list[CallbackRecord]:
+    """`GET /api/callbacks/failed/` (design.md §3.4): the parked callbacks."""
+    return outbox.failed()
 
 
 def redrive(now: datetime) -> dict[str, int]:

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from chalicelib import store
 from chalicelib.domain.agenda_reader import read_event
-from chalicelib.domain.specs import EventSpec, slugify
-from chalicelib.domain.event_rules import EventRecord, event_detail, is_recurring_primary, shrink_problem
+from chalicelib.domain.specs import AgendaSpec, EventSpec, slugify
+from chalicelib.domain.event_rules import EventRecord, is_recurring_primary, shrink_problem
 from chalicelib.domain.recurrence import MAX_OCCURRENCES, derive_occurrences, rule_problem, too_many
 from chalicelib.errors import BusinessError, InvalidPayload, invalid
 from chalicelib.parsing import Payload
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 RECURRENCE_FIELDS = ('recurrence_days', 'recurrence_week_interval', 'recurrence_end_date')
 
 
-def create_event(agenda_slug: str, body: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+def create_event(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime) -> tuple[AgendaSpec, EventRecord]:
     agenda = events_agenda_or_404(agenda_slug)
     spec = read_event(body, tz, slug_required=False)
     body.check()
@@ -42,7 +42,7 @@ def create_event(agenda_slug: str, body: Payload, base_url: str, tz: ZoneInfo, n
                 continue
         elif not store.create_event(agenda.slug, created):
             continue
-        return event_detail(agenda, EventRecord(agenda.slug, created), base_url, tz, now)
+        return agenda, EventRecord(agenda.slug, created)
     raise invalid('slug', f'An event with the slug "{spec.slug or candidates[0]}" already exists.')
 
 
@@ -87,13 +87,13 @@ def _sync_recurrence(agenda: str, old: EventRecord | None, new: EventSpec | None
             store.follow_event(agenda, moved)
 
 
-def get_event(agenda_slug: str, event_slug: str, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+def get_event(agenda_slug: str, event_slug: str) -> tuple[AgendaSpec, EventRecord]:
     agenda = events_agenda_or_404(agenda_slug)
-    return event_detail(agenda, event_or_404(agenda.slug, event_slug), base_url, tz, now)
+    return agenda, event_or_404(agenda.slug, event_slug)
 
 
-def update_event(agenda_slug: str, event_slug: str, body: Payload, base_url: str, tz: ZoneInfo,
-                 now: datetime) -> dict[str, Any]:
+def update_event(agenda_slug: str, event_slug: str, body: Payload, tz: ZoneInfo,
+                 now: datetime) -> tuple[AgendaSpec, EventRecord]:
     """`PATCH`: absent fields keep their value; a change that no longer fits the bookings is refused."""
     agenda = events_agenda_or_404(agenda_slug)
     record = event_or_404(agenda.slug, event_slug)
@@ -110,7 +110,7 @@ def update_event(agenda_slug: str, event_slug: str, body: Payload, base_url: str
         if is_recurring_primary(spec):
             check_rule(spec, tz, now)
         _sync_recurrence(agenda.slug, record, spec, tz, now)
-        return event_detail(agenda, store.get_event(agenda.slug, record.slug) or record, base_url, tz, now)
+        return agenda, store.get_event(agenda.slug, record.slug) or record
     try:
         store.update_event(agenda.slug, spec)
     except store.Refused:
@@ -118,7 +118,7 @@ def update_event(agenda_slug: str, event_slug: str, body: Payload, base_url: str
     updated = store.get_event(agenda.slug, record.slug) or record
     if updated.has_bookings and (updated.spec.start, updated.end) != (record.spec.start, record.end):
         store.follow_event(agenda.slug, updated)
-    return event_detail(agenda, updated, base_url, tz, now)
+    return agenda, updated
 
 
 def _check_recurrence_fields(body: Payload, current: EventSpec | None) -> None:

@@ -1,22 +1,20 @@
-"""Use cases that list what can be booked: events datetimes, an event's status and a user's
-bookings on it (spec chrono-api.md §5.1-5.2, §7.1-7.2)."""
+"""Use cases that list: what can be booked (events datetimes, meeting times, over one agenda or several,
+recurring events), an event's status and a user's bookings on it, and a user's bookings (JSON and
+iCalendar) (spec chrono-api.md §5, §7.1-7.2, §8.1-8.2, §8.11). They return what they found; the web
+layer renders it (web/render.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalice import Response
 
 from chalicelib import store
-from chalicelib.domain.specs import AgendaSpec, local_text
+from chalicelib.domain.specs import AgendaSpec, EventSpec
 from chalicelib.domain.booking_rules import EVENTS_CHOICES, MAX_USER_ID, Leg, require_live
-from chalicelib.domain.calendar import CONTENT_TYPE, calendar
-from chalicelib.domain.change_rules import listed_booking
+from chalicelib.domain.calendar import calendar
 from chalicelib.domain.places import can_take
-from chalicelib.domain.event_rules import clashes, event_item, is_bookable, is_recurring_primary
-from chalicelib.domain.recurrence import recurring_items
+from chalicelib.domain.event_rules import EventRecord, clashes, is_bookable, is_recurring_primary
 from chalicelib.domain.meeting_slots import (
     Intervals,
     busy_by_desk,
@@ -91,31 +89,47 @@ def read_slot_query(query: Payload, agenda: AgendaSpec, tz: ZoneInfo, now: datet
     return read_slot_params(query, tz).for_agenda(agenda, tz, now, events)
 
 
-def with_meta(data: list[dict[str, Any]]) -> dict[str, Any]:
-    available = [item for item in data if not item['disabled']]
-    return {
-        'data': data,
-        'meta': {
-            'no_bookable_datetimes': not available,
-            'bookable_datetimes_number_total': len(data),
-            'bookable_datetimes_number_available': len(available),
-            'first_bookable_slot': available[0] if available else None,
-        },
-    }
+@dataclass(frozen=True)
+class ListedEvent:
+    """An event as a datetimes listing shows it: `disabled` as the listing's parameters decide, and
+    whether the user named by `user_external_id` holds it (None: no user named). Listings over
+    several agendas name it `agenda@event`, and, with `check_overlaps`, the ids it overlaps."""
+
+    agenda: AgendaSpec
+    record: EventRecord
+    disabled: bool
+    booked_for_user: bool | None = None
+    overlaps: tuple[str, ...] | None = None
+
+    @property
+    def ident(self) -> str:
+        return f'{self.agenda.slug}@{self.record.slug}'
 
 
-def datetimes(agenda_slug: str, query: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ListedSlot:
+    """A meeting time: free on a desk of some `serving` agendas (none: disabled)."""
+
+    ident: str
+    start: datetime
+    end: datetime
+    disabled: bool
+    serving: tuple[AgendaSpec, ...]
+    booked_for_user: bool | None = None
+
+
+def datetimes(agenda_slug: str, query: Payload, tz: ZoneInfo, now: datetime) -> list[ListedEvent]:
     """`GET /api/agenda/<agenda>/datetimes/`: the bookable events, each `disabled` when a
     booking of `min_places` would be refused or the excluded user holds one already."""
     agenda = events_agenda_or_404(agenda_slug)
     min_places = query.int('min_places', default=1, minimum=1)
     events = query.choice('events', EVENTS_CHOICES, default='future')
     q = read_slot_query(query, agenda, tz, now, events)
-    return with_meta(event_items(agenda, q, min_places, events, base_url, tz, now))
+    return listed_events(agenda, q, min_places, events, tz, now)
 
 
-def event_items(agenda: AgendaSpec, q: SlotQuery, min_places: int, events: str, base_url: str, tz: ZoneInfo,
-                now: datetime) -> list[dict[str, Any]]:
+def listed_events(agenda: AgendaSpec, q: SlotQuery, min_places: int, events: str, tz: ZoneInfo,
+                  now: datetime) -> list[ListedEvent]:
     """An events agenda's datetimes items over the range of `q`."""
     records = sorted((r for r in store.events_between(agenda.slug, q.start, q.end)
                       if not is_recurring_primary(r.spec) and not r.spec.cancelled
@@ -126,37 +140,33 @@ def event_items(agenda: AgendaSpec, q: SlotQuery, min_places: int, events: str, 
     for name in {q.user, q.excluded_user} - {None}:
         legs = store.user_legs(name, q.start, q.end) if records else []
         booked[name] = {leg.event for leg in legs if leg.agenda == agenda.slug and not leg.cancelled}
-    data = []
+    listed = []
     for record in records:
         disabled = not can_take(record.places, min_places) or record.slug in booked.get(q.excluded_user, ())
         if disabled and q.hide_disabled:
             continue
-        item = event_item(agenda, record, base_url, tz, now, disabled=disabled)
-        if q.user:
-            item['booked_for_external_user'] = record.slug in booked[q.user]
-        data.append(item)
-    return data
+        listed.append(ListedEvent(agenda, record, disabled, record.slug in booked[q.user] if q.user else None))
+    return listed
 
 
-def status(agenda_slug: str, event_slug: str, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+def status(agenda_slug: str, event_slug: str) -> tuple[AgendaSpec, EventRecord]:
     """`GET /api/agenda/<agenda>/status/<event>/` (spec §7.1), read consistently."""
     agenda = events_agenda_or_404(agenda_slug)
-    return event_item(agenda, event_or_404(agenda.slug, event_slug), base_url, tz, now)
+    return agenda, event_or_404(agenda.slug, event_slug)
 
 
-def event_bookings(agenda_slug: str, event_slug: str, query: Payload) -> list[dict[str, Any]]:
+def event_bookings(agenda_slug: str, event_slug: str, query: Payload) -> list[Leg]:
     """`GET /api/agenda/<agenda>/bookings/<event>/?user_external_id=` (spec §7.2)."""
     agenda = events_agenda_or_404(agenda_slug)
     user = query.str('user_external_id', required=True, max_length=MAX_USER_ID)
     query.check()
     record = event_or_404(agenda.slug, event_slug)
     legs = store.user_legs(user, record.spec.start, record.spec.start + timedelta(seconds=1))
-    return [{'id': leg.booking_id, 'in_waiting_list': leg.in_waiting_list} for leg in legs
-            if leg.agenda == agenda.slug and leg.event == record.slug and not leg.cancelled]
+    return [leg for leg in legs if leg.agenda == agenda.slug and leg.event == record.slug and not leg.cancelled]
 
 
-def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url: str, tz: ZoneInfo,
-                      now: datetime) -> dict[str, Any]:
+def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, tz: ZoneInfo,
+                      now: datetime) -> tuple[AgendaSpec, list[ListedSlot]]:
     """`GET /api/agenda/<agenda>/meetings/<type>/datetimes/` (spec §5.4, §9.5): the start times of
     the meeting type on the agenda's grid, `disabled` when no desk is free then. A virtual agenda
     lists the union of its real agendas' times, minus its excluded periods."""
@@ -167,7 +177,7 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url
     start = q.start or now
     end = min(q.end or start + timedelta(days=MAX_LISTED_DAYS), LAST_INSTANT)  # no bound: bypass, no maximal delay
     if start >= end:
-        return with_meta([])
+        return agenda, []
     first_day, last_day = start.astimezone(tz).date(), end.astimezone(tz).date()
     unavailable = []  # for every desk: the excluded user's meetings, the requested resources' bookings
     if q.excluded_user:
@@ -189,28 +199,14 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, base_url
         for time in meeting_times(slots, busy, unavailable, [d.slug for d in real.desks]):
             ends[time.start] = time.end
             serving.setdefault(time.start, []).extend([real] if time.free_desks else [])
-    data = []
+    slots = []
     for start in sorted(ends):
         disabled = not serving[start]
         if disabled and q.hide_disabled:
             continue
-        ident = slot_id(meeting_type.slug, start, tz)
-        item = {
-            'id': ident,
-            'date': start.astimezone(tz).strftime('%Y-%m-%d'),
-            'datetime': local_text(start, tz),
-            'end_datetime': local_text(ends[start], tz),
-            'text': local_text(start, tz),
-            'disabled': disabled,
-            'api': {'fillslot_url': f'{base_url}/api/agenda/{agenda.slug}/fillslot/{ident}/'},
-        }
-        if held is not None:
-            item['booked_for_external_user'] = held.overlap(start, ends[start])
-        if agenda.kind == 'virtual':  # the real agendas that can take it, to let the user pick (spec §5.4)
-            item['agendas'] = [{'id': real.slug, 'text': real.label, 'api': {
-                'fillslot_url': f'{base_url}/api/agenda/{real.slug}/fillslot/{ident}/'}} for real in serving[start]]
-        data.append(item)
-    return with_meta(data)
+        slots.append(ListedSlot(slot_id(meeting_type.slug, start, tz), start, ends[start], disabled,
+                                tuple(serving[start]), held.overlap(start, ends[start]) if held is not None else None))
+    return agenda, slots
 
 
 # ---- several agendas (spec §5.7, §6.5) ------------------------------------------------------------
@@ -239,7 +235,7 @@ def read_agendas(query: Payload) -> list[AgendaSpec]:
     return agendas
 
 
-def agendas_datetimes(query: Payload, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+def agendas_datetimes(query: Payload, tz: ZoneInfo, now: datetime) -> list[ListedEvent]:
     """`GET /api/agendas/datetimes/?agendas=a,b`: the events of several agendas, ids `agenda@event`,
     by start time; with `check_overlaps`, each item lists the ids of the items it overlaps."""
     min_places = query.int('min_places', default=1, minimum=1)
@@ -250,26 +246,24 @@ def agendas_datetimes(query: Payload, base_url: str, tz: ZoneInfo, now: datetime
     query.read.update(('with_status',))
     agendas = read_agendas(query)
     params = read_slot_params(query, tz)
-    data = []
+    found = []
     for position, agenda in enumerate(agendas):
-        for item in event_items(agenda, params.for_agenda(agenda, tz, now, events), min_places, events, base_url,
-                                tz, now):
-            item.update(id=f'{agenda.slug}@{item["slug"]}', agenda_slug=agenda.slug, agenda_label=agenda.label)
-            data.append((item['datetime'], position, item))
-    data.sort(key=lambda entry: entry[:2])
-    items = [item for _, _, item in data]
-    if check_overlaps:  # local wall-clock texts order as the times do
-        overlapping: dict[str, set[str]] = {item['id']: set() for item in items}
-        for a, b in clashes([(item['id'], item['datetime'], item['end_datetime'] or None) for item in items]):
-            overlapping[a].add(b)
-            overlapping[b].add(a)
-        for item in items:
-            item['overlaps'] = [other['id'] for other in items if other['id'] in overlapping[item['id']]]
-    return with_meta(items)
+        for listed in listed_events(agenda, params.for_agenda(agenda, tz, now, events), min_places, events, tz, now):
+            found.append((listed.record.spec.start, position, listed))
+    found.sort(key=lambda entry: entry[:2])
+    listed_all = [listed for _, _, listed in found]
+    if not check_overlaps:
+        return listed_all
+    overlapping: dict[str, set[str]] = {listed.ident: set() for listed in listed_all}
+    for a, b in clashes([(listed.ident, listed.record.spec.start, listed.record.end) for listed in listed_all]):
+        overlapping[a].add(b)
+        overlapping[b].add(a)
+    return [replace(listed, overlaps=tuple(other.ident for other in listed_all
+                                           if other.ident in overlapping[listed.ident])) for listed in listed_all]
 
 
 
-def recurring_events(query: Payload, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+def recurring_events(query: Payload, tz: ZoneInfo, now: datetime) -> list[tuple[AgendaSpec, EventSpec, int]]:
     """`GET /api/agendas/recurring-events/?agendas=a,b`: one item per (recurring event, weekday)
     whose rule has not ended, ids `agenda@event:weekday`, by agenda, time of day, event and
     weekday; `sort=day` orders them by weekday first."""
@@ -283,28 +277,28 @@ def recurring_events(query: Payload, tz: ZoneInfo, now: datetime) -> dict[str, A
             spec = record.spec
             if is_recurring_primary(spec) and not spec.cancelled and (spec.recurrence_end_date or '9') > today:
                 local = spec.start.astimezone(tz)
-                for item in recurring_items(agenda.slug, agenda.label, spec):
-                    order = ((item['weekday'], local.time(), position, spec.slug) if by_day
-                             else (position, local.time(), spec.slug, item['weekday']))
-                    items.append((order, item))
-    return {'data': [item for _, item in sorted(items, key=lambda entry: entry[0])]}
+                for day in spec.recurrence_days or ():
+                    order = ((day, local.time(), position, spec.slug) if by_day
+                             else (position, local.time(), spec.slug, day))
+                    items.append((order, (agenda, spec, day)))
+    return [item for _, item in sorted(items, key=lambda entry: entry[0])]
 
 
 # ---- reading: a user's bookings, iCalendar (spec §8.1-8.2, §8.11) ----------------------------------
 
-def _agendas(legs: list[Leg]) -> dict[str, Any]:
+def _agendas(legs: list[Leg]) -> dict[str, AgendaSpec | None]:
     agendas = {}
     for slug in dict.fromkeys(leg.agenda for leg in legs):
         agendas[slug] = store.get_agenda(slug)
     return agendas
 
 
-def _ics(legs: list[Leg], tz: ZoneInfo, now: datetime) -> Response:
+def _ics(legs: list[Leg], tz: ZoneInfo, now: datetime) -> str:
     labels = {slug: agenda.label for slug, agenda in _agendas(legs).items() if agenda}
-    return Response(body=calendar(legs, labels, tz, now), status_code=200, headers={'Content-Type': CONTENT_TYPE})
+    return calendar(legs, labels, tz, now)
 
 
-def booking_ics(booking_id: str, tz: ZoneInfo, now: datetime) -> Response:
+def booking_ics(booking_id: str, tz: ZoneInfo, now: datetime) -> str:
     """`GET /api/booking/<id>/ics/` (spec §8.11): one VEVENT per leg; a cancelled booking is refused
     as by `GET /api/booking/<id>/`."""
     return _ics(require_live(booking_or_404(booking_id)), tz, now)
@@ -329,15 +323,13 @@ def _user_legs(query: Payload, tz: ZoneInfo) -> list[Leg]:
     return legs
 
 
-def user_bookings(query: Payload, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
-    """`GET /api/bookings/?user_external_id=` (spec §8.1): one item per booked event."""
+def user_bookings(query: Payload, tz: ZoneInfo) -> tuple[list[Leg], dict[tuple[str, str], EventRecord],
+                                                          dict[str, AgendaSpec | None]]:
+    """`GET /api/bookings/?user_external_id=` (spec §8.1): the user's legs, with their events and agendas."""
     legs = _user_legs(query, tz)
-    agendas = _agendas(legs)
-    events = store.get_events((leg.agenda, leg.event) for leg in legs if leg.event)
-    return {'data': [listed_booking(leg, events.get((leg.agenda, leg.event)), agendas[leg.agenda], tz, base_url)
-                     for leg in legs]}
+    return legs, store.get_events((leg.agenda, leg.event) for leg in legs if leg.event), _agendas(legs)
 
 
-def user_bookings_ics(query: Payload, tz: ZoneInfo, now: datetime) -> Response:
+def user_bookings_ics(query: Payload, tz: ZoneInfo, now: datetime) -> str:
     """`GET /api/bookings/ics/?user_external_id=` (spec §8.2): the same bookings as an iCalendar file."""
     return _ics(_user_legs(query, tz), tz, now)

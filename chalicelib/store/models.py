@@ -7,7 +7,7 @@ events agenda never slows down loading its configuration. Bookings have their ow
 partitions (`BOOKING#<id>`) so that concurrent bookings never contend on one item except
 the counters of the event they book.
 
-Only `store.py` imports this module.
+Only the store package imports this module (tests/unit/test_layers.py keeps it so).
 """
 from __future__ import annotations
 

@@ -221,7 +221,7 @@ class Transaction:
     """A TransactWrite whose cancellation reasons map back to the writes that caused them.
 
     pynamodb sends condition checks, then deletes, puts and updates, whatever the order of
-    the calls (docs: stack-facts Q6); each write carries a tag, and `failures` pairs the
+    the calls; each write carries a tag, and `failures` pairs the
     reasons with the tags in pynamodb's order. A conformance test on DynamoDB Local holds
     pynamodb to that order.
     """

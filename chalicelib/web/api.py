@@ -22,13 +22,26 @@ from chalice import Chalice, Response
 from chalicelib import config, store
 from chalicelib.web import idempotency
 from chalicelib.web.auth import Caller, authenticate
-from chalicelib.errors import ChronoError, InternalError, InvalidPayload, NotFound
+from chalicelib.errors import (
+    BadRequest,
+    ChronoError,
+    Conflict,
+    InternalError,
+    InvalidPayload,
+    NotFound,
+    PartlyDone,
+    Unauthorized,
+    Unavailable,
+    Unprocessable,
+)
+from chalicelib.web import render
 from chalicelib.web.idempotency import Answer
 from chalicelib.parsing import Payload
 from chalicelib.store.tables import retryable_failure
 
 log = logging.getLogger(__name__)
 JSON_HEADERS = {'Content-Type': 'application/json'}
+Renderer = Callable[[Any, 'Call'], Any]  # (a handler's result, the call) -> a dict or a Response
 HOST_RE = re.compile(r'^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$')
 BODYLESS_METHODS = ('GET', 'HEAD', 'DELETE')
 # Chalice's own error codes and the Chrono error classes that replace them.
@@ -74,7 +87,7 @@ def answer(body: dict[str, Any], status: int = 200, headers: dict[str, str] | No
 
 
 def error_answer(error: ChronoError) -> Response:
-    return render(error_outcome(error))
+    return respond(error_outcome(error))
 
 
 def query_pairs(request) -> list[tuple[str, str]]:
@@ -170,16 +183,18 @@ class Api:
         self.app = app
         app.register_middleware(rewrite_chalice_errors, 'http')
 
-    def route(self, path: str, methods: tuple[str, ...] = ('GET',)) -> Callable:
+    def route(self, path: str, methods: tuple[str, ...] = ('GET',), render: Renderer | None = None) -> Callable:
+        """`render(result, call)` turns the handler's result into the answer (web/render.py); without
+        it the result is the answer (a dict, or a Response)."""
         def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
             def view(**params: str) -> Response:
-                return self.dispatch(handler, params)
+                return self.dispatch(handler, params, render)
             view.__name__ = handler.__name__
             self.app.route(path, methods=list(methods), content_types=['*/*'], name=handler.__name__)(view)
             return handler
         return decorator
 
-    def dispatch(self, handler: Callable[..., Any], params: dict[str, str]) -> Response:
+    def dispatch(self, handler: Callable[..., Any], params: dict[str, str], renderer: Renderer | None) -> Response:
         request = self.app.current_request
         try:
             call = read_call(request)
@@ -188,22 +203,29 @@ class Api:
         except ChronoError as error:
             return error_answer(error)
         except Exception as exc:  # noqa: BLE001 - a bug or an outage must still answer in Chrono's shape
-            return render(failure(exc, handler.__name__))
+            return respond(failure(exc, handler.__name__))
+
+        def answer_of(result: Any) -> Answer:
+            rendered = renderer(result, call) if renderer is not None else result
+            if isinstance(rendered, Response):  # kept for a repeat only when its body is text
+                return Answer(rendered.status_code, rendered.body, dict(rendered.headers or {}),
+                              final=rendered.status_code < 500 and isinstance(rendered.body, str))
+            return Answer(200, json_text({'err': 0, **rendered}), dict(JSON_HEADERS))
 
         def run() -> Answer:
-            return execute(handler, call, path)
+            return execute(handler, call, path, answer_of)
 
         if key is None:
-            return render(run())
+            return respond(run())
         pairs = [(name, value) for name, values in call.query_lists.items() for value in values]
         request_print = idempotency.fingerprint(handler.__name__, path, pairs, call.body.data, request.raw_body)
         try:
-            return render(idempotency.run_once(idempotency.client_of(call.caller), key, request_print, call.now, run,
-                                               result_answer))
+            return respond(idempotency.run_once(idempotency.client_of(call.caller), key, request_print, call.now, run,
+                                                answer_of))
         except ChronoError as error:
             return error_answer(error)
         except Exception as exc:  # noqa: BLE001 - the key's record could not be read or written
-            return render(failure(exc, handler.__name__))
+            return respond(failure(exc, handler.__name__))
 
 
 def read_call(request) -> Call:
@@ -221,28 +243,38 @@ def read_call(request) -> Call:
                 base_url=base_url(request), caller=caller, now=now, tz=settings.time_zone, method=request.method)
 
 
-def execute(handler: Callable[..., Any], call: Call, path: dict[str, str]) -> Answer:
+def execute(handler: Callable[..., Any], call: Call, path: dict[str, str],
+            answer_of: Callable[[Any], Answer]) -> Answer:
     """The handler's answer, or the error it raised in Chrono's shape."""
     try:
-        result = handler(call, **path)
+        return answer_of(handler(call, **path))
     except ChronoError as error:
         return error_outcome(error)
     except Exception as exc:  # noqa: BLE001 - a bug or an outage must still answer in Chrono's shape
         return failure(exc, handler.__name__)
-    if isinstance(result, Response):  # kept for a repeat only when its body is text
-        return Answer(result.status_code, result.body, dict(result.headers or {}),
-                      final=result.status_code < 500 and isinstance(result.body, str))
-    return result_answer(result)
 
 
-def result_answer(result: dict[str, Any]) -> Answer:
-    """A handler's result as its answer (also what an idempotent call keeps with its change)."""
-    return Answer(200, json_text({'err': 0, **result}), dict(JSON_HEADERS))
+# The HTTP status of each kind of error (errors.py): the first class of the error's ancestry listed.
+STATUSES: dict[type[ChronoError], int] = {
+    PartlyDone: 0,  # its cause's (below)
+    BadRequest: 400, Unauthorized: 401, NotFound: 404, Conflict: 409, Unprocessable: 422, InternalError: 500,
+    Unavailable: 503, ChronoError: 200,  # a business refusal: HTTP 200 with a non-zero `err`
+}
+
+
+def status_of(error: ChronoError) -> int:
+    if isinstance(error, PartlyDone):
+        return status_of(error.cause)
+    return next(STATUSES[kind] for kind in type(error).__mro__ if kind in STATUSES)
 
 
 def error_outcome(error: ChronoError) -> Answer:
-    headers = {**JSON_HEADERS, **({'WWW-Authenticate': 'Basic realm="chrono"'} if error.status == 401 else {})}
-    return Answer(error.status, json_text(error.body()), headers, final=not error.retryable and error.status < 500)
+    status = status_of(error)
+    headers = {**JSON_HEADERS, **({'WWW-Authenticate': 'Basic realm="chrono"'} if status == 401 else {})}
+    body = error.body()
+    if isinstance(error, PartlyDone):  # what was done, beside the error's keys
+        body = {**render.bulk_changes(error.done, config.settings().time_zone), **body}
+    return Answer(status, json_text(body), headers, final=not error.retryable and status < 500)
 
 
 def failure(exc: Exception, where: str) -> Answer:
@@ -256,7 +288,7 @@ def failure(exc: Exception, where: str) -> Answer:
     return error_outcome(InternalError('internal error'))
 
 
-def render(outcome: Answer) -> Response:
+def respond(outcome: Answer) -> Response:
     headers = {**outcome.headers, **({idempotency.REPLAYED_HEADER: 'true'} if outcome.replayed else {})}
     return Response(body=outcome.body, status_code=outcome.status, headers=headers)
 

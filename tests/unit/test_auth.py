@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.web.auth import Caller, authenticate, check_basic
 from chalicelib.errors import Unauthorized
+from chalicelib.web.api import status_of  # the edge gives each kind of error its HTTP status
 
 NOW = datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)
 TS = '2026-03-02T09%3A00%3A00Z'
@@ -60,7 +61,7 @@ def refused(**kw) -> Unauthorized:
 
 
 def assert_401(exc: Unauthorized, err_class: str = 'authentication failed') -> None:
-    assert exc.status == 401
+    assert status_of(exc) == 401
     assert exc.body() == {**FAILED, 'err_class': err_class}
     assert set(exc.body()) == {'err', 'err_class', 'err_desc'}
 

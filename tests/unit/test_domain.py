@@ -10,11 +10,13 @@ import pytest
 
 from chalicelib.domain.agenda_reader import read_agenda
 from chalicelib.domain.closures import ExceptionSpec
-from chalicelib.domain.specs import agenda_item, AgendaSpec, DeskSpec, EventSpec, ExcludedPeriodSpec, MeetingTypeSpec, slugify, TimePeriodSpec
-from chalicelib.domain.event_rules import EventRecord, event_item, is_bookable, shrink_problem
+from chalicelib.domain.specs import AgendaSpec, DeskSpec, EventSpec, ExcludedPeriodSpec, MeetingTypeSpec, slugify, TimePeriodSpec
+from chalicelib.domain.event_rules import EventRecord, is_bookable, shrink_problem
+from chalicelib.web.render import agenda_item, event_item
 from chalicelib.domain.places import Places
 from chalicelib.domain.window import Window, add_days, booking_window, french_holidays, is_working_day
 from chalicelib.errors import InvalidPayload
+from chalicelib.web.api import status_of  # the edge gives each kind of error its HTTP status
 
 PARIS = ZoneInfo('Europe/Paris')
 UTC = timezone.utc
@@ -241,7 +243,7 @@ EVENTS_DOC = {
 
 
 def test_read_events_agenda():
-    spec = read_agenda(EVENTS_DOC, PARIS, categories={'sport': 'Sport'})
+    spec = read_agenda(EVENTS_DOC, PARIS, categories={'sport': 'Sport'}, now=NOW)
     assert spec == AgendaSpec(
         slug='piscine-municipale', label='Piscine municipale', kind='events', category='sport',
         category_label='Sport', minimal_booking_delay=2, minimal_booking_delay_in_working_days=True,
@@ -258,17 +260,17 @@ def test_read_events_agenda():
 
 
 def test_read_agenda_defaults():
-    spec = read_agenda({'label': 'Été à la piscine !'}, PARIS)
+    spec = read_agenda({'label': 'Été à la piscine !'}, PARIS, now=NOW)
     assert spec == AgendaSpec(slug='ete-a-la-piscine', label='Été à la piscine !', kind='events',
                               minimal_booking_delay=1, maximal_booking_delay=56, minimal_booking_time=time(0, 0))
-    assert read_agenda({'label': 'X', 'category': 'sport'}, PARIS).category_label == 'sport'
+    assert read_agenda({'label': 'X', 'category': 'sport'}, PARIS, now=NOW).category_label == 'sport'
     assert read_agenda({'label': 'X', 'category': 'sport', 'category_label': 'Sports'}, PARIS,
-                       categories={'sport': 'Sport'}).category_label == 'Sports'
+                       categories={'sport': 'Sport'}, now=NOW).category_label == 'Sports'
 
 
 def test_read_agenda_explicit_nulls_keep_null_delays():
     spec = read_agenda({'label': 'X', 'minimal_booking_delay': None, 'maximal_booking_delay': '',
-                        'minimal_booking_time': None}, PARIS)
+                        'minimal_booking_time': None}, PARIS, now=NOW)
     assert (spec.minimal_booking_delay, spec.maximal_booking_delay, spec.minimal_booking_time) == (None, None, None)
 
 
@@ -288,7 +290,7 @@ MEETINGS_DOC = {
 
 
 def test_read_meetings_agenda():
-    spec = read_agenda(MEETINGS_DOC, PARIS)
+    spec = read_agenda(MEETINGS_DOC, PARIS, now=NOW)
     assert spec == AgendaSpec(
         slug='rdv-passeport', label='Rendez-vous passeport', kind='meetings', free_range=True,
         resources=('salle-a', 'salle-b'),
@@ -306,7 +308,7 @@ def test_read_virtual_agenda():
     spec = read_agenda({'label': 'Tous les guichets', 'kind': 'virtual',
                         'real_agendas': [{'slug': 'mairie-a', 'kind': 'meetings'}, 'mairie-b', 'mairie-a'],
                         'excluded_timeperiods': [{'weekday': '0', 'start_time': '12:00', 'end_time': '14:00'}]},
-                       PARIS)
+                       PARIS, now=NOW)
     assert spec == AgendaSpec(slug='tous-les-guichets', label='Tous les guichets', kind='virtual',
                               real_agendas=('mairie-a', 'mairie-b'),
                               excluded_timeperiods=(ExcludedPeriodSpec(0, time(12), time(14)),))
@@ -314,8 +316,8 @@ def test_read_virtual_agenda():
 
 def errors_of(data, **kw) -> dict[str, list[str]]:
     with pytest.raises(InvalidPayload) as info:
-        read_agenda(data, PARIS, **kw)
-    assert info.value.status == 400
+        read_agenda(data, PARIS, **kw, now=NOW)
+    assert status_of(info.value) == 400
     assert info.value.body()['errors'] == info.value.errors
     return info.value.errors
 
@@ -462,7 +464,7 @@ FULL_VIRTUAL = AgendaSpec(
                          ids=['events', 'meetings', 'virtual', 'defaults'])
 def test_export_then_read_is_the_same_spec(spec):
     exported = spec.export(PARIS)
-    again = read_agenda(exported, PARIS, categories={'sport': 'Sport'})
+    again = read_agenda(exported, PARIS, categories={'sport': 'Sport'}, now=NOW)
     assert again == spec
     assert again.export(PARIS) == exported
 
@@ -497,7 +499,7 @@ def test_round_trip_of_an_event_in_the_autumn_ambiguous_hour():
     spec = agenda(events=(EventSpec(slug='nuit', start=utc(2026, 10, 25, 0, 30), places=1),))
     exported = spec.export(PARIS)
     assert exported['events'][0]['start_datetime'] == '2026-10-25 02:30:00'
-    again = read_agenda(exported, PARIS)
+    again = read_agenda(exported, PARIS, now=NOW)
     assert again.events[0].start.astimezone(UTC) == utc(2026, 10, 25, 0, 30)
     assert again == spec
 
