@@ -126,7 +126,7 @@ def test_the_checks_can_fail():
                                  'chalicelib/nowhere/', 'tests/unit', 'tests/gone', 'tests/api/test_fillslot.py']
     assert missing_paths(text) == ['chalicelib/http.py', 'store/bookings.py', 'chalicelib/nowhere/', 'tests/gone']
     assert slug("Changing a booking, a user's bookings, iCalendar") == 'changing-a-booking-a-users-bookings-icalendar'
-    assert slug('The front door: `make run` is the deployed handler') == 'the-front-door-make-run-is-the-deployed-handler'
+    assert slug('The front door: `make run` is the deployed one') == 'the-front-door-make-run-is-the-deployed-one'
 
 
 def test_a_broken_link_is_caught(tmp_path):
