@@ -31,20 +31,20 @@ test: install
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
 
-# The CloudFormation/SAM template and Lambda zip an operator deploys (README "Deploy"), linted offline:
+# The CloudFormation/SAM template and Lambda zip an operator deploys (docs/deploy.md, "Deploy"), linted offline:
 # no AWS account needed, only the region exported above. cfn-lint is the pinned one of .venv.
 package: $(STAMP)
 	rm -rf $(PACKAGE_DIR)
 	$(BIN)/chalice package --stage $(STAGE) --merge-template infra/template.yml $(PACKAGE_DIR)
 	$(BIN)/cfn-lint $(PACKAGE_DIR)/sam.yaml
 
-# The figures of design.md §6 on DynamoDB Local, one table (README, Benchmarks); also in build/bench.json.
+# The figures of design.md §6 on DynamoDB Local, one table (docs/benchmarks.md); also in build/bench.json.
 # `make bench FIGURES="round_trips cold_import"` runs some of them.
 bench: install
 	$(BIN)/python -m bench $(FIGURES)
 
 # The race matrix (tests/race_matrix.py) on DynamoDB Local for as long as asked; prints rounds and
-# violations (README, "Every invariant under every race"). `make soak ROUNDS=5000` or `make soak SOAK_SECONDS=3600`.
+# violations (docs/testing.md, "The race matrix and `make soak`"). `make soak ROUNDS=5000` or `make soak SOAK_SECONDS=3600`.
 ROUNDS ?= 1000
 soak: install
 	$(BIN)/python -m tests.race_matrix --rounds $(ROUNDS) $(if $(SOAK_SECONDS),--seconds $(SOAK_SECONDS))

@@ -17,7 +17,7 @@ from chalicelib.web.api import Api, Call
 from chalicelib.web.gateway import http_api_handler
 from chalicelib.web.logs import configure as configure_logs
 
-configure_logs()  # JSON lines at CHRONO_LOG_LEVEL, on Lambda's own handler (README "Logs")
+configure_logs()  # JSON lines at CHRONO_LOG_LEVEL, on Lambda's own handler (docs/deploy.md "Logs")
 # configure_logs=False: Chalice's logger would otherwise write plain text to stdout, past our formatter.
 app = Chalice(app_name='chrono', configure_logs=False)
 api = Api(app)
@@ -248,7 +248,7 @@ def callbacks_redrive(call: Call):
     return {'data': callbacks.redrive(call.now)}
 
 
-# ---- the API's description (README: answers and errors) -------------------------------------
+# ---- the API's description (docs/api.md, "OpenAPI") -------------------------------------
 
 @api.route('/api/openapi.json', methods=('GET',))
 def openapi_document(call: Call):
@@ -275,5 +275,5 @@ def extend_recurrences(event):
     return {'created': events.extend_recurrences(config.settings().time_zone, web.utcnow())}
 
 
-# The Lambda handler behind an HTTP API or a function URL (README: signatures and the raw query).
+# The Lambda handler behind an HTTP API or a function URL (docs/api.md: signatures and the raw query).
 http_handler = http_api_handler(app)

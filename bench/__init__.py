@@ -1,1 +1,1 @@
-"""Benchmarks: `make bench` (`python -m bench [figure ...]`), one module per figure (README, Benchmarks)."""
+"""Benchmarks: `make bench` (`python -m bench [figure ...]`), one module per figure (docs/benchmarks.md)."""

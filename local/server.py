@@ -4,7 +4,7 @@ Each request becomes the payload-2.0 event API Gateway's HTTP API hands to the L
 and raw query exactly as sent, lower-cased headers, cookies apart, a binary body in base64) and
 goes through `chalicelib.web.gateway.http_api_handler`, the function `app.http_handler` is made of.
 HEAD, methods no route declares, unknown paths and errors therefore answer as deployed
-(README, "The local front door"). The server only moves bytes: status, headers, body.
+(docs/api.md, "The front door"). The server only moves bytes: status, headers, body.
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ LOCAL_DEFAULTS = {
     'CHRONO_TABLE': 'chrono-local',
     'CHRONO_CALLBACK_QUEUE': 'chrono-local-callbacks',
     # The demo client owns the loopback receivers (`python -m local.receiver`); no callback is sent
-    # unless CHRONO_CALLBACK_HOSTS also lists the host (README, "Watch one arrive").
+    # unless CHRONO_CALLBACK_HOSTS also lists the host (docs/api.md, "Watch one arrive").
     'CHRONO_CALLBACK_OWNERS': '{"demo": ["127.0.0.1:*", "localhost:*"]}',
 }
 

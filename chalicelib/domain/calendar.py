@@ -1,6 +1,6 @@
 """Bookings as an iCalendar file (spec chrono-api.md §8.2, §8.11): one VEVENT per booked event (a
 fillslots group gives one per leg), in the agenda's time zone. No I/O here but a log line for a stored
-value left out. (The ICS *import* of closures is `ics.py`.)
+value left out. (The ICS *import* of closures is `closures.py`.)
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _add_first(event: Event, name: str, leg: Leg, candidates: Iterable[tuple[str
 
 
 def vevent(leg: Leg, agenda_label: str | None, tz: ZoneInfo, now: datetime) -> Event:
-    from icalendar import Event  # imported on first use, as in ics.py: no booking request pays it at cold start
+    from icalendar import Event  # imported on first use, as in closures.py: no booking request pays it at cold start
     event = Event()
     event.add('uid', leg_uid(leg))
     event.add('dtstamp', now)

@@ -1,6 +1,6 @@
 """Use cases that set a user's bookings over many events at once (the seed document; spec
-chrono-api.md §5.7, §6.3-6.5): events fillslots on one agenda or several, the multi-agenda
-datetimes, and the recurring events with their fillslots.
+chrono-api.md §5.7, §6.3-6.5): events fillslots on one agenda or several, and the recurring events'
+fillslots (their listings are services/listings.py).
 
 Each booked event gets a booking of its own (one leg), so that each can be cancelled alone.
 The writes go in transactions of at most 33 events (3 writes each: the booking or leg, the

@@ -1,7 +1,7 @@
 """Sending callbacks (design.md §3.2, §4.2; auth-and-callbacks.md §3, §5).
 
-The outbox item is written with the change it reports (store.callbacks); then its id goes to SQS.
-The worker checks the target (listed, owned by the booking's client, public: domain.callbacks) before
+The outbox item is written with the change it reports (store/outbox.py); then its id goes to SQS.
+The worker checks the target (listed, owned by the booking's client, public: domain/callback_rules.py) before
 any name resolution, signs each attempt afresh as a Publik client, POSTs it once to the checked address
 (no redirect, short timeout), and records the outcome: done, due again on the retry schedule
 (SQS delays stop at 15 minutes: longer waits are found again by the sweeper), or failed and

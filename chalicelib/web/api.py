@@ -96,7 +96,7 @@ def query_pairs(request) -> list[tuple[str, str]]:
 
 
 def raw_query(request) -> str | None:
-    """The query string exactly as sent, when the front door passes it (see README, signatures)."""
+    """The query string exactly as sent, when the front door passes it (docs/api.md, "Signatures and the raw query string")."""
     context = request.context or {}
     raw = context.get('rawQueryString')
     return raw if isinstance(raw, str) else None

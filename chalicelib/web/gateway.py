@@ -4,7 +4,7 @@ Why: the Publik signature covers the raw query string, which only payload 2.0 ca
 (`rawQueryString`); API Gateway REST, Chalice's default, hands over decoded parameters only.
 Chalice itself only understands REST events, so this adapter turns a 2.0 event into the
 REST shape, keeping the raw query in `requestContext.rawQueryString` where `http.raw_query`
-reads it. Behind REST, the signature check falls back to rebuilding the query (README).
+reads it. Behind REST, the signature check falls back to rebuilding the query (docs/api.md, signatures).
 """
 from __future__ import annotations
 

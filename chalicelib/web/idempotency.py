@@ -2,7 +2,7 @@
 same client within 24 hours gets the first answer again (status and body) and changes nothing more;
 while the first is still running, a repeat gets HTTP 409.
 
-The choices (README, "Answers and errors"):
+The choices (docs/api.md, "Answers and errors"):
 - a key belongs to a client: `basic:<user>` or `signature:<orig>`; two clients never share a key;
 - the key is 1 to 255 characters among letters, digits and `-_.:~+=/@` (else HTTP 400); an empty
   header is no header;

@@ -1,4 +1,4 @@
-"""Logs an operator can query: one JSON object per line (README "Logs"), at CHRONO_LOG_LEVEL.
+"""Logs an operator can query: one JSON object per line (docs/deploy.md, "Logs"), at CHRONO_LOG_LEVEL.
 
 `configure()` runs once, when app.py is imported. Lambda's runtime has already put its own handler
 on the root logger (it adds the request id and writes to CloudWatch): that handler gets our

@@ -1,4 +1,4 @@
-"""The API described in OpenAPI 3.1, served by `GET /api/openapi.json` (README: answers and errors).
+"""The API described in OpenAPI 3.1, served by `GET /api/openapi.json` (docs/api.md, "OpenAPI").
 
 Built from compact tables, so that describing a route is one `Operation` in OPERATIONS: its method and
 path as app.py declares them (the document shows Chrono's trailing slash), its query parameters by name

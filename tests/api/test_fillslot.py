@@ -605,7 +605,7 @@ MINE = refusal('event is already booked by user', 'event mine is already booked 
     ('c,mine', CANCELLED),
 ])
 def test_fillslots_answers_the_refusal_of_the_first_failing_slot(api, agenda, slots, expected):
-    """Spec §6.2: "the whole call fails with the error of the first failing event"; README: "refusal = that of
+    """Spec §6.2: "the whole call fails with the error of the first failing event"; docs/api.md: "refusal = that of
     the first failing event in the order of `slots`" (and the docstring of booking.fillslots)."""
     new_event(api, 'full', places_=1)
     new_event(api, 'c', cancelled='true')

@@ -1,4 +1,4 @@
-"""Idempotent retries (design.md §3.5; README, "Answers and errors"): a POST sent again with the same
+"""Idempotent retries (design.md §3.5; docs/api.md, "Answers and errors"): a POST sent again with the same
 `X-Idempotency-Key` by the same client within 24 hours gets the first answer again and books
 nothing more; 409 while the first runs; 422 for the key with another request.
 

@@ -1,4 +1,4 @@
-"""Logs an operator can use (issue 15 point 6; README "Logs"): one JSON object per line, at CHRONO_LOG_LEVEL;
+"""Logs an operator can use (issue 15 point 6; docs/deploy.md "Logs"): one JSON object per line, at CHRONO_LOG_LEVEL;
 each refusal (auth, signature, callback target, idempotency) logged once at WARNING with its reason; never a
 secret, a signature, a password, a personal field nor a URL's query."""
 from __future__ import annotations

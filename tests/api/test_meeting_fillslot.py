@@ -587,7 +587,7 @@ def test_accept_and_suspend_are_404_on_a_meetings_booking(api, agendas, action):
     assert table() == before
 
 
-# ---- DynamoDB calls (README: three for a plain meetings fillslot) -----------------------------------
+# ---- DynamoDB calls (docs/api.md: three for a plain meetings fillslot) -----------------------------------
 
 CONFIG = ('Query', None, 'AGENDA#{}')  # the agenda's configuration partition (cfg# items)
 LEGS = ('Query', 'gsi2', 'MEETINGS#{}')  # the agenda's live meeting legs, all desks at once

@@ -25,7 +25,7 @@ Bookings, made through fillslot in this order (the desk is the first free one in
     F quinze 2030-03-26 09:30 (bob)    -> g1 [09:30, 09:45)
     G trente 2030-03-31 01:45 (alice)  -> g1 [01:45 CET, 03:15 CEST) = [00:45, 01:15) UTC
 
-DST (README "Choices"): on Sunday 31 March 2030 02:00 CET becomes 03:00 CEST, so no start at
+DST (docs/api.md, "Meetings"): on Sunday 31 March 2030 02:00 CET becomes 03:00 CEST, so no start at
 02:00-02:45 exists, and a meeting starting at 01:30 CET ends at 03:00 CEST (30 real minutes). On
 Sunday 27 October 2030 03:00 CEST becomes 02:00 CET: the repeated hour gives its first
 occurrence only (02:00-02:45 CEST = 00:00-00:45 UTC), so 02:30 + 30 min ends at "02:00" (CET).

@@ -373,7 +373,7 @@ def test_a_wcs_appointment_workflow_over_signed_calls(service):
 
 
 def test_make_run_delivers_a_cancel_callback_for_real(launch):
-    """The README's recipe: make run with a loopback callback host and its key; an agent cancel
+    """The recipe of docs/api.md "Watch one arrive": make run with a loopback callback host and its key; an agent cancel
     reaches the receiver, signed, through the local worker (SQS on moto, then the app's handler)."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from threading import Thread

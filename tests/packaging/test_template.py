@@ -1,4 +1,4 @@
-"""The deploy path (design.md §1, §3.1 `make package`; README "Deploy"): the template and zip that
+"""The deploy path (design.md §1, §3.1 `make package`; docs/deploy.md "Deploy"): the template and zip that
 `make package` builds from Chalice's output and infra/template.yml, checked against the code they deploy.
 
 The package is built once per session, as an operator builds it: `make package` with no AWS
