@@ -9,7 +9,7 @@ STAGE ?= prod
 PACKAGE_DIR ?= build/package
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test install unit package bench soak clean
+.PHONY: run test lint install unit package bench soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,14 @@ install: $(STAMP) $(DDB_STAMP)
 run: install
 	PORT=$(PORT) $(BIN)/python -m local
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+# What a Python team expects to hold at every commit: ruff's lint and format check (ruff.toml) on the code that
+# ships. `make test` runs it first.
+lint: $(STAMP)
+	$(BIN)/ruff check app.py chalicelib
+	$(BIN)/ruff format --check app.py chalicelib
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit

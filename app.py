@@ -4,13 +4,23 @@ Paths are declared without their trailing slash: Chalice then serves both spelli
 (Chrono's clients always write the slash). Authentication, path decoding, lenient body
 parsing and error rendering happen in `chalicelib.web.api.Api`.
 """
+
 import os
 
 from chalice import Chalice, Rate
 
 from chalicelib import config
-from chalicelib.services import (agendas, agent, booking, booking_changes, bulk_booking, callbacks, events, listings,
-                                 transfer)
+from chalicelib.services import (
+    agendas,
+    agent,
+    booking,
+    booking_changes,
+    bulk_booking,
+    callbacks,
+    events,
+    listings,
+    transfer,
+)
 from chalicelib.web import api as web
 from chalicelib.web import render
 from chalicelib.web.api import Api, Call
@@ -24,6 +34,7 @@ api = Api(app)
 
 
 # ---- agendas (spec §4, design.md §3.4) ---------------------------------------------------
+
 
 @api.route('/api/agenda', methods=('GET',), render=render.agendas)
 def agenda_list(call: Call):
@@ -41,6 +52,7 @@ def agenda_detail(call: Call, agenda: str):
 
 
 # ---- meetings configuration (spec §5.3-5.5) -----------------------------------------------
+
 
 @api.route('/api/agenda/{agenda}/meetings', methods=('GET',), render=render.meeting_types)
 def meeting_types(call: Call, agenda: str):
@@ -74,6 +86,7 @@ def shared_resources(call: Call, agenda: str):
 
 # ---- events datetimes and status (spec §5.2, §7.1-7.2) -------------------------------------
 
+
 @api.route('/api/agenda/{agenda}/datetimes', methods=('GET',), render=render.datetimes)
 def datetimes(call: Call, agenda: str):
     return listings.datetimes(agenda, call.query, call.tz, call.now)
@@ -91,6 +104,7 @@ def event_bookings(call: Call, agenda: str, event: str):
 
 # ---- booking (the seed document; spec §6.1-6.2) ---------------------------------------------
 
+
 @api.route('/api/agenda/{agenda}/fillslot/{slot}', methods=('POST',), render=render.booked)
 def fillslot(call: Call, agenda: str, slot: str):
     return booking.fillslot(agenda, slot, call.body, call.tz, call.now, call.caller.client)
@@ -102,6 +116,7 @@ def fillslots(call: Call, agenda: str):
 
 
 # ---- a booking's lifecycle (spec §8.3, §8.5-8.8) ---------------------------------------------
+
 
 @api.route('/api/booking/{booking_id}', methods=('GET',), render=render.booking)
 def booking_detail(call: Call, booking_id: str):
@@ -129,6 +144,7 @@ def booking_suspend(call: Call, booking_id: str):
 
 
 # ---- changing a booking, a user's bookings, iCalendar (spec §8.1-8.2, §8.4, §8.9-8.11) ------------
+
 
 @api.route('/api/booking/{booking_id}', methods=('PATCH',))
 def booking_patch(call: Call, booking_id: str):
@@ -162,6 +178,7 @@ def user_bookings_ics(call: Call):
 
 # ---- several events at once (spec §5.7, §6.3-6.5) ------------------------------------------
 
+
 @api.route('/api/agenda/{agenda}/events/fillslots', methods=('POST',), render=render.bulk)
 def events_fillslots(call: Call, agenda: str):
     return bulk_booking.events_fillslots(agenda, call.body, call.tz, call.now, call.caller.client)
@@ -189,6 +206,7 @@ def recurring_fillslots(call: Call):
 
 # ---- events (spec §7.4) ------------------------------------------------------------------
 
+
 @api.route('/api/agenda/{agenda}/event', methods=('POST',), render=render.event)
 def event_create(call: Call, agenda: str):
     return events.create_event(agenda, call.body, call.tz, call.now)
@@ -211,6 +229,7 @@ def event_delete(call: Call, agenda: str, event: str):
 
 # ---- import and export (spec §11.1) ------------------------------------------------------
 
+
 @api.route('/api/import', methods=('POST',))
 def import_agendas(call: Call):
     return {'data': transfer.import_document(call.body, call.tz, call.now)}
@@ -222,6 +241,7 @@ def export_agendas(call: Call):
 
 
 # ---- agent actions and callbacks (spec §7.3, §9.8; design.md §3.4) -------------------------
+
 
 @api.route('/api/agenda/{agenda}/check/{event}', methods=('POST',))
 def event_check(call: Call, agenda: str, event: str):
@@ -250,9 +270,11 @@ def callbacks_redrive(call: Call):
 
 # ---- the API's description (docs/api.md, "OpenAPI") -------------------------------------
 
+
 @api.route('/api/openapi.json', methods=('GET',))
 def openapi_document(call: Call):
     from chalicelib.web import openapi  # here: compiling its tables would cost every cold start ~6 ms
+
     return web.answer(openapi.document(call.base_url))
 
 

@@ -2,6 +2,7 @@
 
 Tests and the local runner change the environment and call `reset()`.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,8 @@ def _json_object(name: str) -> dict[str, str]:
     except ValueError as exc:
         raise ConfigurationError(f'{name} is not valid JSON') from exc
     if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) and k and v for k, v in value.items()):
+        isinstance(k, str) and isinstance(v, str) and k and v for k, v in value.items()
+    ):
         raise ConfigurationError(f'{name} must be a JSON object of non-empty strings')
     return value
 
@@ -64,8 +66,9 @@ def _callback_owners() -> dict[str, tuple[OwnedHost, ...]]:
     except ValueError as exc:
         raise ConfigurationError(f'{name} is not valid JSON') from exc
     if not isinstance(value, dict) or not all(
-            isinstance(k, str) and k and isinstance(v, list) and all(isinstance(e, str) for e in v)
-            for k, v in value.items()):
+        isinstance(k, str) and k and isinstance(v, list) and all(isinstance(e, str) for e in v)
+        for k, v in value.items()
+    ):
         raise ConfigurationError(f'{name} must be a JSON object of lists of host names')
     try:
         return {client: tuple(parse_owned_host(entry) for entry in entries) for client, entries in value.items()}
@@ -105,8 +108,7 @@ def settings() -> Settings:
         raise ConfigurationError(f'CHRONO_TIME_ZONE: unknown time zone {tz_name!r}') from exc
     base_url = _base_url()
     orig = os.environ.get('CHRONO_ORIG', '').strip() or (urlsplit(base_url).hostname if base_url else None)
-    hosts = frozenset(
-        h.strip().lower() for h in os.environ.get('CHRONO_CALLBACK_HOSTS', '').split(',') if h.strip())
+    hosts = frozenset(h.strip().lower() for h in os.environ.get('CHRONO_CALLBACK_HOSTS', '').split(',') if h.strip())
     return Settings(
         api_clients=_json_object('CHRONO_API_CLIENTS'),
         signature_keys=_json_object('CHRONO_SIGNATURE_KEYS'),

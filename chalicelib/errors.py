@@ -5,6 +5,7 @@ an unknown object, an authentication failure... Their HTTP statuses are the edge
 (`web/api.py` STATUSES): a business refusal is HTTP 200 (w.c.s. reads `err`, not the status), bad
 input 400, an unknown object 404; every body carries `err`, `err_class` and `err_desc`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,8 +15,14 @@ class ChronoError(Exception):
     err = 1
     retryable = False  # "try again later": an idempotent retry must run again, not replay it
 
-    def __init__(self, err_class: str, err_desc: str | None = None, *, err: int | None = None,
-                 errors: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        err_class: str,
+        err_desc: str | None = None,
+        *,
+        err: int | None = None,
+        errors: dict[str, list[str]] | None = None,
+    ) -> None:
         super().__init__(err_class)
         self.err_class = err_class
         self.err_desc = err_desc or err_class

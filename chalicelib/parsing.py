@@ -4,11 +4,13 @@ w.c.s. renders templates into JSON, so numbers and booleans arrive as strings ("
 empty values as "" and lists as comma-joined strings. `Payload` reads them all, collects every
 problem per field, and raises one `InvalidPayload` (HTTP 400) listing them.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime, time, timezone
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -16,11 +18,12 @@ from chalicelib.errors import InvalidPayload
 
 TRUE = frozenset({'true', '1', 'on', 'yes', 't', 'y'})
 FALSE = frozenset({'false', '0', 'off', 'no', 'f', 'n'})
-MAX_INT = 2 ** 31 - 1
+MAX_INT = 2**31 - 1
 MAX_STRING = 10_000
 SLUG_RE = re.compile(r'\A[A-Za-z0-9_-]{1,160}\Z')
 DATETIME_RE = re.compile(
-    r'\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(?P<offset>[+-](?P<hours>\d{2}):?(?P<minutes>\d{2}))?')
+    r'\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(?P<offset>[+-](?P<hours>\d{2}):?(?P<minutes>\d{2}))?'
+)
 # Nothing is stored outside these years, read as written, in UTC or in the service's time zone (domain/window.py).
 FIRST_YEAR, LAST_YEAR = 1900, 2999
 # Any space or control character (C0, DEL, C1, Unicode blanks and line separators): never in a URL.
@@ -217,8 +220,9 @@ class Payload:
             self.error(name, str(exc))
             return default
 
-    def str(self, name: str, required: bool = False, default: str | None = None,
-            max_length: int = MAX_STRING) -> str | None:
+    def str(
+        self, name: str, required: bool = False, default: str | None = None, max_length: int = MAX_STRING
+    ) -> str | None:
         def convert(value: Any) -> str:
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 raise ValueError('Not a valid string.')
@@ -226,6 +230,7 @@ class Payload:
             if len(text) > max_length:
                 raise ValueError(f'Ensure this field has no more than {max_length} characters.')
             return text
+
         return self._convert(name, required, default, convert)
 
     def url(self, name: str, required: bool = False, max_length: int = MAX_STRING) -> str | None:
@@ -236,13 +241,20 @@ class Payload:
             if not isinstance(value, str) or not SLUG_RE.match(value):
                 raise ValueError('Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.')
             return value
+
         return self._convert(name, required, default, convert)
 
     def bool(self, name: str, required: bool = False, default: bool = False) -> bool:
         return self._convert(name, required, default, to_bool)
 
-    def int(self, name: str, required: bool = False, default: int | None = None,
-            minimum: int | None = None, maximum: int = MAX_INT) -> int | None:
+    def int(
+        self,
+        name: str,
+        required: bool = False,
+        default: int | None = None,
+        minimum: int | None = None,
+        maximum: int = MAX_INT,
+    ) -> int | None:
         return self._convert(name, required, default, lambda v: to_int(v, minimum, maximum))
 
     def list(self, name: str, required: bool = False, default: list | None = None) -> list[str] | None:
@@ -257,8 +269,9 @@ class Payload:
     def datetime(self, name: str, tz: ZoneInfo, required: bool = False) -> datetime | None:
         return self._convert(name, required, None, lambda v: to_datetime(v, tz))
 
-    def choice(self, name: str, choices: Iterable[str], required: bool = False,
-               default: str | None = None) -> str | None:
+    def choice(
+        self, name: str, choices: Iterable[str], required: bool = False, default: str | None = None
+    ) -> str | None:
         allowed = tuple(choices)
 
         def convert(value: Any) -> str:
@@ -267,6 +280,7 @@ class Payload:
                 shown = f'"{value}"' if isinstance(value, str) and len(value) <= 100 else 'This value'
                 raise ValueError(f'{shown} is not a valid choice.')
             return value
+
         return self._convert(name, required, default, convert)
 
     def unread(self) -> dict[str, Any]:

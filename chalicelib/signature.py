@@ -4,6 +4,7 @@ The MAC covers the raw query string up to `&signature=`, exactly as the client s
 Where the gateway hands us only decoded parameters (API Gateway REST), `rebuild_queries`
 produces the few encodings Publik clients actually use, and each candidate is checked.
 """
+
 from __future__ import annotations
 
 import base64
@@ -12,9 +13,9 @@ import hashlib
 import hmac
 import itertools
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Sequence
 from urllib.parse import parse_qs, parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit, urlunsplit
 
 ALGORITHMS = {'sha256': hashlib.sha256, 'sha1': hashlib.sha1, 'sha512': hashlib.sha512}
@@ -40,8 +41,9 @@ def digest(key: str, message: str, algo: str) -> bytes:
     return hmac.new(key.encode('utf-8'), message.encode('utf-8'), ALGORITHMS[algo]).digest()
 
 
-def sign_query(query: str, key: str, algo: str = 'sha256', now: datetime | None = None,
-               nonce: str | None = None) -> str:
+def sign_query(
+    query: str, key: str, algo: str = 'sha256', now: datetime | None = None, nonce: str | None = None
+) -> str:
     now = now or datetime.now(timezone.utc)
     nonce = nonce or secrets.token_hex(16)
     tail = urlencode([('algo', algo), ('timestamp', now.strftime(TIMESTAMP_FORMAT)), ('nonce', nonce)])
@@ -50,8 +52,9 @@ def sign_query(query: str, key: str, algo: str = 'sha256', now: datetime | None 
     return f'{signed}&signature={quote(mac)}'
 
 
-def sign_url(url: str, key: str, orig: str, algo: str = 'sha256', now: datetime | None = None,
-             nonce: str | None = None) -> str:
+def sign_url(
+    url: str, key: str, orig: str, algo: str = 'sha256', now: datetime | None = None, nonce: str | None = None
+) -> str:
     """Sign as Hobo/Lingo do (NameID/email/orig first), which is how we call clients back."""
     parts = urlsplit(url)
     query = parts.query
@@ -103,7 +106,7 @@ def verify_raw(raw_query: str, keys: dict[str, str], now: datetime) -> SignedCal
     index = raw_query.find(MARKER)
     if index < 0:
         raise SignatureError('no signature')
-    signature = raw_query[index + len(MARKER):]
+    signature = raw_query[index + len(MARKER) :]
     if '&' in signature:
         raise SignatureError('parameters after the signature')
     return check(raw_query[:index], signature, keys, now)
@@ -134,7 +137,7 @@ def rebuild_queries(pairs: Sequence[tuple[str, str]]) -> Iterable[tuple[str, str
     mixed = itertools.islice(itertools.product(*(tuple(dict.fromkeys(s)) for s in styles)), MAX_VARIANTS)
     seen = set()
     for combination in itertools.chain(uniform, mixed):
-        signed = '&'.join(f'{k}={v}' for k, v in zip(keys, combination))
+        signed = '&'.join(f'{k}={v}' for k, v in zip(keys, combination, strict=True))
         if signed not in seen:
             seen.add(signed)
             yield signed, signature

@@ -2,6 +2,7 @@
 with every error under its dotted path (`agendas.0.desks.1.timeperiods.2.end_time`), so that a whole
 import is refused at once with all its problems (spec chrono-api.md §11.1, design.md §3.4).
 """
+
 from __future__ import annotations
 
 import re
@@ -91,8 +92,9 @@ def _weekdays(p: Payload, name: str) -> tuple[int, ...] | None:
     return days
 
 
-def read_event(p: Payload, tz: ZoneInfo, current: EventSpec | None = None,
-               slug_required: bool = True) -> EventSpec | None:
+def read_event(
+    p: Payload, tz: ZoneInfo, current: EventSpec | None = None, slug_required: bool = True
+) -> EventSpec | None:
     """An event from a payload; with `current`, absent fields keep their current value (PATCH)."""
     partial = current is not None
     if partial:
@@ -146,8 +148,9 @@ def _read_timeperiod(r: Reader, data: Any, path: str) -> TimePeriodSpec | None:
     weekday_indexes = None
     if indexes not in (None, '', []):
         try:
-            weekday_indexes = tuple(sorted({int(i) for i in (indexes if isinstance(indexes, list)
-                                                             else str(indexes).split(','))}))
+            weekday_indexes = tuple(
+                sorted({int(i) for i in (indexes if isinstance(indexes, list) else str(indexes).split(','))})
+            )
             if any(i < 1 or i > 5 for i in weekday_indexes):
                 raise ValueError
         except (TypeError, ValueError):
@@ -161,9 +164,13 @@ def _read_timeperiod(r: Reader, data: Any, path: str) -> TimePeriodSpec | None:
     r.merge(p, path)
     if p.errors:
         return None
-    return TimePeriodSpec(start_time=start, end_time=end, weekday=None if single_date else weekday,
-                          weekday_indexes=None if single_date else weekday_indexes,
-                          date=single_date.isoformat() if single_date else None)
+    return TimePeriodSpec(
+        start_time=start,
+        end_time=end,
+        weekday=None if single_date else weekday,
+        weekday_indexes=None if single_date else weekday_indexes,
+        date=single_date.isoformat() if single_date else None,
+    )
 
 
 def _read_exception(r: Reader, data: Any, path: str, tz: ZoneInfo) -> ExceptionSpec | None:
@@ -179,8 +186,9 @@ def _read_exception(r: Reader, data: Any, path: str, tz: ZoneInfo) -> ExceptionS
     return None if p.errors else ExceptionSpec(start=start, end=end, label=label)
 
 
-def _read_sources(r: Reader, data: Any, path: str, tz: ZoneInfo, now: datetime,
-                  budget: closures.Budget | None) -> tuple[tuple[ExceptionsSourceSpec, ...], list[ExceptionSpec]]:
+def _read_sources(
+    r: Reader, data: Any, path: str, tz: ZoneInfo, now: datetime, budget: closures.Budget | None
+) -> tuple[tuple[ExceptionsSourceSpec, ...], list[ExceptionSpec]]:
     """A desk's `exceptions_sources`, and the closures their ICS files give for the next 600 days."""
     sources, found = [], []
     for index, item in enumerate(r.items(data, path, MAX_SOURCES)):
@@ -212,14 +220,20 @@ def _read_sources(r: Reader, data: Any, path: str, tz: ZoneInfo, now: datetime,
                 found.extend(replace(c, source=index) for c in read)
         r.merge(source, source_path)
         if not source.errors:
-            sources.append(ExceptionsSourceSpec(ics_filename=filename, ics_packed=pack_ics(text) if text else None,
-                                                ics_url=url, enabled=enabled))
+            sources.append(
+                ExceptionsSourceSpec(
+                    ics_filename=filename, ics_packed=pack_ics(text) if text else None, ics_url=url, enabled=enabled
+                )
+            )
     packed = sum(len(s.ics_packed or '') for s in sources)
     if packed > MAX_PACKED_ICS:
         r.error(path, f'These ICS files take {packed} bytes once compressed; a desk keeps at most {MAX_PACKED_ICS}.')
     if len(found) > MAX_SOURCE_CLOSURES:
-        r.error(path, f'These ICS files give {len(found)} closures in the next {closures.WINDOW.days} days; '
-                      f'a desk keeps at most {MAX_SOURCE_CLOSURES}.')
+        r.error(
+            path,
+            f'These ICS files give {len(found)} closures in the next {closures.WINDOW.days} days; '
+            f'a desk keeps at most {MAX_SOURCE_CLOSURES}.',
+        )
     return tuple(sources), found
 
 
@@ -240,8 +254,15 @@ def _slug_or_derived(p: Payload, label: str | None) -> str | None:
     return slug
 
 
-def read_agenda(data: Any, tz: ZoneInfo, path: str = '', categories: dict[str, str] | None = None, *,
-                now: datetime, budget: closures.Budget | None = None) -> AgendaSpec:
+def read_agenda(
+    data: Any,
+    tz: ZoneInfo,
+    path: str = '',
+    categories: dict[str, str] | None = None,
+    *,
+    now: datetime,
+    budget: closures.Budget | None = None,
+) -> AgendaSpec:
     """A whole agenda document (export shape, or the body of `POST /api/agenda/`).
 
     `now` (the request's clock) starts the 600-day window of the closures read from ICS files;
@@ -272,20 +293,38 @@ def read_agenda(data: Any, tz: ZoneInfo, path: str = '', categories: dict[str, s
         content = _read_virtual(r, agenda, prefix)
     r.merge(agenda, path)
     r.check()
-    return AgendaSpec(slug=slug, label=label, kind=kind, category=category, category_label=category_label,
-                      absence_reasons=reasons, **settings, **roles, **content)
+    return AgendaSpec(
+        slug=slug,
+        label=label,
+        kind=kind,
+        category=category,
+        category_label=category_label,
+        absence_reasons=reasons,
+        **settings,
+        **roles,
+        **content,
+    )
 
 
 def _read_settings(agenda: Payload) -> dict[str, Any]:
     """Delays and flags; an absent delay takes Chrono's default, an explicit blank one none."""
     return dict(
-        minimal_booking_delay=agenda.int('minimal_booking_delay', default=1 if 'minimal_booking_delay'
-                                         not in agenda.data else None, minimum=0, maximum=MAX_DELAY),
+        minimal_booking_delay=agenda.int(
+            'minimal_booking_delay',
+            default=1 if 'minimal_booking_delay' not in agenda.data else None,
+            minimum=0,
+            maximum=MAX_DELAY,
+        ),
         minimal_booking_delay_in_working_days=agenda.bool('minimal_booking_delay_in_working_days'),
-        maximal_booking_delay=agenda.int('maximal_booking_delay', default=56 if 'maximal_booking_delay'
-                                         not in agenda.data else None, minimum=0, maximum=MAX_DELAY),
-        minimal_booking_time=agenda.time('minimal_booking_time', default=time(0, 0)
-                                         if 'minimal_booking_time' not in agenda.data else None),
+        maximal_booking_delay=agenda.int(
+            'maximal_booking_delay',
+            default=56 if 'maximal_booking_delay' not in agenda.data else None,
+            minimum=0,
+            maximum=MAX_DELAY,
+        ),
+        minimal_booking_time=agenda.time(
+            'minimal_booking_time', default=time(0, 0) if 'minimal_booking_time' not in agenda.data else None
+        ),
         minimal_cancellation_delay=agenda.int('minimal_cancellation_delay', minimum=0, maximum=MAX_DELAY),
         minimal_cancellation_delay_in_working_days=agenda.bool('minimal_cancellation_delay_in_working_days'),
         anonymize_delay=agenda.int('anonymize_delay', minimum=1, maximum=MAX_DELAY),
@@ -316,8 +355,9 @@ def _read_roles(agenda: Payload) -> dict[str, str | None]:
 
 def _read_absence_reasons(r: Reader, agenda: Payload, path: str) -> tuple[tuple[str, str], ...]:
     reasons = []
-    for index, item in enumerate(r.items(agenda.data.get('absence_reasons'), f'{path}.absence_reasons'.lstrip('.'),
-                                         MAX_AGENDA_LIST)):
+    for index, item in enumerate(
+        r.items(agenda.data.get('absence_reasons'), f'{path}.absence_reasons'.lstrip('.'), MAX_AGENDA_LIST)
+    ):
         reason_path = f'{path}.absence_reasons.{index}'.lstrip('.')
         reason = r.payload(item, reason_path)
         if reason is not None:
@@ -345,8 +385,9 @@ def _read_events(r: Reader, agenda: Payload, prefix: str, tz: ZoneInfo) -> dict[
     return {'events': tuple(sorted((e for _, e in events), key=lambda e: (e.start, e.slug)))}
 
 
-def _read_meetings(r: Reader, agenda: Payload, prefix: str, tz: ZoneInfo, now: datetime,
-                   budget: closures.Budget | None) -> dict[str, Any]:
+def _read_meetings(
+    r: Reader, agenda: Payload, prefix: str, tz: ZoneInfo, now: datetime, budget: closures.Budget | None
+) -> dict[str, Any]:
     meeting_types = []
     for index, item in enumerate(r.items(agenda.data.get('meetingtypes'), f'{prefix}meetingtypes')):
         meeting_type = _read_meeting_type(r, item, f'{prefix}meetingtypes.{index}')
@@ -362,8 +403,11 @@ def _read_meetings(r: Reader, agenda: Payload, prefix: str, tz: ZoneInfo, now: d
     resources = agenda.list('resources', default=[]) or []
     if len(resources) > MAX_AGENDA_LIST:
         agenda.error('resources', f'Ensure this list has no more than {MAX_AGENDA_LIST} items.')
-    return {'meetingtypes': tuple(m for _, m in meeting_types), 'desks': tuple(d for _, d in desks),
-            'resources': tuple(resources)}
+    return {
+        'meetingtypes': tuple(m for _, m in meeting_types),
+        'desks': tuple(d for _, d in desks),
+        'resources': tuple(resources),
+    }
 
 
 def _read_meeting_type(r: Reader, data: Any, path: str) -> MeetingTypeSpec | None:
@@ -377,8 +421,9 @@ def _read_meeting_type(r: Reader, data: Any, path: str) -> MeetingTypeSpec | Non
     return None if meeting_type.errors else MeetingTypeSpec(slug=slug, label=label, duration=duration)
 
 
-def _read_desk(r: Reader, data: Any, path: str, tz: ZoneInfo, now: datetime,
-               budget: closures.Budget | None) -> DeskSpec | None:
+def _read_desk(
+    r: Reader, data: Any, path: str, tz: ZoneInfo, now: datetime, budget: closures.Budget | None
+) -> DeskSpec | None:
     desk = r.payload(data, path)
     if desk is None:
         return None
@@ -386,31 +431,41 @@ def _read_desk(r: Reader, data: Any, path: str, tz: ZoneInfo, now: datetime,
     slug = _slug_or_derived(desk, label)
     calendars = desk.list('unavailability_calendars', default=[])
     r.merge(desk, path)
-    periods = [_read_timeperiod(r, item, f'{path}.timeperiods.{i}')
-               for i, item in enumerate(r.items(desk.data.get('timeperiods'), f'{path}.timeperiods'))]
-    exceptions = [_read_exception(r, item, f'{path}.exceptions.{i}', tz)
-                  for i, item in enumerate(r.items(desk.data.get('exceptions'), f'{path}.exceptions'))]
-    sources, from_sources = _read_sources(r, desk.data.get('exceptions_sources'), f'{path}.exceptions_sources',
-                                          tz, now, budget)
+    periods = [
+        _read_timeperiod(r, item, f'{path}.timeperiods.{i}')
+        for i, item in enumerate(r.items(desk.data.get('timeperiods'), f'{path}.timeperiods'))
+    ]
+    exceptions = [
+        _read_exception(r, item, f'{path}.exceptions.{i}', tz)
+        for i, item in enumerate(r.items(desk.data.get('exceptions'), f'{path}.exceptions'))
+    ]
+    sources, from_sources = _read_sources(
+        r, desk.data.get('exceptions_sources'), f'{path}.exceptions_sources', tz, now, budget
+    )
     if desk.errors:
         return None
-    return DeskSpec(slug=slug, label=label, timeperiods=tuple(x for x in periods if x),
-                    exceptions=tuple(sorted([x for x in exceptions if x] + from_sources, key=exception_order)),
-                    unavailability_calendars=tuple(calendars or ()), exceptions_sources=sources)
+    return DeskSpec(
+        slug=slug,
+        label=label,
+        timeperiods=tuple(x for x in periods if x),
+        exceptions=tuple(sorted([x for x in exceptions if x] + from_sources, key=exception_order)),
+        unavailability_calendars=tuple(calendars or ()),
+        exceptions_sources=sources,
+    )
 
 
 def _read_virtual(r: Reader, agenda: Payload, prefix: str) -> dict[str, Any]:
     real = []
-    for index, item in enumerate(r.items(agenda.data.get('real_agendas'), f'{prefix}real_agendas',
-                                         MAX_AGENDA_LIST)):
+    for index, item in enumerate(r.items(agenda.data.get('real_agendas'), f'{prefix}real_agendas', MAX_AGENDA_LIST)):
         real_slug = item.get('slug') if isinstance(item, dict) else item
         if not isinstance(real_slug, str) or not re.fullmatch(r'[A-Za-z0-9_-]{1,160}', real_slug):
             r.error(f'{prefix}real_agendas.{index}', 'Expected a meetings agenda slug.')
         else:
             real.append(real_slug)
     excluded = []
-    for index, item in enumerate(r.items(agenda.data.get('excluded_timeperiods'), f'{prefix}excluded_timeperiods',
-                                         MAX_AGENDA_LIST)):
+    for index, item in enumerate(
+        r.items(agenda.data.get('excluded_timeperiods'), f'{prefix}excluded_timeperiods', MAX_AGENDA_LIST)
+    ):
         period_path = f'{prefix}excluded_timeperiods.{index}'
         period = r.payload(item, period_path)
         if period is not None:

@@ -1,6 +1,7 @@
 """Bookings of events: what a fillslot asks, where its places go, how a booking is shown
 (the seed document; spec chrono-api.md §6.1-6.2, §8.3-8.8, §9.2-9.4). No I/O here.
 """
+
 from __future__ import annotations
 
 import json
@@ -9,16 +10,24 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.errors import BadRequest, BusinessError, InvalidPayload, NotFound
-from chalicelib.parsing import Payload, is_blank, nesting_depth, to_int
-from chalicelib.domain.specs import AgendaSpec, MAX_PLACES
 from chalicelib.domain.event_rules import EventRecord, is_bookable, is_recurring_primary
 from chalicelib.domain.places import Places, goes_to_waiting_list
+from chalicelib.domain.specs import MAX_PLACES, AgendaSpec
+from chalicelib.errors import BadRequest, BusinessError, InvalidPayload, NotFound
+from chalicelib.parsing import Payload, is_blank, nesting_depth, to_int
 
 EVENTS_CHOICES = ('future', 'past', 'all')
 # What a booking stores as given (seed parameters), with their length limits.
-TEXT_FIELDS = ('label', 'user_display_label', 'user_name', 'user_first_name', 'user_last_name', 'user_email',
-               'user_phone_number', 'sms_counter')
+TEXT_FIELDS = (
+    'label',
+    'user_display_label',
+    'user_name',
+    'user_first_name',
+    'user_last_name',
+    'user_email',
+    'user_phone_number',
+    'sms_counter',
+)
 URL_FIELDS = ('backoffice_url', 'form_url', 'cancel_callback_url', 'presence_callback_url', 'absence_callback_url')
 MAX_TEXT = 1000
 MAX_URL = 2048
@@ -30,8 +39,19 @@ MAX_EXTRA_DEPTH = 32  # nesting of the extra keys' values (a JSON document may n
 # With every field at its limit in 4-byte characters a leg stays near 210 KB (DynamoDB: 400 KB an item,
 # 4 MB a transaction, which holds at most MAX_GROUP_EVENTS legs).
 # Keys that steer the call rather than describe the booking: never stored in `extra_data`.
-CONTROL_KEYS = ('cancel_booking_id', 'count', 'exclude_user', 'bypass_delays', 'events', 'force_waiting_list', 'slots',
-                'lock_code', 'confirm_after_lock', 'use_color_for', 'resources')
+CONTROL_KEYS = (
+    'cancel_booking_id',
+    'count',
+    'exclude_user',
+    'bypass_delays',
+    'events',
+    'force_waiting_list',
+    'slots',
+    'lock_code',
+    'confirm_after_lock',
+    'use_color_for',
+    'resources',
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +92,7 @@ def _read_cancel_booking_id(p: Payload) -> int | None:
     if is_blank(value):
         return None
     try:
-        return to_int(value, minimum=0, maximum=2 ** 63 - 1)
+        return to_int(value, minimum=0, maximum=2**63 - 1)
     except ValueError:
         raise BadRequest('cancel_booking_id is not an integer') from None
 
@@ -126,12 +146,14 @@ def read_booking_request(p: Payload, client: str | None = None) -> BookingReques
 
 # ---- placing a booking ------------------------------------------------------------------------
 
+
 def already_booked(event: str) -> BusinessError:
     return BusinessError('event is already booked by user', f'event {event} is already booked by user')
 
 
-def check_bookable(agenda: AgendaSpec, event: EventRecord, now: datetime, tz: ZoneInfo,
-                   request: BookingRequest) -> None:
+def check_bookable(
+    agenda: AgendaSpec, event: EventRecord, now: datetime, tz: ZoneInfo, request: BookingRequest
+) -> None:
     spec = event.spec
     if spec.cancelled:
         raise BusinessError('event is cancelled', f'event {spec.slug} is cancelled')
@@ -154,8 +176,10 @@ class Placement:
     def places_after(self, replaced: list[Leg] = ()) -> Places:
         """The event's places once this booking is written and `replaced` cancelled."""
         changes = [(self.in_waiting_list, self.count)] + [
-            (leg.in_waiting_list, -leg.count) for leg in replaced
-            if (leg.agenda, leg.event) == (self.event.agenda, self.event.slug)]
+            (leg.in_waiting_list, -leg.count)
+            for leg in replaced
+            if (leg.agenda, leg.event) == (self.event.agenda, self.event.slug)
+        ]
         reserved, waiting = self.event.reserved, self.event.waiting_list_reserved
         for in_waiting_list, delta in changes:
             if in_waiting_list:
@@ -166,8 +190,14 @@ class Placement:
         return Places(p.total, reserved, p.waiting_list_total, waiting)
 
 
-def place(agenda: AgendaSpec, event: EventRecord, request: BookingRequest, now: datetime, tz: ZoneInfo,
-          booked_by_user: bool = False) -> Placement:
+def place(
+    agenda: AgendaSpec,
+    event: EventRecord,
+    request: BookingRequest,
+    now: datetime,
+    tz: ZoneInfo,
+    booked_by_user: bool = False,
+) -> Placement:
     """Where the booking goes on `event`, or the refusal, checked in Chrono's order: bookable,
     not already booked by the user (`exclude_user`), room in a list."""
     check_bookable(agenda, event, now, tz, request)
@@ -178,6 +208,7 @@ def place(agenda: AgendaSpec, event: EventRecord, request: BookingRequest, now: 
 
 
 # ---- bookings as stored --------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Leg:

@@ -2,15 +2,17 @@
 fillslots group gives one per leg), in the agenda's time zone. No I/O here but a log line for a stored
 value left out. (The ICS *import* of closures is `closures.py`.)
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.parsing import to_url
 from chalicelib.domain.booking_rules import Leg
+from chalicelib.parsing import to_url
 
 if TYPE_CHECKING:
     from icalendar import Event
@@ -25,8 +27,9 @@ def leg_uid(leg: Leg) -> str:
     return f'booking-{leg.booking_id}-{leg.leg:03d}@chrono'
 
 
-def _add_first(event: Event, name: str, leg: Leg, candidates: Iterable[tuple[str, Any]],
-               clean: Callable[[Any], Any] | None = None) -> None:
+def _add_first(
+    event: Event, name: str, leg: Leg, candidates: Iterable[tuple[str, Any]], clean: Callable[[Any], Any] | None = None
+) -> None:
     """Set property `name` to the first non-empty candidate that `clean` (if given) passes and that the
     calendar library takes. Any other (a URL with a line break, stored before URLs were checked on input) is left
     out and logged, by its field's name only (the value may be personal data): one bad value must not
@@ -42,12 +45,18 @@ def _add_first(event: Event, name: str, leg: Leg, candidates: Iterable[tuple[str
             return
         except (ValueError, TypeError):  # UnicodeError is a ValueError
             event.pop(name, None)
-            log.warning('iCalendar: the %s of booking %s (leg %s) is left out: not a valid %s value',
-                        field, leg.booking_id, leg.leg, name.upper())
+            log.warning(
+                'iCalendar: the %s of booking %s (leg %s) is left out: not a valid %s value',
+                field,
+                leg.booking_id,
+                leg.leg,
+                name.upper(),
+            )
 
 
 def vevent(leg: Leg, agenda_label: str | None, tz: ZoneInfo, now: datetime) -> Event:
     from icalendar import Event  # imported on first use, as in closures.py: no booking request pays it at cold start
+
     event = Event()
     event.add('uid', leg_uid(leg))
     event.add('dtstamp', now)
@@ -55,9 +64,17 @@ def vevent(leg: Leg, agenda_label: str | None, tz: ZoneInfo, now: datetime) -> E
     if leg.end is not None:  # an event without a duration has no end (RFC 5545: it takes no time)
         event.add('dtend', leg.end.astimezone(tz))
     fields = leg.fields
-    _add_first(event, 'summary', leg, [('user_display_label', fields.get('user_display_label')),
-                                       ('label', fields.get('label')), ('agenda label', agenda_label),
-                                       ('agenda', leg.agenda)])
+    _add_first(
+        event,
+        'summary',
+        leg,
+        [
+            ('user_display_label', fields.get('user_display_label')),
+            ('label', fields.get('label')),
+            ('agenda label', agenda_label),
+            ('agenda', leg.agenda),
+        ],
+    )
     # The input rule of URLs applies to those stored before it too: icalendar writes a NUL or an ESC as is.
     _add_first(event, 'url', leg, [(name, fields.get(name)) for name in ('form_url', 'backoffice_url')], to_url)
     return event
@@ -66,6 +83,7 @@ def vevent(leg: Leg, agenda_label: str | None, tz: ZoneInfo, now: datetime) -> E
 def calendar(legs: Iterable[Leg], agenda_labels: dict[str, str], tz: ZoneInfo, now: datetime) -> str:
     """The iCalendar text of `legs` (already filtered: live ones), with the VTIMEZONE their TZIDs name."""
     from icalendar import Calendar
+
     cal = Calendar()
     cal.add('prodid', PRODID)
     cal.add('version', '2.0')

@@ -1,12 +1,14 @@
 """Callbacks to the forms that made the bookings (spec auth-and-callbacks.md §3, §5): what is sent,
 to which hosts (listed, and owned by the booking's client: design.md §3.2), on which retry schedule.
 No I/O here but name resolution, passed in by the caller."""
+
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 KINDS = ('cancel', 'presence', 'absence')
@@ -54,11 +56,15 @@ def parse_ident(ident: str) -> tuple[int, str, int] | None:
     return int(parts[0]), parts[1], int(parts[2])
 
 
-def attendance_body(user_was_present: bool, check_type_slug: str | None,
-                    check_type_label: str | None) -> dict[str, Any]:
+def attendance_body(
+    user_was_present: bool, check_type_slug: str | None, check_type_label: str | None
+) -> dict[str, Any]:
     """What a presence or absence callback posts (spec §7.3, auth-and-callbacks §3)."""
-    return {'user_was_present': user_was_present, 'user_check_type_slug': check_type_slug,
-            'user_check_type_label': check_type_label}
+    return {
+        'user_was_present': user_was_present,
+        'user_check_type_slug': check_type_slug,
+        'user_check_type_label': check_type_label,
+    }
 
 
 def next_attempt(attempts: int, delays: tuple[int, ...], now: datetime) -> datetime | None:
@@ -74,8 +80,11 @@ def sendable_url(url: str) -> str:
     the parameters our signature adds (the signature would not verify with two of them) nor
     Publik's identity parameters (else any client could have us sign a call as any user)."""
     parts = urlsplit(quote(url, safe=":/?#[]@!$&'()*+,;=%"))
-    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
-             if name not in SIGNING_PARAMETERS and name.lower() not in IDENTITY_PARAMETERS]
+    query = [
+        (name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if name not in SIGNING_PARAMETERS and name.lower() not in IDENTITY_PARAMETERS
+    ]
     return urlunsplit(parts._replace(query=urlencode(query), fragment=''))
 
 
@@ -155,8 +164,7 @@ def owned_hosts(client: str | None, owners: Mapping[str, tuple[OwnedHost, ...]])
     return hosts
 
 
-def owns(client: str | None, owners: Mapping[str, tuple[OwnedHost, ...]], scheme: str, host: str,
-         port: int) -> bool:
+def owns(client: str | None, owners: Mapping[str, tuple[OwnedHost, ...]], scheme: str, host: str, port: int) -> bool:
     """Whether `client` may have callbacks sent to `scheme://host:port`."""
     return any(entry.matches(scheme, host.lower(), port) for entry in owned_hosts(client, owners))
 
@@ -191,8 +199,13 @@ class Target:
     address: str  # the checked IP address to connect to (no second resolution: DNS rebinding)
 
 
-def check_target(url: str, allowed_hosts: frozenset[str], client: str | None,
-                 owners: Mapping[str, tuple[OwnedHost, ...]], resolve: Resolver) -> Target:
+def check_target(
+    url: str,
+    allowed_hosts: frozenset[str],
+    client: str | None,
+    owners: Mapping[str, tuple[OwnedHost, ...]],
+    resolve: Resolver,
+) -> Target:
     """Where a callback may go: a host listed in CHRONO_CALLBACK_HOSTS and owned by the booking's
     `client` (CHRONO_CALLBACK_OWNERS), over https (plain http only for a listed loopback name),
     resolving to public addresses only, or to loopback when the listed name is a loopback one.

@@ -1,17 +1,18 @@
 """Changing a booking after it is made, and listing a user's bookings (spec chrono-api.md §8.1, §8.4,
 §8.9): what a PATCH asks, whether a resize fits, how a listed booking looks. No I/O here.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.errors import BadRequest, BusinessError, InvalidPayload
-from chalicelib.parsing import Payload, is_blank, nesting_depth, to_bool, to_int
-from chalicelib.domain.specs import AgendaSpec, MAX_PLACES
 from chalicelib.domain.booking_rules import MAX_EXTRA_DATA, MAX_EXTRA_DEPTH, MAX_TEXT, Leg
 from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.specs import MAX_PLACES, AgendaSpec
+from chalicelib.errors import BadRequest, BusinessError, InvalidPayload
+from chalicelib.parsing import Payload, is_blank, nesting_depth, to_bool, to_int
 
 PATCH_ERR = 4  # spec §8.4: a PATCH's invalid payload carries err 4
 # Attendance: refused on a waiting-list booking (err 3) or a locked event (err 6).
@@ -96,6 +97,7 @@ def check_attendance(legs: list[Leg], events: dict[tuple[str, str], EventRecord]
 
 
 # ---- resize (spec §8.9) ---------------------------------------------------------------------
+
 
 def read_count(p: Payload) -> int:
     value = p.data.get('count')

@@ -22,15 +22,17 @@ Bounds, so that no file can take the Lambda down: the decoded file is at most 1 
 gives at most 5,000 closures in the window, and recurrence expansion is metered (`Budget`).
 Going past any of them is a validation error, never a silently truncated import.
 """
+
 from __future__ import annotations
 
 import base64
 import binascii
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du
@@ -55,14 +57,16 @@ class ExceptionSpec:
     source: int | None = None
 
     def export(self, tz: ZoneInfo) -> dict[str, Any]:
-        return {'label': self.label, 'start_datetime': local_text(self.start, tz),
-                'end_datetime': local_text(self.end, tz)}
+        return {
+            'label': self.label,
+            'start_datetime': local_text(self.start, tz),
+            'end_datetime': local_text(self.end, tz),
+        }
 
 
 def exception_order(exception: ExceptionSpec) -> tuple:
     """The order of a desk's closures, the same when read from a document and from the table."""
-    return (exception.start, exception.end, -1 if exception.source is None else exception.source,
-            exception.label or '')
+    return (exception.start, exception.end, -1 if exception.source is None else exception.source, exception.label or '')
 
 
 def pack_ics(text: str) -> str:
@@ -110,12 +114,27 @@ MAX_ERRORS = 10
 # Properties whose damage changes which times are closed: a parse error on them is reported;
 # one on any other property (DTSTAMP, DESCRIPTION, X-...) is ignored.
 TIME_PROPERTIES = ('DTSTART', 'DTEND', 'DURATION', 'RRULE', 'RDATE', 'EXDATE', 'RECURRENCE-ID')
-FREQUENCIES = {'YEARLY': du.YEARLY, 'MONTHLY': du.MONTHLY, 'WEEKLY': du.WEEKLY, 'DAILY': du.DAILY,
-               'HOURLY': du.HOURLY, 'MINUTELY': du.MINUTELY, 'SECONDLY': du.SECONDLY}
+FREQUENCIES = {
+    'YEARLY': du.YEARLY,
+    'MONTHLY': du.MONTHLY,
+    'WEEKLY': du.WEEKLY,
+    'DAILY': du.DAILY,
+    'HOURLY': du.HOURLY,
+    'MINUTELY': du.MINUTELY,
+    'SECONDLY': du.SECONDLY,
+}
 WEEKDAYS = ('MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU')
 BYDAY_RE = re.compile(r'\A([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)\Z')
-INT_PARTS = {'BYSETPOS': 'bysetpos', 'BYMONTH': 'bymonth', 'BYMONTHDAY': 'bymonthday', 'BYYEARDAY': 'byyearday',
-             'BYWEEKNO': 'byweekno', 'BYHOUR': 'byhour', 'BYMINUTE': 'byminute', 'BYSECOND': 'bysecond'}
+INT_PARTS = {
+    'BYSETPOS': 'bysetpos',
+    'BYMONTH': 'bymonth',
+    'BYMONTHDAY': 'bymonthday',
+    'BYYEARDAY': 'byyearday',
+    'BYWEEKNO': 'byweekno',
+    'BYHOUR': 'byhour',
+    'BYMINUTE': 'byminute',
+    'BYSECOND': 'bysecond',
+}
 # What a strange file may make icalendar or dateutil raise while one event is read.
 READ_ERRORS = (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError)
 
@@ -133,6 +152,7 @@ class _EventProblem(Exception):
 
 
 # ---- the content of `ics_file` -------------------------------------------------------------
+
 
 def _too_large(size: int) -> IcsError:
     return IcsError(f'The ICS file is too large: {size} bytes, at most {MAX_ICS_BYTES}.')
@@ -172,6 +192,7 @@ def decode_content(value: Any) -> str:
 
 # ---- metering dateutil ---------------------------------------------------------------------
 
+
 class Budget:
     """The work recurrence expansion may do: one per request, and one per file inside it.
 
@@ -191,10 +212,14 @@ class Budget:
         self.left -= steps
         if self.left < 0:
             if self.parent is None:
-                raise IcsError(f'The recurrence rules of the ICS files of this request take too long to expand '
-                               f'(more than {self.steps} steps in all): send fewer or simpler files.')
-            raise IcsError(f'The recurrence rules of this file take too long to expand (more than {self.steps} '
-                           f'steps): a rule that no date matches, or a very frequent one since long ago?')
+                raise IcsError(
+                    f'The recurrence rules of the ICS files of this request take too long to expand '
+                    f'(more than {self.steps} steps in all): send fewer or simpler files.'
+                )
+            raise IcsError(
+                f'The recurrence rules of this file take too long to expand (more than {self.steps} '
+                f'steps): a rule that no date matches, or a very frequent one since long ago?'
+            )
 
 
 class _Metered:
@@ -227,10 +252,24 @@ class _MeteredRule(du.rrule):
     """
 
     WEIGHTS = {
-        '_byeaster': {du.YEARLY: 1, du.MONTHLY: 1, du.WEEKLY: 5, du.DAILY: 31, du.HOURLY: 1, du.MINUTELY: 1,
-                      du.SECONDLY: 1},
-        '_tzinfo': {du.YEARLY: 0, du.MONTHLY: 0, du.WEEKLY: 0, du.DAILY: 0, du.HOURLY: 1, du.MINUTELY: 1,
-                    du.SECONDLY: 1},
+        '_byeaster': {
+            du.YEARLY: 1,
+            du.MONTHLY: 1,
+            du.WEEKLY: 5,
+            du.DAILY: 31,
+            du.HOURLY: 1,
+            du.MINUTELY: 1,
+            du.SECONDLY: 1,
+        },
+        '_tzinfo': {
+            du.YEARLY: 0,
+            du.MONTHLY: 0,
+            du.WEEKLY: 0,
+            du.DAILY: 0,
+            du.HOURLY: 1,
+            du.MINUTELY: 1,
+            du.SECONDLY: 1,
+        },
     }
     _byeaster = _Metered()
     _tzinfo = _Metered()
@@ -241,6 +280,7 @@ class _MeteredRule(du.rrule):
 
 
 # ---- reading one event ---------------------------------------------------------------------
+
 
 class _Zone:
     """The wall-clock space of one event: its DTSTART's zone, or the agenda's."""
@@ -327,8 +367,9 @@ def _rule(recur: Any, zone: _Zone, dtstart: datetime, budget: Budget) -> tuple[_
         raise _EventProblem(f'its recurrence rule (RRULE) is invalid: {str(exc)[:200]}') from None
 
 
-def _starts(event: Any, zone: _Zone, dtstart: datetime, limit: datetime,
-            budget: Budget) -> Iterator[tuple[datetime, datetime | None]]:
+def _starts(
+    event: Any, zone: _Zone, dtstart: datetime, limit: datetime, budget: Budget
+) -> Iterator[tuple[datetime, datetime | None]]:
     """Wall starts of the occurrences, with an instant end for an RDATE period: DTSTART, the
     RDATEs, then each RRULE's occurrences until `limit` (a wall time). Duplicates may repeat."""
     yield dtstart, None
@@ -346,8 +387,9 @@ def _starts(event: Any, zone: _Zone, dtstart: datetime, limit: datetime,
             yield start, None
 
 
-def _event_closures(event: Any, tz: ZoneInfo, now: datetime, overridden: set[datetime],
-                    budget: Budget) -> Iterator[tuple[datetime, datetime]]:
+def _event_closures(
+    event: Any, tz: ZoneInfo, now: datetime, overridden: set[datetime], budget: Budget
+) -> Iterator[tuple[datetime, datetime]]:
     """(start, end) instants of an event's occurrences that overlap [now, now + 600 days)."""
     broken = [(name, message) for name, message in getattr(event, 'errors', ()) if name in TIME_PROPERTIES]
     if broken:
@@ -384,8 +426,12 @@ def _event_closures(event: Any, tz: ZoneInfo, now: datetime, overridden: set[dat
             excluded_days.add(value)  # a DATE on a timed event: that day's occurrences
     seen = set()
     for wall, period_end in _starts(event, zone, dtstart, limit, budget):
-        if (period_end is None and wall + duration < ended) or wall in seen or wall in excluded \
-                or wall.date() in excluded_days:
+        if (
+            (period_end is None and wall + duration < ended)
+            or wall in seen
+            or wall in excluded
+            or wall.date() in excluded_days
+        ):
             continue
         seen.add(wall)
         start = zone.instant(wall)
@@ -437,14 +483,14 @@ def closures(text: str, tz: ZoneInfo, now: datetime, budget: Budget | None = Non
     errors: list[str] = []
     for index, event in enumerate(events):
         label = _text(event.get('SUMMARY'))
-        replaced = overridden.get(str(event.get('UID') or ''), set()) if event.get('RECURRENCE-ID') is None \
-            else set()
+        replaced = overridden.get(str(event.get('UID') or ''), set()) if event.get('RECURRENCE-ID') is None else set()
         try:
             for start, end in _event_closures(event, tz, now, replaced, file_budget):
                 found[(start, end, label)] = None
                 if len(found) > MAX_OCCURRENCES:
-                    raise IcsError(*errors, f'This file gives more than {MAX_OCCURRENCES} closures in the next '
-                                            f'{WINDOW.days} days.')
+                    raise IcsError(
+                        *errors, f'This file gives more than {MAX_OCCURRENCES} closures in the next {WINDOW.days} days.'
+                    )
         except _EventProblem as exc:
             errors.append(f'{_name(event, index)}: {exc}')
         except READ_ERRORS as exc:
@@ -453,5 +499,7 @@ def closures(text: str, tz: ZoneInfo, now: datetime, budget: Budget | None = Non
             break
     if errors:
         raise IcsError(*errors[:MAX_ERRORS])
-    return tuple(ExceptionSpec(start=start, end=end, label=label)
-                 for start, end, label in sorted(found, key=lambda c: (c[0], c[1], c[2] or '')))
+    return tuple(
+        ExceptionSpec(start=start, end=end, label=label)
+        for start, end, label in sorted(found, key=lambda c: (c[0], c[1], c[2] or ''))
+    )

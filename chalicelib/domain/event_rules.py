@@ -1,4 +1,5 @@
 """Events: bookability and how an event is shown (spec chrono-api.md §5.2, §7.1, §7.4)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.specs import AgendaSpec, EventSpec, local_text
 from chalicelib.domain.places import Places
+from chalicelib.domain.specs import AgendaSpec, EventSpec, local_text
 from chalicelib.domain.window import booking_window
 
 
@@ -45,8 +46,14 @@ def is_recurring_primary(event: EventSpec) -> bool:
     return bool(event.recurrence_days)
 
 
-def is_bookable(agenda: AgendaSpec, event: EventSpec, now: datetime, tz: ZoneInfo,
-                bypass_delays: bool = False, events: str = 'future') -> bool:
+def is_bookable(
+    agenda: AgendaSpec,
+    event: EventSpec,
+    now: datetime,
+    tz: ZoneInfo,
+    bypass_delays: bool = False,
+    events: str = 'future',
+) -> bool:
     """Published, not cancelled, not a recurring primary, in the window, and in the asked period."""
     if event.cancelled or is_recurring_primary(event):
         return False
@@ -69,8 +76,10 @@ def shrink_problem(record: EventRecord, new: EventSpec) -> str | None:
     if new.places < record.reserved:
         return f'event {record.slug} has {record.reserved} booked places, more than {new.places}'
     if new.waiting_list_places < record.waiting_list_reserved:
-        return (f'event {record.slug} has {record.waiting_list_reserved} places booked in the waiting list, '
-                f'more than {new.waiting_list_places}')
+        return (
+            f'event {record.slug} has {record.waiting_list_reserved} places booked in the waiting list, '
+            f'more than {new.waiting_list_places}'
+        )
     if record.has_bookings and (new.recurrence_days or None) != (record.spec.recurrence_days or None):
         return f'event {record.slug} has bookings: its recurrence cannot change'
     return None
@@ -82,7 +91,7 @@ def clashes(spans: list[tuple[Any, Any, Any]]) -> list[tuple[Any, Any]]:
     ordered = sorted(spans, key=lambda span: span[1])
     clashes = []
     for index, (key, start, end) in enumerate(ordered):
-        for other, other_start, _ in ordered[index + 1:]:
+        for other, other_start, _ in ordered[index + 1 :]:
             if other_start > start and (end is None or other_start >= end):
                 break
             clashes.append((key, other))

@@ -1,19 +1,21 @@
 """Meetings agendas: meeting types, desks and how they are listed (spec chrono-api.md §5.3-5.5,
 §9.6). No I/O here."""
+
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from functools import reduce
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from math import gcd
-from typing import Any, Callable, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib.domain.specs import AgendaSpec, DeskSpec, MeetingTypeSpec, TimePeriodSpec
 from chalicelib.errors import BadRequest, BusinessError
 from chalicelib.parsing import localize
-from chalicelib.domain.specs import AgendaSpec, DeskSpec, MeetingTypeSpec, TimePeriodSpec
 
 
 def common_meeting_types(real_agendas: list[AgendaSpec]) -> tuple[MeetingTypeSpec, ...]:
@@ -96,6 +98,7 @@ def _to_utc(day: date, tz: ZoneInfo) -> Callable[[datetime], datetime | None]:
             return localize(wall, tz).astimezone(timezone.utc)
         except ValueError:
             return None
+
     return convert
 
 
@@ -106,8 +109,7 @@ def _closing(day: date, end_time: time, tz: ZoneInfo) -> datetime:
     return min(naive.replace(tzinfo=tz, fold=fold).astimezone(timezone.utc) for fold in (0, 1))
 
 
-def desk_slots(desk: DeskSpec, duration: int, step: int, first_day: date, last_day: date,
-               tz: ZoneInfo) -> list[Slot]:
+def desk_slots(desk: DeskSpec, duration: int, step: int, first_day: date, last_day: date, tz: ZoneInfo) -> list[Slot]:
     """Candidate starts of a desk, from its opening hours, on local days [first_day, last_day]:
     `start_time`, then every `step` minutes while the meeting (real elapsed time, across a DST
     change too) ends by `end_time`. A wall time that does not exist (spring gap) is no slot;
@@ -160,8 +162,12 @@ class MeetingTime:
     free_desks: tuple[str, ...]
 
 
-def meeting_times(slots: list[Slot], busy: dict[str, list[tuple[datetime, datetime]]],
-                  unavailable: list[tuple[datetime, datetime]], desk_order: list[str]) -> list[MeetingTime]:
+def meeting_times(
+    slots: list[Slot],
+    busy: dict[str, list[tuple[datetime, datetime]]],
+    unavailable: list[tuple[datetime, datetime]],
+    desk_order: list[str],
+) -> list[MeetingTime]:
     """Group the desks' candidate slots by start time: a desk is free when no booking of its own
     overlaps; a time the excluded user (or a requested resource) is busy frees no desk. Times no
     desk opens are absent."""
@@ -175,8 +181,11 @@ def meeting_times(slots: list[Slot], busy: dict[str, list[tuple[datetime, dateti
     for start in sorted(by_start):
         candidates = by_start[start]
         end = candidates[0].end
-        free = [] if taken.overlap(start, end) else [
-            s.desk for s in candidates if not booked.get(s.desk, nothing).overlap(start, end)]
+        free = (
+            []
+            if taken.overlap(start, end)
+            else [s.desk for s in candidates if not booked.get(s.desk, nothing).overlap(start, end)]
+        )
         times.append(MeetingTime(start, end, tuple(sorted(set(free), key=desk_order.index))))
     return times
 
@@ -190,8 +199,12 @@ def excluded(agenda: AgendaSpec, start: datetime, end: datetime, tz: ZoneInfo) -
         if local_start.weekday() != period.weekday:
             continue
         day = local_start.date()
-        if overlaps(local_start.replace(tzinfo=None), local_end.replace(tzinfo=None),
-                    datetime.combine(day, period.start_time), datetime.combine(day, period.end_time)):
+        if overlaps(
+            local_start.replace(tzinfo=None),
+            local_end.replace(tzinfo=None),
+            datetime.combine(day, period.start_time),
+            datetime.combine(day, period.end_time),
+        ):
             return True
     return False
 
@@ -210,8 +223,11 @@ def lock_step(agenda: AgendaSpec, tz: ZoneInfo) -> int:
     and ends on a cell boundary (cells count from the Unix epoch, in UTC). Two bookings that
     overlap then share a cell; two that only touch share none."""
     values = [mt.duration * 60 for mt in agenda.meetingtypes]
-    values += [p.start_time.hour * 3600 + p.start_time.minute * 60 + p.start_time.second
-               for desk in agenda.desks for p in desk.timeperiods]
+    values += [
+        p.start_time.hour * 3600 + p.start_time.minute * 60 + p.start_time.second
+        for desk in agenda.desks
+        for p in desk.timeperiods
+    ]
     values += [int(tz.utcoffset(datetime(2000, month, 1)).total_seconds()) for month in (1, 7)]
     return reduce(gcd, values, 24 * 3600)
 
@@ -243,9 +259,10 @@ def grid_problems(agenda: AgendaSpec, tz: ZoneInfo) -> dict[str, list[str]]:
         cells = -(-meeting_type.duration * 60 // step)
         if 1 + cells > MAX_BOOKING_WRITES:
             problems[f'meetingtypes.{index}.duration'] = [
-                f'A meeting of {meeting_type.duration} minutes covers {cells} cells of {cell} on this agenda\'s '
+                f"A meeting of {meeting_type.duration} minutes covers {cells} cells of {cell} on this agenda's "
                 f'grid (the GCD of its durations and opening times); at most {MAX_BOOKING_WRITES - 1}: use '
-                'rounder durations or opening times.']
+                'rounder durations or opening times.'
+            ]
     return problems
 
 
@@ -278,7 +295,7 @@ def read_meeting_slots(slots: list[str], agenda: AgendaSpec, tz: ZoneInfo) -> tu
         raise BadRequest(f'invalid meeting type id: {type_slug[:200]}')
     starts = sorted({start for _, start in parsed})
     length = timedelta(minutes=meeting_type.duration)
-    if any(later < earlier + length for earlier, later in zip(starts, starts[1:])):
+    if any(later < earlier + length for earlier, later in pairwise(starts)):
         raise BusinessError(NO_DESK, 'the requested slots overlap one another')
     return meeting_type, starts
 
@@ -343,8 +360,14 @@ def busy_by_desk(legs: Iterable[Any]) -> dict[str, list[tuple[datetime, datetime
     return busy
 
 
-def desk_takes(desk: DeskSpec, duration: int, step: int, starts: list[datetime], tz: ZoneInfo,
-               busy: list[tuple[datetime, datetime]]) -> bool:
+def desk_takes(
+    desk: DeskSpec,
+    duration: int,
+    step: int,
+    starts: list[datetime],
+    tz: ZoneInfo,
+    busy: list[tuple[datetime, datetime]],
+) -> bool:
     """Every start is one of the desk's slots (opening hours on the grid, no closure) and none
     overlaps a booking of the desk."""
     length = timedelta(minutes=duration)

@@ -1,4 +1,5 @@
 """Place arithmetic of an event (spec chrono-api.md §7.1)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,8 +61,7 @@ def goes_to_waiting_list(places: Places, count: int, force_waiting_list: bool = 
     """
     if force_waiting_list and not places.has_waiting_list:
         raise BusinessError('no waiting list')
-    if places.has_waiting_list and (force_waiting_list or places.waiting_list_reserved > 0
-                                    or places.available < count):
+    if places.has_waiting_list and (force_waiting_list or places.waiting_list_reserved > 0 or places.available < count):
         if places.waiting_list_available < count:
             raise BusinessError('sold out')
         return True

@@ -12,18 +12,19 @@ to come at any time. When the primary changes, its
 occurrences to come are derived again (keeping their own `cancelled` flag); past ones stay as
 they were. No I/O here.
 """
+
 from __future__ import annotations
 
 import re
-from itertools import islice
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import WEEKLY, rrule
 
-from chalicelib.domain.specs import EventSpec
 from chalicelib.domain.event_rules import is_recurring_primary
+from chalicelib.domain.specs import EventSpec
 from chalicelib.domain.window import LAST_DAY
 
 HORIZON_DAYS = 372  # open-ended rules: a year of occurrences ahead, and a week of slack for the daily job
@@ -47,8 +48,10 @@ def slug_of_occurrence_id(slot: str) -> str | None:
 def rule_problem(event: EventSpec) -> str | None:
     """Why this primary's rule cannot be stored, if it cannot."""
     if len(event.slug) > 160 - OCCURRENCE_SUFFIX:
-        return (f'The slug of a recurring event has at most {160 - OCCURRENCE_SUFFIX} characters '
-                '(its occurrences add the date to it).')
+        return (
+            f'The slug of a recurring event has at most {160 - OCCURRENCE_SUFFIX} characters '
+            '(its occurrences add the date to it).'
+        )
     if event.recurrence_end_date and date.fromisoformat(event.recurrence_end_date) <= event.start.date():
         return 'The recurrence end date must come after the start of the event.'
     return None
@@ -64,24 +67,37 @@ def occurrence_starts(primary: EventSpec, tz: ZoneInfo, now: datetime) -> list[d
     else:
         until = max(now.astimezone(tz).date(), local.date()) + timedelta(days=HORIZON_DAYS)
     until = min(until, LAST_DAY - timedelta(days=1))  # nothing is stored from the year 3000 on
-    rule = rrule(WEEKLY, dtstart=local.replace(tzinfo=None), interval=primary.recurrence_week_interval or 1,
-                 byweekday=primary.recurrence_days, until=datetime.combine(until, time(0, 0)) - timedelta(seconds=1))
+    rule = rrule(
+        WEEKLY,
+        dtstart=local.replace(tzinfo=None),
+        interval=primary.recurrence_week_interval or 1,
+        byweekday=primary.recurrence_days,
+        until=datetime.combine(until, time(0, 0)) - timedelta(seconds=1),
+    )
     starts = (moment.replace(tzinfo=tz).astimezone(timezone.utc) for moment in rule)
     return list(islice((start for start in starts if start >= now), MAX_OCCURRENCES + 1))
 
 
 def occurrence(primary: EventSpec, start: datetime, tz: ZoneInfo, cancelled: bool = False) -> EventSpec:
-    return replace(primary, slug=occurrence_slug(primary.slug, start.astimezone(tz)), start=start,
-                   cancelled=cancelled, recurrence_days=None, recurrence_week_interval=None,
-                   recurrence_end_date=None, primary_event=primary.slug)
+    return replace(
+        primary,
+        slug=occurrence_slug(primary.slug, start.astimezone(tz)),
+        start=start,
+        cancelled=cancelled,
+        recurrence_days=None,
+        recurrence_week_interval=None,
+        recurrence_end_date=None,
+        primary_event=primary.slug,
+    )
 
 
 def too_many(primary: EventSpec, tz: ZoneInfo, now: datetime) -> bool:
     return len(occurrence_starts(primary, tz, now)) > MAX_OCCURRENCES
 
 
-def derive_occurrences(primary: EventSpec, stored: list[EventSpec], tz: ZoneInfo, now: datetime,
-                       cancelled: bool | None = None) -> list[EventSpec]:
+def derive_occurrences(
+    primary: EventSpec, stored: list[EventSpec], tz: ZoneInfo, now: datetime, cancelled: bool | None = None
+) -> list[EventSpec]:
     """The primary's occurrences as they must be stored: past ones as stored, the ones to come
     derived from the rule, each keeping its stored `cancelled` flag (or all taking `cancelled`,
     when the primary itself was just cancelled or restored)."""
@@ -93,13 +109,13 @@ def derive_occurrences(primary: EventSpec, stored: list[EventSpec], tz: ZoneInfo
                 continue
             slug = occurrence_slug(primary.slug, start.astimezone(tz))
             kept = stored_by_slug.get(slug)
-            events[slug] = occurrence(primary, start, tz, cancelled=bool(kept and kept.cancelled)
-                                      if cancelled is None else cancelled)
+            events[slug] = occurrence(
+                primary, start, tz, cancelled=bool(kept and kept.cancelled) if cancelled is None else cancelled
+            )
     return sorted(events.values(), key=lambda e: (e.start, e.slug))
 
 
-def with_occurrences(events: list[EventSpec], stored: list[EventSpec], tz: ZoneInfo,
-                     now: datetime) -> list[EventSpec]:
+def with_occurrences(events: list[EventSpec], stored: list[EventSpec], tz: ZoneInfo, now: datetime) -> list[EventSpec]:
     """An agenda's events as a document lists them, completed with the occurrences of its
     primaries: an event the document lists itself wins over the derived one."""
     listed = {e.slug: e for e in events}
@@ -112,6 +128,7 @@ def with_occurrences(events: list[EventSpec], stored: list[EventSpec], tz: ZoneI
 
 
 # ---- recurring slots (spec §6.5) -----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RecurringSlot:

@@ -3,6 +3,7 @@ Chrono's export document (spec chrono-api.md §2, §11.1). Equality of two specs
 an export changes nothing" means. Reading documents into specs is agenda_reader.py; closures
 (a desk's exceptions and their ICS sources) are closures.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,6 @@ MAX_DURATION = 7 * 24 * 60
 MAX_DELAY = 3650
 # Lists kept inside the agenda item: capped so that it stays far below DynamoDB's 400 KB per item.
 MAX_AGENDA_LIST = 200
-
 
 
 def slugify(text: str) -> str:
@@ -134,8 +134,7 @@ class ExcludedPeriodSpec:
     end_time: time
 
     def export(self) -> dict[str, Any]:
-        return {'weekday': self.weekday, 'start_time': time_text(self.start_time),
-                'end_time': time_text(self.end_time)}
+        return {'weekday': self.weekday, 'start_time': time_text(self.start_time), 'end_time': time_text(self.end_time)}
 
 
 @dataclass(frozen=True)
@@ -170,7 +169,7 @@ class AgendaSpec:
     # newest first; bookings made then hold cells of those sizes. Not part of its content.
     past_lock_steps: tuple[int, ...] = field(default=(), compare=False)
 
-    def settings_only(self) -> 'AgendaSpec':
+    def settings_only(self) -> AgendaSpec:
         return replace(self, events=(), meetingtypes=(), desks=())
 
     def export(self, tz: ZoneInfo) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 """The bookable window of an agenda (spec chrono-api.md §9.1), in the agenda's time zone."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +8,6 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.specs import AgendaSpec
-
 
 # Nothing is stored outside these years (parsing.to_datetime): listings clamp to them, bookings stop there.
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(3000, 1, 1)

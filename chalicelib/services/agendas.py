@@ -2,6 +2,7 @@
 read and create agendas, and read a meetings agenda's meeting types, desks and resources.
 design.md §3.6: none of the reads may fail for an agenda that `GET /api/agenda/` lists (w.c.s. then
 refreshes none of its data sources)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -11,11 +12,11 @@ from zoneinfo import ZoneInfo
 from chalicelib import store
 from chalicelib.domain import closures
 from chalicelib.domain.agenda_reader import read_agenda
-from chalicelib.domain.specs import AgendaSpec, MeetingTypeSpec
 from chalicelib.domain.event_rules import is_bookable, is_recurring_primary
 from chalicelib.domain.meeting_slots import grid_problems
 from chalicelib.domain.places import can_take
 from chalicelib.domain.recurrence import with_occurrences as derived_occurrences
+from chalicelib.domain.specs import AgendaSpec, MeetingTypeSpec
 from chalicelib.domain.window import booking_window
 from chalicelib.errors import InvalidPayload, invalid
 from chalicelib.parsing import Payload
@@ -54,8 +55,10 @@ def has_open_events(agenda: AgendaSpec, tz: ZoneInfo, now: datetime) -> bool:
     if agenda.kind != 'events':
         return False
     window = booking_window(agenda, now, tz)
-    return any(is_bookable(agenda, r.spec, now, tz) and can_take(r.places, 1)
-               for r in store.events_between(agenda.slug, window.start, window.end))
+    return any(
+        is_bookable(agenda, r.spec, now, tz) and can_take(r.places, 1)
+        for r in store.events_between(agenda.slug, window.start, window.end)
+    )
 
 
 def get_agenda(slug: str) -> tuple[AgendaSpec, dict[str, dict]]:
@@ -80,8 +83,9 @@ def create_agenda(body: Payload, tz: ZoneInfo, now: datetime | None = None) -> t
     return spec, store.list_resources() if spec.resources else {}
 
 
-def check_references(agendas: list[tuple[str, AgendaSpec]], resources: dict[str, dict] | None = None,
-                      tz: ZoneInfo | None = None) -> None:
+def check_references(
+    agendas: list[tuple[str, AgendaSpec]], resources: dict[str, dict] | None = None, tz: ZoneInfo | None = None
+) -> None:
     """Virtual agendas group meetings agendas; meetings agendas use known resources and meeting
     types short enough to book on their lock grid.
 
@@ -97,8 +101,7 @@ def check_references(agendas: list[tuple[str, AgendaSpec]], resources: dict[str,
         for real in agenda.real_agendas:
             kind = in_document.get(real) or getattr(store.get_agenda(real), 'kind', None)
             if kind != 'meetings':
-                errors.setdefault(f'{path}real_agendas', []).append(
-                    f'"{real}" is not a meetings agenda.')
+                errors.setdefault(f'{path}real_agendas', []).append(f'"{real}" is not a meetings agenda.')
         if agenda.resources:
             if known_resources is None:
                 known_resources = {**store.list_resources(), **(resources or {})}
@@ -109,8 +112,9 @@ def check_references(agendas: list[tuple[str, AgendaSpec]], resources: dict[str,
         raise InvalidPayload(errors)
 
 
-def with_occurrences(agenda: AgendaSpec, current: store.LoadedAgenda | None, tz: ZoneInfo, now: datetime,
-                      path: str = '') -> AgendaSpec:
+def with_occurrences(
+    agenda: AgendaSpec, current: store.LoadedAgenda | None, tz: ZoneInfo, now: datetime, path: str = ''
+) -> AgendaSpec:
     """An agenda document with the occurrences of its recurring events (domain/recurrence.py)."""
     if agenda.kind != 'events' or not any(is_recurring_primary(e) for e in agenda.events):
         return agenda
@@ -122,6 +126,7 @@ def with_occurrences(agenda: AgendaSpec, current: store.LoadedAgenda | None, tz:
 
 
 # ---- a meetings agenda's configuration (spec §5.3-5.5) -------------------------------------
+
 
 def meeting_types(agenda_slug: str) -> tuple[AgendaSpec, list[MeetingTypeSpec]]:
     agenda = meetings_agenda_or_404(agenda_slug)

@@ -5,19 +5,21 @@ client's own cancel (`api.cancel_url`) is booking.cancel_booking: it sends nothi
 Every callback is written to the outbox with the change it reports, then queued (callbacks.py).
 An action interrupted half-way can be run again: what it did stays, and no callback is added twice.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
 from chalicelib import store
-from chalicelib.services import callbacks
 from chalicelib.domain.booking_rules import Leg
 from chalicelib.domain.callback_rules import attendance_body
 from chalicelib.errors import BusinessError
+from chalicelib.services import callbacks
 from chalicelib.services.lookup import event_or_404, events_agenda_or_404, unknown_event
 from chalicelib.services.retry import on_booking
 from chalicelib.store import outbox
+
 
 def _complete_legs(agenda: str, event: str) -> list[Leg]:
     """Every live leg of the event, none missed although its list comes from an index that may lag."""
@@ -76,15 +78,22 @@ def cancel_booking(booking_id: str, now: datetime, orig: str | None = None) -> d
 def _cancel_as_agent(booking_id: str, now: datetime, orig: str | None, only: int | None = None) -> list[Leg]:
     """Cancel the live legs of a booking (or only its leg `only`) with their callback; returns
     them, [] when already cancelled."""
+
     def decide(legs: list[Leg], stale: store.Stale | None) -> list[Leg]:
         live = [leg for leg in legs if not leg.cancelled and (only is None or leg.leg == only)]
         if not live:
             return []
         url = live[0].fields.get('cancel_callback_url')
-        callback = outbox.new_callback(live[0].booking_id, 'cancel', live[0].leg, url, None, now, orig,
-                                       live[0].fields.get('client')) if url else None
+        callback = (
+            outbox.new_callback(
+                live[0].booking_id, 'cancel', live[0].leg, url, None, now, orig, live[0].fields.get('client')
+            )
+            if url
+            else None
+        )
         answer = {'booking_id': live[0].booking_id} if only is None else None
         store.cancel(live, now, [callback] if callback else [], answer=answer)
         callbacks.enqueue(outbox.records([callback] if callback else []))
         return live
+
     return on_booking(booking_id, decide)

@@ -4,6 +4,7 @@ read returned, then written as one transaction whose conditions say the decision
 an event's counters, a desk's lock items. When they no longer do, the decision is taken again
 (events: on the fresh counters the transaction hands back; meetings: on the next desk).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ from chalicelib.domain.booking_rules import (
     require_events_booking,
     require_live,
 )
-from chalicelib.domain.specs import AgendaSpec, DeskSpec, MeetingTypeSpec
 from chalicelib.domain.event_rules import EventRecord
 from chalicelib.domain.meeting_slots import (
     MAX_BOOKING_WRITES,
@@ -44,10 +44,17 @@ from chalicelib.domain.meeting_slots import (
     utc_days,
 )
 from chalicelib.domain.recurrence import slug_of_occurrence_id
+from chalicelib.domain.specs import AgendaSpec, DeskSpec, MeetingTypeSpec
 from chalicelib.domain.window import LAST_INSTANT, booking_window, local_midnight
 from chalicelib.errors import BadRequest, BusinessError
-from chalicelib.services.lookup import booking_or_404, configured_agenda_or_404, serving_agendas, unknown_agenda, unknown_event
 from chalicelib.parsing import SLUG_RE, Payload
+from chalicelib.services.lookup import (
+    booking_or_404,
+    configured_agenda_or_404,
+    serving_agendas,
+    unknown_agenda,
+    unknown_event,
+)
 from chalicelib.services.retry import DECISIONS, on_booking, until_written
 
 # A fillslots group is one transaction of at most 100 writes: per event a booking leg, the counters and
@@ -77,7 +84,9 @@ class MeetingBooked:
     replaced: list[Leg]
 
 
-def fillslot(agenda_slug: str, slot: str, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> Booked | MeetingBooked:
+def fillslot(
+    agenda_slug: str, slot: str, body: Payload, tz: ZoneInfo, now: datetime, client: str
+) -> Booked | MeetingBooked:
     """`POST /api/agenda/<agenda>/fillslot/<event>/` (the seed document)."""
     return _book(agenda_slug, [slot], read_booking_request(body, client), tz, now, group=False)
 
@@ -89,8 +98,9 @@ def fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime, clie
     return _book(agenda_slug, slots, read_booking_request(body, client), tz, now, group=True)
 
 
-def _book(agenda_slug: str, slots: list[str], request: BookingRequest, tz: ZoneInfo, now: datetime,
-          group: bool) -> Booked | MeetingBooked:
+def _book(
+    agenda_slug: str, slots: list[str], request: BookingRequest, tz: ZoneInfo, now: datetime, group: bool
+) -> Booked | MeetingBooked:
     if not any(SLUG_RE.match(slot) for slot in slots):  # `<type>:<date>`: a meetings agenda, by its configuration
         spec = configured_agenda_or_404(agenda_slug)
         if spec.kind != 'events':
@@ -120,20 +130,24 @@ def _book(agenda_slug: str, slots: list[str], request: BookingRequest, tz: ZoneI
         elif isinstance(stale, store.BookingChanged):  # the booking to replace changed: is it still replaceable?
             replaced = check_replaceable(store.get_legs(request.cancel_booking_id), request.count)
         # The first refusal in the order of `slots` is the answer.
-        placements = [place(agenda, event, request, now, tz, snapshot.user_bookings.get(event.slug, 0) > 0)
-                      for event in events]
+        placements = [
+            place(agenda, event, request, now, tz, snapshot.user_bookings.get(event.slug, 0) > 0) for event in events
+        ]
 
         def answer(booking_id: int) -> Booked:
             return Booked(agenda, booking_id, placements, replaced)
+
         try:
             return answer(store.book(agenda.slug, placements, request, replaced, now, answer=answer))
         except store.AlreadyBookedByUser as exc:
             raise already_booked(exc.event) from None
+
     return until_written(attempt, DECISIONS, 'places')
 
 
-def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, tz: ZoneInfo,
-                  now: datetime) -> MeetingBooked:
+def _book_meeting(
+    spec: AgendaSpec, slots: list[str], request: BookingRequest, tz: ZoneInfo, now: datetime
+) -> MeetingBooked:
     """Meetings (spec §6.1-6.2, §9.5-9.6): every slot on one desk, the first desk in desk order
     that opens then and holds no booking; through a virtual agenda, its real agendas with the
     fewest bookings that day first. The desk's lock items make the choice safe; when another
@@ -143,8 +157,13 @@ def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, t
     resources = read_resources(list(request.resources), agenda)
     length = timedelta(minutes=meeting_type.duration)
     window = booking_window(agenda, now, tz)
-    if any(start < now or start >= LAST_INSTANT or (not request.bypass_delays and not window.contains(start))
-           or excluded(agenda, start, start + length, tz) for start in starts):
+    if any(
+        start < now
+        or start >= LAST_INSTANT
+        or (not request.bypass_delays and not window.contains(start))
+        or excluded(agenda, start, start + length, tz)
+        for start in starts
+    ):
         raise BusinessError(NO_DESK, 'outside the bookable period')
     user = request.user_external_id
 
@@ -160,15 +179,21 @@ def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, t
         for real, desk in _free_desks(reals, meeting_type, starts, tz, replaced):
             step = lock_step(real, tz)
             past = tuple(p for p in real.past_lock_steps if p != step)
-            legs = [MeetingLeg(real.slug, desk.slug, meeting_type.slug, start, start + length, step, resources, past)
-                    for start in starts]
+            legs = [
+                MeetingLeg(real.slug, desk.slug, meeting_type.slug, start, start + length, step, resources, past)
+                for start in starts
+            ]
             if sum(leg.writes for leg in legs) > MAX_BOOKING_WRITES:
-                raise BadRequest('too many slots', f'a booking writes at most {MAX_BOOKING_WRITES} items (its '
-                                                   'slots, their desk and resource time cells): book fewer slots '
-                                                   'at once')
+                raise BadRequest(
+                    'too many slots',
+                    f'a booking writes at most {MAX_BOOKING_WRITES} items (its '
+                    'slots, their desk and resource time cells): book fewer slots '
+                    'at once',
+                )
 
             def answer(booking_id: int) -> MeetingBooked:
                 return MeetingBooked(real, desk, meeting_type, legs, booking_id, replaced)
+
             try:
                 return answer(store.book(real.slug, legs, request, replaced, now, user_days=days, answer=answer))
             except store.DeskTaken:  # taken since the read: the next desk
@@ -176,6 +201,7 @@ def _book_meeting(spec: AgendaSpec, slots: list[str], request: BookingRequest, t
             except store.ResourceTaken:
                 raise BusinessError(NO_DESK, 'a requested resource is taken at that time') from None
         raise BusinessError(NO_DESK)
+
     return until_written(attempt, DECISIONS, 'places')
 
 
@@ -189,8 +215,9 @@ def _replaces_same_day(replaced: list[Leg], user: str, start: datetime, end: dat
     """The booking replaced is the user's, on a UTC day of the new one: the store then sets that
     day's meetings from a read (store.bookings `_Shared.meeting`)."""
     days = set(utc_days(start, end))
-    return any(leg.user_external_id == user and leg.end and days & set(utc_days(leg.start, leg.end))
-               for leg in replaced)
+    return any(
+        leg.user_external_id == user and leg.end and days & set(utc_days(leg.start, leg.end)) for leg in replaced
+    )
 
 
 def _check_user_free(days: store.UserDays, starts: list[datetime], length: timedelta, replaced: list[Leg]) -> None:
@@ -202,8 +229,9 @@ def _check_user_free(days: store.UserDays, starts: list[datetime], length: timed
             raise BusinessError(NO_DESK, 'the user already has a meeting at that time')
 
 
-def _check_resources_free(resources: tuple[str, ...], starts: list[datetime], length: timedelta,
-                          replaced: list[Leg]) -> None:
+def _check_resources_free(
+    resources: tuple[str, ...], starts: list[datetime], length: timedelta, replaced: list[Leg]
+) -> None:
     """Each requested resource is free for every slot, in every agenda (spec §9.5); the booking
     being replaced still holds its own (as its desk)."""
     uses = store.resource_uses(resources, starts[0], starts[-1] + length)
@@ -212,8 +240,9 @@ def _check_resources_free(resources: tuple[str, ...], starts: list[datetime], le
         raise BusinessError(NO_DESK, 'a requested resource is taken at that time')
 
 
-def _free_desks(reals: list[AgendaSpec], meeting_type: MeetingTypeSpec, starts: list[datetime], tz: ZoneInfo,
-                replaced: list[Leg]) -> list[tuple[AgendaSpec, DeskSpec]]:
+def _free_desks(
+    reals: list[AgendaSpec], meeting_type: MeetingTypeSpec, starts: list[datetime], tz: ZoneInfo, replaced: list[Leg]
+) -> list[tuple[AgendaSpec, DeskSpec]]:
     """The (agenda, desk) pairs that can take every slot, in the order they are tried: real
     agendas by fewest bookings on the first slot's day (then their order in the virtual agenda),
     desks in desk order. The replaced booking still holds its desk (as in Chrono)."""
@@ -245,6 +274,7 @@ def _fresh(agenda: str, event: EventRecord, changed: dict[str, EventRecord | Non
 
 # ---- lifecycle (spec §8.3, §8.5-8.8) ------------------------------------------------------------
 
+
 def get_booking(booking_id: str) -> list[Leg]:
     """`GET /api/booking/<id>/` (spec §8.3): its live legs."""
     return require_live(booking_or_404(booking_id))
@@ -252,11 +282,13 @@ def get_booking(booking_id: str) -> list[Leg]:
 
 def cancel_booking(booking_id: str, now: datetime) -> dict[str, Any]:
     """The client's own cancellation: frees the places; no cancel callback (spec §9.8)."""
+
     def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
         live = require_live(legs, 'already cancelled')
         answer = {'booking_id': live[0].booking_id}
         store.cancel(live, now, answer=answer)
         return answer
+
     return on_booking(booking_id, decide)
 
 
@@ -281,6 +313,7 @@ def _move(booking_id: str, to_waiting_list: bool) -> dict[str, Any]:
             events = store.move(legs, to_waiting_list)
             answer['overbooked_places'] = sum(max(0, e.reserved - e.spec.places) for e in events)
         return answer
+
     return on_booking(booking_id, decide)
 
 

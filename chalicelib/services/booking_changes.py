@@ -3,24 +3,24 @@ extra data), resize, anonymize, its iCalendar file, and a user's bookings (JSON 
 Each applies to every leg of the booking (a fillslots group) in one transaction whose conditions
 say that what was read still holds; when it no longer does, the booking is read and decided again.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-
 from chalicelib import store
+from chalicelib.domain.booking_rules import Leg, require_live
 from chalicelib.domain.change_rules import (
     check_attendance,
+    check_extra_data_size,
     check_growth,
     check_resizable,
-    check_extra_data_size,
     read_count,
     read_patch,
 )
-from chalicelib.domain.booking_rules import Leg, require_live
-from chalicelib.services.lookup import booking_or_404, unknown_event
 from chalicelib.parsing import Payload
+from chalicelib.services.lookup import booking_or_404, unknown_event
 from chalicelib.services.retry import DECISIONS, on_booking
 from chalicelib.store import outbox
 
@@ -41,6 +41,7 @@ def patch_booking(booking_id: str, body: Payload) -> dict[str, Any]:
         answer = {'booking_id': legs[0].booking_id}
         store.update_legs(legs, patch.values, patch.extra_data, answer=answer)
         return answer
+
     return on_booking(booking_id, decide)
 
 
@@ -65,15 +66,18 @@ def resize_booking(booking_id: str, body: Payload) -> dict[str, Any]:
         answer = {'booking_id': legs[0].booking_id}
         store.resize(legs, count, {leg.event: events[(leg.agenda, leg.event)] for leg in legs}, answer=answer)
         return answer
+
     return on_booking(booking_id, decide, DECISIONS, 'places')
 
 
 def anonymize_booking(booking_id: str, now: datetime) -> dict[str, Any]:
     """`POST /api/booking/<id>/anonymize/` (spec §8.10, §9.12): personal fields blanked on every
     leg, live or cancelled; counts kept; a second call answers the same and writes nothing."""
+
     def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
         answer = {'booking_id': legs[0].booking_id}
         store.anonymize(legs, now, answer=answer)
         outbox.anonymize(legs[0].booking_id)  # its callbacks keep no URL either
         return answer
+
     return on_booking(booking_id, decide)

@@ -10,23 +10,32 @@ only that event is decided again. Each transaction is whole; when one cannot be 
 its retries, the answer is a refusal that still lists what the earlier ones did (running the
 same call again completes it: what is booked is not booked twice, what is cancelled stays so).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from chalicelib import store
-from chalicelib.domain.specs import AgendaSpec
-from chalicelib.domain.booking_rules import BookingRequest, Leg, Placement, check_bookable, invalid_slots, place, read_booking_request
+from chalicelib.domain.booking_rules import (
+    BookingRequest,
+    Leg,
+    Placement,
+    check_bookable,
+    invalid_slots,
+    place,
+    read_booking_request,
+)
 from chalicelib.domain.event_rules import EventRecord, clashes, is_bookable
 from chalicelib.domain.recurrence import occurrence_weekday, read_recurring_slot, slug_of_occurrence_id
+from chalicelib.domain.specs import AgendaSpec
 from chalicelib.domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
 from chalicelib.errors import BadRequest, BusinessError, ChronoError, PartlyDone
-from chalicelib.services.lookup import events_agenda_or_404
 from chalicelib.parsing import SLUG_RE, Payload
 from chalicelib.services.listings import read_agendas
+from chalicelib.services.lookup import events_agenda_or_404
 from chalicelib.services.retry import DECISIONS, until_written
 
 MAX_SLOTS = 1000
@@ -50,6 +59,7 @@ class Changes:
 
 # ---- reading the call --------------------------------------------------------------------------
 
+
 def _read_request(body: Payload, client: str) -> tuple[list[str], BookingRequest]:
     """`slots` (a list or a comma-joined string; blank: none) and the §6.1 fields, with the
     user required: the call sets that user's bookings."""
@@ -62,8 +72,9 @@ def _read_request(body: Payload, client: str) -> tuple[list[str], BookingRequest
     return slots, read_booking_request(body, client)
 
 
-def _range(agenda: AgendaSpec, p: Payload, request: BookingRequest, tz: ZoneInfo,
-           now: datetime) -> tuple[datetime, datetime]:
+def _range(
+    agenda: AgendaSpec, p: Payload, request: BookingRequest, tz: ZoneInfo, now: datetime
+) -> tuple[datetime, datetime]:
     """Where a call may book and cancel on an agenda: `date_start`..`date_end` (end excluded),
     within the booking window (from now, with `bypass_delays`)."""
     date_start, date_end = p.date('date_start'), p.date('date_end')
@@ -80,6 +91,7 @@ def _range(agenda: AgendaSpec, p: Payload, request: BookingRequest, tz: ZoneInfo
 
 # ---- the answer ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class BulkResult:
     """What a call over many events did (web/render.py `bulk` shows it): `events` has every event
@@ -93,21 +105,43 @@ class BulkResult:
 
 # ---- writing ---------------------------------------------------------------------------------------
 
-def _apply(changes: Changes, agendas: dict[str, AgendaSpec], request: BookingRequest, tz: ZoneInfo,
-           now: datetime, answer: Callable[[Changes], BulkResult]) -> None:
+
+def _apply(
+    changes: Changes,
+    agendas: dict[str, AgendaSpec],
+    request: BookingRequest,
+    tz: ZoneInfo,
+    now: datetime,
+    answer: Callable[[Changes], BulkResult],
+) -> None:
     """Write the changes by batches; a full event is skipped and reported. The last batch's
     transaction keeps the call's answer (an idempotent call: store.idempotency.commit)."""
     items: list[EventRecord | Leg] = [*changes.to_cancel, *changes.to_book]
     for start in range(0, len(items), BATCH_EVENTS):
-        batch = items[start:start + BATCH_EVENTS]
+        batch = items[start : start + BATCH_EVENTS]
         last = start + BATCH_EVENTS >= len(items)
-        _apply_batch([i for i in batch if isinstance(i, EventRecord)], [i for i in batch if isinstance(i, Leg)],
-                     changes, agendas, request, tz, now, answer if last else None)
+        _apply_batch(
+            [i for i in batch if isinstance(i, EventRecord)],
+            [i for i in batch if isinstance(i, Leg)],
+            changes,
+            agendas,
+            request,
+            tz,
+            now,
+            answer if last else None,
+        )
 
 
-def _apply_batch(to_book: list[EventRecord], to_cancel: list[Leg], changes: Changes, agendas: dict[str, AgendaSpec],
-                 request: BookingRequest, tz: ZoneInfo, now: datetime,
-                 answer: Callable[[Changes], BulkResult] | None) -> None:
+def _apply_batch(
+    to_book: list[EventRecord],
+    to_cancel: list[Leg],
+    changes: Changes,
+    agendas: dict[str, AgendaSpec],
+    request: BookingRequest,
+    tz: ZoneInfo,
+    now: datetime,
+    answer: Callable[[Changes], BulkResult] | None,
+) -> None:
     cancelled_events = {(leg.agenda, leg.event) for leg in to_cancel}
 
     def attempt(stale: store.Stale | None) -> None:
@@ -119,8 +153,11 @@ def _apply_batch(to_book: list[EventRecord], to_cancel: list[Leg], changes: Chan
         elif isinstance(stale, store.BookingChanged):  # cancelled or changed meanwhile: look again
             changed = [(leg.booking_id, leg.leg) for leg in to_cancel if leg.booking_id in stale.booking_ids]
             to_cancel = [leg for leg in to_cancel if leg.booking_id not in stale.booking_ids]
-            to_cancel += [leg for leg in store.legs_by_key(changed)
-                          if not leg.cancelled and (leg.agenda, leg.event) in cancelled_events]
+            to_cancel += [
+                leg
+                for leg in store.legs_by_key(changed)
+                if not leg.cancelled and (leg.agenda, leg.event) in cancelled_events
+            ]
         placements, full = [], []
         for record in to_book:
             try:
@@ -131,14 +168,19 @@ def _apply_batch(to_book: list[EventRecord], to_cancel: list[Leg], changes: Chan
                 full.append(record)
 
         def after(booking_ids: list[int]) -> Changes:
-            return Changes(booked=[*changes.booked, *zip(placements, booking_ids)],
-                           cancelled=[*changes.cancelled, *to_cancel], full=[*changes.full, *full])
+            return Changes(
+                booked=[*changes.booked, *zip(placements, booking_ids, strict=True)],
+                cancelled=[*changes.cancelled, *to_cancel],
+                full=[*changes.full, *full],
+            )
+
         booking_ids = []
         if placements or to_cancel:
             kept = (lambda ids: answer(after(ids))) if answer else None
             booking_ids = store.book_each(placements, request, to_cancel, now, kept)
         done = after(booking_ids)
         changes.booked, changes.cancelled, changes.full = done.booked, done.cancelled, done.full
+
     until_written(attempt, DECISIONS, 'events')
 
 
@@ -152,12 +194,22 @@ def _fresh(record: EventRecord, changed: dict[Key, EventRecord | None]) -> Event
     return fresh
 
 
-def _run(changes: Changes, agendas: dict[str, AgendaSpec], events: dict[Key, EventRecord], request: BookingRequest,
-         tz: ZoneInfo, now: datetime, multi: bool) -> BulkResult:
+def _run(
+    changes: Changes,
+    agendas: dict[str, AgendaSpec],
+    events: dict[Key, EventRecord],
+    request: BookingRequest,
+    tz: ZoneInfo,
+    now: datetime,
+    multi: bool,
+) -> BulkResult:
     if len(changes.to_book) + len(changes.to_cancel) > MAX_CHANGES:  # a Lambda has 28 s
-        raise BadRequest('too many events', f'this call would book or cancel {len(changes.to_book)} + '
-                                            f'{len(changes.to_cancel)} events, more than {MAX_CHANGES}: narrow '
-                                            'date_start and date_end')
+        raise BadRequest(
+            'too many events',
+            f'this call would book or cancel {len(changes.to_book)} + '
+            f'{len(changes.to_cancel)} events, more than {MAX_CHANGES}: narrow '
+            'date_start and date_end',
+        )
     try:
         _apply(changes, agendas, request, tz, now, lambda done: BulkResult(done, agendas, events, multi))
     except ChronoError as exc:
@@ -171,27 +223,38 @@ def _user_legs(user: str, agendas: Iterable[str], start: datetime, end: datetime
     """The user's live event legs in these agendas starting in [start, end) (gsi1: eventually
     consistent; the user's count items, written with each booking, keep a booking single)."""
     names = set(agendas)
-    return [leg for leg in store.user_legs(user, start, end)
-            if leg.agenda in names and leg.event is not None and leg.meeting_type is None and not leg.cancelled]
+    return [
+        leg
+        for leg in store.user_legs(user, start, end)
+        if leg.agenda in names and leg.event is not None and leg.meeting_type is None and not leg.cancelled
+    ]
 
 
 def _plan(wanted: list[EventRecord], held: list[Leg], cancellable) -> Changes:
     """Book what is wanted and not held yet; cancel what is held, cancellable and not wanted."""
     wanted_keys = {(r.agenda, r.slug) for r in wanted}
     held_keys = {(leg.agenda, leg.event) for leg in held}
-    return Changes(to_book=[r for r in wanted if (r.agenda, r.slug) not in held_keys],
-                   to_cancel=[leg for leg in held if (leg.agenda, leg.event) not in wanted_keys and cancellable(leg)])
+    return Changes(
+        to_book=[r for r in wanted if (r.agenda, r.slug) not in held_keys],
+        to_cancel=[leg for leg in held if (leg.agenda, leg.event) not in wanted_keys and cancellable(leg)],
+    )
 
 
 def _check_overlaps(records: list[EventRecord], agendas_named: bool) -> None:
     """`check_overlaps` (spec §6.4): no two requested events overlap."""
-    names = sorted({f'{r.agenda}@{r.slug}' if agendas_named else r.slug for pair in clashes(
-        [(r, r.spec.start, r.end) for r in records]) for r in pair})
+    names = sorted(
+        {
+            f'{r.agenda}@{r.slug}' if agendas_named else r.slug
+            for pair in clashes([(r, r.spec.start, r.end) for r in records])
+            for r in pair
+        }
+    )
     if names:
         raise BadRequest(f'Some events occur at the same time: {", ".join(names)}')
 
 
 # ---- events fillslots (spec §6.3, §6.4) -------------------------------------------------------
+
 
 def events_fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> BulkResult:
     """`POST /api/agenda/<agenda>/events/fillslots/`: the user's bookings on this agenda, in
@@ -200,16 +263,16 @@ def events_fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetim
     return _events_fillslots([agenda], body, tz, now, client, multi=False)
 
 
-def agendas_events_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime,
-                             client: str) -> BulkResult:
+def agendas_events_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> BulkResult:
     """`POST /api/agendas/events/fillslots/?agendas=a,b`: the same over several agendas, with
     `agenda@event` slots; only the listed agendas' bookings are cancelled."""
     agendas = read_agendas(query)
     return _events_fillslots(agendas, body, tz, now, client, multi=True)
 
 
-def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, now: datetime, client: str,
-                      multi: bool) -> BulkResult:
+def _events_fillslots(
+    agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, now: datetime, client: str, multi: bool
+) -> BulkResult:
     slots, request = _read_request(body, client)
     check_overlaps = body.bool('check_overlaps')
     by_slug = {a.slug: a for a in agendas}
@@ -238,6 +301,7 @@ def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, no
     def cancellable(leg: Leg) -> bool:
         low, high = ranges[leg.agenda]
         return low <= leg.start < high
+
     changes = _plan(wanted, held, cancellable)
     # The first event to book that cannot be booked at all refuses the call, before any write (one the
     # user holds already is kept as it is, even out of the window now).
@@ -248,6 +312,7 @@ def _events_fillslots(agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, no
 
 
 # ---- recurring events (spec §6.5) -------------------------------------------------------------
+
 
 def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> BulkResult:
     """`POST /api/agendas/recurring-events/fillslots/?agendas=...&action=...` (the seed):
@@ -269,31 +334,44 @@ def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: dateti
     query_dates = Payload({k: v for k, v in query.data.items() if k in ('date_start', 'date_end')})
     ranges = {a.slug: _range(a, query_dates, request, tz, now) for a in agendas}
     primaries = store.get_events((agenda, event) for agenda, event, _ in pairs)
-    invalid += sorted(f'{a}@{e}:{d}' for a, e, d in pairs
-                      if (a, e) not in primaries or d not in (primaries[(a, e)].spec.recurrence_days or ()))
+    invalid += sorted(
+        f'{a}@{e}:{d}'
+        for a, e, d in pairs
+        if (a, e) not in primaries or d not in (primaries[(a, e)].spec.recurrence_days or ())
+    )
     if invalid:
         raise invalid_slots(invalid)
     occurrences: dict[Key, EventRecord] = {}
     for agenda in agendas:
         low, high = ranges[agenda.slug]
-        occurrences.update(((agenda.slug, r.slug), r) for r in store.events_between(agenda.slug, low, high)
-                           if r.spec.primary_event)
+        occurrences.update(
+            ((agenda.slug, r.slug), r) for r in store.events_between(agenda.slug, low, high) if r.spec.primary_event
+        )
 
     def pair(record: EventRecord) -> tuple[str, str, int]:
         return record.agenda, record.spec.primary_event, occurrence_weekday(record.spec, tz)
 
-    wanted = [] if action == 'unbook' else [
-        r for r in occurrences.values() if pair(r) in pairs and not r.spec.cancelled
-        and is_bookable(by_slug[r.agenda], r.spec, now, tz, request.bypass_delays)]
-    held = _user_legs(request.user_external_id, by_slug, min(r[0] for r in ranges.values()),
-                      max(r[1] for r in ranges.values()))
+    wanted = (
+        []
+        if action == 'unbook'
+        else [
+            r
+            for r in occurrences.values()
+            if pair(r) in pairs
+            and not r.spec.cancelled
+            and is_bookable(by_slug[r.agenda], r.spec, now, tz, request.bypass_delays)
+        ]
+    )
+    held = _user_legs(
+        request.user_external_id, by_slug, min(r[0] for r in ranges.values()), max(r[1] for r in ranges.values())
+    )
     held = [leg for leg in held if (leg.agenda, leg.event) in occurrences]
 
     def cancellable(leg: Leg) -> bool:
         listed = pair(occurrences[(leg.agenda, leg.event)]) in pairs
         return action == 'update' and not listed or action == 'unbook' and listed
+
     changes = _plan(sorted(wanted, key=lambda r: (r.spec.start, r.agenda, r.slug)), held, cancellable)
     if action == 'unbook':
         changes.to_book = []
     return _run(changes, by_slug, occurrences, request, tz, now, multi=True)
-

@@ -8,6 +8,7 @@ any name resolution, signs each attempt afresh as a Publik client, POSTs it once
 parked for an operator to redrive. A lost SQS message loses nothing: the sweeper queues every
 pending callback whose time has come.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -16,8 +17,9 @@ import logging
 import os
 import socket
 import ssl
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib import config
@@ -49,6 +51,7 @@ def _sqs():
     """An SQS client (botocore, as pynamodb uses; boto3 is not part of the package), one per
     endpoint configuration (tests and the local stack change it)."""
     from botocore.session import get_session
+
     key = tuple(os.environ.get(name) for name in ('AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_SQS'))
     if key not in _clients:
         _clients.clear()
@@ -69,9 +72,14 @@ def enqueue(records: Iterable[CallbackRecord], delay: int = 0) -> None:
         sqs = _sqs()
         url = _queue_url(sqs)
         for start in range(0, len(records), 10):
-            entries = [{'Id': str(i), 'MessageBody': json.dumps({'callback': r.ident}),
-                        'DelaySeconds': max(0, min(delay, MAX_SQS_DELAY))}
-                       for i, r in enumerate(records[start:start + 10])]
+            entries = [
+                {
+                    'Id': str(i),
+                    'MessageBody': json.dumps({'callback': r.ident}),
+                    'DelaySeconds': max(0, min(delay, MAX_SQS_DELAY)),
+                }
+                for i, r in enumerate(records[start : start + 10])
+            ]
             refused = sqs.send_message_batch(QueueUrl=url, Entries=entries).get('Failed') or []
             if refused:  # not raised by botocore: SQS took the call, not these entries
                 log.warning('callbacks not queued (%d refused by SQS); the sweeper will queue them', len(refused))
@@ -106,8 +114,9 @@ def deliver(ident: str, now: datetime) -> str:
         return 'not pending'
     if record.next_at > now:
         return 'not due'  # an early or duplicate message: the sweeper queues it when due
-    if any(c.state == outbox.PENDING and (c.created_at, c.kind, c.leg) < (record.created_at, kind, leg)
-           for c in callbacks):
+    if any(
+        c.state == outbox.PENDING and (c.created_at, c.kind, c.leg) < (record.created_at, kind, leg) for c in callbacks
+    ):
         return 'waiting'  # a booking's callbacks go in order: the earlier one first
     if not outbox.lease(record, now, LEASE):
         return 'leased'
@@ -164,6 +173,7 @@ def redrive(now: datetime) -> dict[str, int]:
 
 # ---- HTTP ------------------------------------------------------------------------------------
 
+
 def _resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)))
 
@@ -209,4 +219,3 @@ def _post(target: Target, signed_url: str, body: dict[str, Any] | None) -> str |
         return exc.__class__.__name__
     finally:
         connection.close()
-

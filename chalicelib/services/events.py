@@ -1,5 +1,6 @@
 """Use cases of the admin API on events (design.md §3.4, spec chrono-api.md §7.4): create, read,
 update, delete an event; a recurring event's occurrences follow its rule (domain/recurrence.py)."""
+
 from __future__ import annotations
 
 import logging
@@ -10,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from chalicelib import store
 from chalicelib.domain.agenda_reader import read_event
-from chalicelib.domain.specs import AgendaSpec, EventSpec, slugify
 from chalicelib.domain.event_rules import EventRecord, is_recurring_primary, shrink_problem
 from chalicelib.domain.recurrence import MAX_OCCURRENCES, derive_occurrences, rule_problem, too_many
+from chalicelib.domain.specs import AgendaSpec, EventSpec, slugify
 from chalicelib.errors import BusinessError, InvalidPayload, invalid
 from chalicelib.parsing import Payload
 from chalicelib.services.lookup import event_or_404, events_agenda_or_404
@@ -36,8 +37,9 @@ def create_event(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime) -
         if is_recurring_primary(created):
             check_rule(created, tz, now)
             try:  # the primary and its occurrences, all or nothing
-                store.apply_operations(store.plan_events(agenda.slug, [created, *derive_occurrences(
-                    created, [], tz, now)], []))
+                store.apply_operations(
+                    store.plan_events(agenda.slug, [created, *derive_occurrences(created, [], tz, now)], [])
+                )
             except store.Refused:
                 continue
         elif not store.create_event(agenda.slug, created):
@@ -62,8 +64,7 @@ def _occurrences_of(agenda: str, primary: str) -> list[EventRecord]:
     return [r for r in store.list_events(agenda) if r.spec.primary_event == primary]
 
 
-def _sync_recurrence(agenda: str, old: EventRecord | None, new: EventSpec | None, tz: ZoneInfo,
-                     now: datetime) -> None:
+def _sync_recurrence(agenda: str, old: EventRecord | None, new: EventSpec | None, tz: ZoneInfo, now: datetime) -> None:
     """Write a primary event (`new`; None deletes it) and its occurrences as derived from it, in
     as few transactions as fit; an occurrence with bookings is never removed nor shrunk."""
     stored = _occurrences_of(agenda, (old or new).slug)
@@ -74,11 +75,15 @@ def _sync_recurrence(agenda: str, old: EventRecord | None, new: EventSpec | None
     if booked:
         raise BusinessError('event has bookings', f'occurrences with bookings would be deleted: {", ".join(booked)}')
     try:
-        store.apply_operations(store.plan_events(agenda, ([new] if new else []) + wanted,
-                                                 ([old] if old else []) + stored))
+        store.apply_operations(
+            store.plan_events(agenda, ([new] if new else []) + wanted, ([old] if old else []) + stored)
+        )
     except store.Refused:
-        raise BusinessError('event has bookings', f'event {(old or new).slug} or its occurrences have more bookings '
-                                                  'than that, or an occurrence\'s slug is taken') from None
+        raise BusinessError(
+            'event has bookings',
+            f'event {(old or new).slug} or its occurrences have more bookings '
+            "than that, or an occurrence's slug is taken",
+        ) from None
     derived = {e.slug: e for e in wanted}
     for record in stored:  # a booked occurrence whose time changed: its bookings follow
         spec = derived.get(record.slug)
@@ -92,8 +97,9 @@ def get_event(agenda_slug: str, event_slug: str) -> tuple[AgendaSpec, EventRecor
     return agenda, event_or_404(agenda.slug, event_slug)
 
 
-def update_event(agenda_slug: str, event_slug: str, body: Payload, tz: ZoneInfo,
-                 now: datetime) -> tuple[AgendaSpec, EventRecord]:
+def update_event(
+    agenda_slug: str, event_slug: str, body: Payload, tz: ZoneInfo, now: datetime
+) -> tuple[AgendaSpec, EventRecord]:
     """`PATCH`: absent fields keep their value; a change that no longer fits the bookings is refused."""
     agenda = events_agenda_or_404(agenda_slug)
     record = event_or_404(agenda.slug, event_slug)
@@ -125,21 +131,30 @@ def _check_recurrence_fields(body: Payload, current: EventSpec | None) -> None:
     """`primary_event` is the rule's to set (and an import's, which lists what an export wrote); an
     occurrence does not recur itself."""
     if 'primary_event' in body.data and (body.data['primary_event'] or None) != (
-            current.primary_event if current else None):
+        current.primary_event if current else None
+    ):
         raise invalid('primary_event', 'Set by the recurring event that has this event as an occurrence.')
-    if current is not None and current.primary_event and any(
-            body.data.get(name) not in (None, '', []) for name in RECURRENCE_FIELDS):
-        raise invalid('recurrence_days', f'An occurrence of the recurring event {current.primary_event} cannot '
-                                         'recur itself: change that event.')
+    if (
+        current is not None
+        and current.primary_event
+        and any(body.data.get(name) not in (None, '', []) for name in RECURRENCE_FIELDS)
+    ):
+        raise invalid(
+            'recurrence_days',
+            f'An occurrence of the recurring event {current.primary_event} cannot recur itself: change that event.',
+        )
 
 
 def delete_event(agenda_slug: str, event_slug: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
     agenda = events_agenda_or_404(agenda_slug)
     record = event_or_404(agenda.slug, event_slug)
     if record.spec.primary_event and store.get_event(agenda.slug, record.spec.primary_event):
-        raise BusinessError('event is an occurrence', f'event {record.slug} is an occurrence of the recurring event '
-                                                      f'{record.spec.primary_event}: cancel it rather than delete it '
-                                                      '(it would come back), or change that event')
+        raise BusinessError(
+            'event is an occurrence',
+            f'event {record.slug} is an occurrence of the recurring event '
+            f'{record.spec.primary_event}: cancel it rather than delete it '
+            '(it would come back), or change that event',
+        )
     if record.has_bookings:
         raise BusinessError('event has bookings', f'event {record.slug} has bookings: cancel them first')
     if is_recurring_primary(record.spec):  # with its occurrences

@@ -2,18 +2,16 @@
 recurring events), an event's status and a user's bookings on it, and a user's bookings (JSON and
 iCalendar) (spec chrono-api.md §5, §7.1-7.2, §8.1-8.2, §8.11). They return what they found; the web
 layer renders it (web/render.py)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-
 from chalicelib import store
-from chalicelib.domain.specs import AgendaSpec, EventSpec
 from chalicelib.domain.booking_rules import EVENTS_CHOICES, MAX_USER_ID, Leg, require_live
 from chalicelib.domain.calendar import calendar
-from chalicelib.domain.places import can_take
 from chalicelib.domain.event_rules import EventRecord, clashes, is_bookable, is_recurring_primary
 from chalicelib.domain.meeting_slots import (
     Intervals,
@@ -26,7 +24,11 @@ from chalicelib.domain.meeting_slots import (
     read_resources,
     slot_id,
 )
+from chalicelib.domain.places import can_take
+from chalicelib.domain.specs import AgendaSpec, EventSpec
 from chalicelib.domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
+from chalicelib.errors import InvalidPayload
+from chalicelib.parsing import SLUG_RE, Payload
 from chalicelib.services.lookup import (
     booking_or_404,
     event_or_404,
@@ -34,8 +36,6 @@ from chalicelib.services.lookup import (
     meeting_type_or_404,
     serving_agendas_or_404,
 )
-from chalicelib.errors import InvalidPayload
-from chalicelib.parsing import SLUG_RE, Payload
 
 MAX_LISTED_DAYS = 366
 MAX_AGENDAS = 50  # agendas of one multi-agenda call
@@ -79,13 +79,19 @@ def read_slot_params(query: Payload, tz: ZoneInfo) -> SlotQuery:
     bypass_delays = query.bool('bypass_delays')
     query.str('lock_code')  # w.c.s. sends it on every call (spec §9.9): accepted, no lease here
     query.check()
-    return SlotQuery(local_midnight(date_start, tz) if date_start else None,
-                     local_midnight(date_end, tz) if date_end else None,
-                     user, excluded_user, hide_disabled, bypass_delays)
+    return SlotQuery(
+        local_midnight(date_start, tz) if date_start else None,
+        local_midnight(date_end, tz) if date_end else None,
+        user,
+        excluded_user,
+        hide_disabled,
+        bypass_delays,
+    )
 
 
-def read_slot_query(query: Payload, agenda: AgendaSpec, tz: ZoneInfo, now: datetime,
-                    events: str = 'future') -> SlotQuery:
+def read_slot_query(
+    query: Payload, agenda: AgendaSpec, tz: ZoneInfo, now: datetime, events: str = 'future'
+) -> SlotQuery:
     return read_slot_params(query, tz).for_agenda(agenda, tz, now, events)
 
 
@@ -128,13 +134,20 @@ def datetimes(agenda_slug: str, query: Payload, tz: ZoneInfo, now: datetime) -> 
     return listed_events(agenda, q, min_places, events, tz, now)
 
 
-def listed_events(agenda: AgendaSpec, q: SlotQuery, min_places: int, events: str, tz: ZoneInfo,
-                  now: datetime) -> list[ListedEvent]:
+def listed_events(
+    agenda: AgendaSpec, q: SlotQuery, min_places: int, events: str, tz: ZoneInfo, now: datetime
+) -> list[ListedEvent]:
     """An events agenda's datetimes items over the range of `q`."""
-    records = sorted((r for r in store.events_between(agenda.slug, q.start, q.end)
-                      if not is_recurring_primary(r.spec) and not r.spec.cancelled
-                      and is_bookable(agenda, r.spec, now, tz, q.bypass_delays, events)),
-                     key=lambda r: (r.spec.start, r.spec.label or '', r.slug))  # spec §5.2: start, then label
+    records = sorted(
+        (
+            r
+            for r in store.events_between(agenda.slug, q.start, q.end)
+            if not is_recurring_primary(r.spec)
+            and not r.spec.cancelled
+            and is_bookable(agenda, r.spec, now, tz, q.bypass_delays, events)
+        ),
+        key=lambda r: (r.spec.start, r.spec.label or '', r.slug),
+    )  # spec §5.2: start, then label
 
     booked: dict[str, set[str]] = {}
     for name in {q.user, q.excluded_user} - {None}:
@@ -165,8 +178,9 @@ def event_bookings(agenda_slug: str, event_slug: str, query: Payload) -> list[Le
     return [leg for leg in legs if leg.agenda == agenda.slug and leg.event == record.slug and not leg.cancelled]
 
 
-def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, tz: ZoneInfo,
-                      now: datetime) -> tuple[AgendaSpec, list[ListedSlot]]:
+def meeting_datetimes(
+    agenda_slug: str, type_slug: str, query: Payload, tz: ZoneInfo, now: datetime
+) -> tuple[AgendaSpec, list[ListedSlot]]:
     """`GET /api/agenda/<agenda>/meetings/<type>/datetimes/` (spec §5.4, §9.5): the start times of
     the meeting type on the agenda's grid, `disabled` when no desk is free then. A virtual agenda
     lists the union of its real agendas' times, minus its excluded periods."""
@@ -187,14 +201,18 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, tz: Zone
     held = None  # the user_external_id's meetings in these agendas: `booked_for_external_user`
     if q.user:
         serving_slugs = {real.slug for real in reals}
-        held = Intervals((leg.start, leg.end) for leg in store.user_meetings(q.user, start, end)
-                         if leg.agenda in serving_slugs)
+        held = Intervals(
+            (leg.start, leg.end) for leg in store.user_meetings(q.user, start, end) if leg.agenda in serving_slugs
+        )
     ends: dict[datetime, datetime] = {}
     serving: dict[datetime, list[AgendaSpec]] = {}  # start -> the real agendas with a free desk then
     for real in reals:
-        slots = [s for desk in real.desks
-                 for s in desk_slots(desk, meeting_type.duration, grid_step(real), first_day, last_day, tz)
-                 if start <= s.start < end and not excluded(agenda, s.start, s.end, tz)]
+        slots = [
+            s
+            for desk in real.desks
+            for s in desk_slots(desk, meeting_type.duration, grid_step(real), first_day, last_day, tz)
+            if start <= s.start < end and not excluded(agenda, s.start, s.end, tz)
+        ]
         busy = busy_by_desk(store.meeting_legs(real.slug, start, end, longest(real)))
         for time in meeting_times(slots, busy, unavailable, [d.slug for d in real.desks]):
             ends[time.start] = time.end
@@ -204,12 +222,21 @@ def meeting_datetimes(agenda_slug: str, type_slug: str, query: Payload, tz: Zone
         disabled = not serving[start]
         if disabled and q.hide_disabled:
             continue
-        slots.append(ListedSlot(slot_id(meeting_type.slug, start, tz), start, ends[start], disabled,
-                                tuple(serving[start]), held.overlap(start, ends[start]) if held is not None else None))
+        slots.append(
+            ListedSlot(
+                slot_id(meeting_type.slug, start, tz),
+                start,
+                ends[start],
+                disabled,
+                tuple(serving[start]),
+                held.overlap(start, ends[start]) if held is not None else None,
+            )
+        )
     return agenda, slots
 
 
 # ---- several agendas (spec §5.7, §6.5) ------------------------------------------------------------
+
 
 def read_agendas(query: Payload) -> list[AgendaSpec]:
     """`agendas=a,b` (required): events agendas, in the given order."""
@@ -258,9 +285,10 @@ def agendas_datetimes(query: Payload, tz: ZoneInfo, now: datetime) -> list[Liste
     for a, b in clashes([(listed.ident, listed.record.spec.start, listed.record.end) for listed in listed_all]):
         overlapping[a].add(b)
         overlapping[b].add(a)
-    return [replace(listed, overlaps=tuple(other.ident for other in listed_all
-                                           if other.ident in overlapping[listed.ident])) for listed in listed_all]
-
+    return [
+        replace(listed, overlaps=tuple(other.ident for other in listed_all if other.ident in overlapping[listed.ident]))
+        for listed in listed_all
+    ]
 
 
 def recurring_events(query: Payload, tz: ZoneInfo, now: datetime) -> list[tuple[AgendaSpec, EventSpec, int]]:
@@ -278,13 +306,15 @@ def recurring_events(query: Payload, tz: ZoneInfo, now: datetime) -> list[tuple[
             if is_recurring_primary(spec) and not spec.cancelled and (spec.recurrence_end_date or '9') > today:
                 local = spec.start.astimezone(tz)
                 for day in spec.recurrence_days or ():
-                    order = ((day, local.time(), position, spec.slug) if by_day
-                             else (position, local.time(), spec.slug, day))
+                    order = (
+                        (day, local.time(), position, spec.slug) if by_day else (position, local.time(), spec.slug, day)
+                    )
                     items.append((order, (agenda, spec, day)))
     return [item for _, item in sorted(items, key=lambda entry: entry[0])]
 
 
 # ---- reading: a user's bookings, iCalendar (spec §8.1-8.2, §8.11) ----------------------------------
+
 
 def _agendas(legs: list[Leg]) -> dict[str, AgendaSpec | None]:
     agendas = {}
@@ -315,16 +345,20 @@ def _user_legs(query: Payload, tz: ZoneInfo) -> list[Leg]:
     # Nothing is stored outside these years: clamp (year 1 in Paris is before year 1 in UTC).
     start = local_midnight(min(max(date_start, FIRST_DAY), LAST_DAY), tz) if date_start else None
     end = local_midnight(min(max(date_end, FIRST_DAY), LAST_DAY), tz) if date_end else None
-    legs = [leg for leg in store.user_legs(user, start, end)
-            if not leg.cancelled and (agenda is None or leg.agenda == agenda)]
+    legs = [
+        leg
+        for leg in store.user_legs(user, start, end)
+        if not leg.cancelled and (agenda is None or leg.agenda == agenda)
+    ]
     if category is not None:
         agendas = _agendas(legs)
         legs = [leg for leg in legs if agendas[leg.agenda] and agendas[leg.agenda].category == category]
     return legs
 
 
-def user_bookings(query: Payload, tz: ZoneInfo) -> tuple[list[Leg], dict[tuple[str, str], EventRecord],
-                                                          dict[str, AgendaSpec | None]]:
+def user_bookings(
+    query: Payload, tz: ZoneInfo
+) -> tuple[list[Leg], dict[tuple[str, str], EventRecord], dict[str, AgendaSpec | None]]:
     """`GET /api/bookings/?user_external_id=` (spec §8.1): the user's legs, with their events and agendas."""
     legs = _user_legs(query, tz)
     return legs, store.get_events((leg.agenda, leg.event) for leg in legs if leg.event), _agendas(legs)

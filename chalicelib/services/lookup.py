@@ -1,13 +1,14 @@
 """Finding what a path names, or answering Chrono's 404 (spec chrono-api.md §1.4)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
 
 from chalicelib import store
-from chalicelib.domain.specs import AgendaSpec, MeetingTypeSpec
 from chalicelib.domain.booking_rules import Leg
 from chalicelib.domain.event_rules import EventRecord
 from chalicelib.domain.meeting_slots import common_meeting_types
+from chalicelib.domain.specs import AgendaSpec, MeetingTypeSpec
 from chalicelib.errors import NotFound
 from chalicelib.parsing import SLUG_RE
 

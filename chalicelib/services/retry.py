@@ -3,9 +3,11 @@ decision still holds (the store puts them there); when one fails, nothing was wr
 decision is taken again from fresh state. Contention that outlasts the attempts answers `busy`
 (HTTP 200, nothing written): the client may simply try again.
 """
+
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from chalicelib import store
 from chalicelib.domain.booking_rules import Leg
@@ -36,8 +38,12 @@ def until_written(attempt: Callable[[store.Stale | None], T], attempts: int = AT
     raise Busy('busy', BUSY[busy])
 
 
-def on_booking(booking_id: str, decide: Callable[[list[Leg], store.Stale | None], T],
-               attempts: int = ATTEMPTS, busy: str = 'booking') -> T:
+def on_booking(
+    booking_id: str,
+    decide: Callable[[list[Leg], store.Stale | None], T],
+    attempts: int = ATTEMPTS,
+    busy: str = 'booking',
+) -> T:
     """`until_written` for an operation on one booking: `decide(legs, stale)` gets its legs, read
     consistently (404 when there is no such booking), and read again after the booking changed."""
     legs = booking_or_404(booking_id)
@@ -47,4 +53,5 @@ def on_booking(booking_id: str, decide: Callable[[list[Leg], store.Stale | None]
         if isinstance(stale, store.BookingChanged):
             legs = booking_or_404(booking_id)
         return decide(legs, stale)
+
     return until_written(attempt, attempts, busy)

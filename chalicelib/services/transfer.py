@@ -1,6 +1,7 @@
 """Use cases of the admin API that move whole agendas (design.md §3.4, spec chrono-api.md §11.1): an
 import replaces each agenda of the document, all or nothing, never losing a booked place; an export
 gives the same document back."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -11,9 +12,9 @@ from zoneinfo import ZoneInfo
 from chalicelib import store
 from chalicelib.domain import closures
 from chalicelib.domain.agenda_reader import keep_stored_instants, read_agenda
-from chalicelib.domain.specs import AgendaSpec
 from chalicelib.domain.event_rules import EventRecord, shrink_problem
 from chalicelib.domain.meeting_slots import longest, past_lock_steps
+from chalicelib.domain.specs import AgendaSpec
 from chalicelib.domain.window import LAST_INSTANT
 from chalicelib.errors import BusinessError, InvalidPayload
 from chalicelib.parsing import SLUG_RE, Payload
@@ -28,11 +29,18 @@ def _named_items(data: dict[str, Any], name: str, errors: dict[str, list[str]]) 
         return {}
     items = {}
     for index, item in enumerate(raw):
-        if (isinstance(item, dict) and isinstance(item.get('slug'), str) and SLUG_RE.match(item['slug'])
-                and isinstance(item.get('label'), str) and item['label'].strip()):
+        if (
+            isinstance(item, dict)
+            and isinstance(item.get('slug'), str)
+            and SLUG_RE.match(item['slug'])
+            and isinstance(item.get('label'), str)
+            and item['label'].strip()
+        ):
             description = item.get('description')
-            items[item['slug']] = {'label': item['label'][:250],
-                                   'description': description if isinstance(description, str) else None}
+            items[item['slug']] = {
+                'label': item['label'][:250],
+                'description': description if isinstance(description, str) else None,
+            }
         else:
             errors[f'{name}.{index}'] = ['Expected an object with a slug and a label.']
     return items
@@ -50,8 +58,9 @@ def _read_document(data: dict[str, Any], tz: ZoneInfo, now: datetime) -> tuple[l
     agendas: list[tuple[int, AgendaSpec]] = []  # with their position in the document, for error keys
     for index, item in enumerate(raw_agendas):
         try:
-            agendas.append((index, read_agenda(item, tz, path=f'agendas.{index}', categories=categories, now=now,
-                                               budget=budget)))
+            agendas.append(
+                (index, read_agenda(item, tz, path=f'agendas.{index}', categories=categories, now=now, budget=budget))
+            )
         except InvalidPayload as exc:
             errors.update(exc.errors or {})
     seen: set[str] = set()
@@ -112,9 +121,13 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
             agenda = replace(agenda, past_lock_steps=past_lock_steps(agenda, current.spec, tz))
             problems.extend(_removal_problems(agenda, current, now))
             new_events = {e.slug: e for e in agenda.events}
-            moved.extend((agenda.slug, EventRecord(agenda.slug, new_events[r.slug])) for r in current.events
-                         if r.has_bookings and r.slug in new_events
-                         and (new_events[r.slug].start, new_events[r.slug].duration) != (r.spec.start, r.spec.duration))
+            moved.extend(
+                (agenda.slug, EventRecord(agenda.slug, new_events[r.slug]))
+                for r in current.events
+                if r.has_bookings
+                and r.slug in new_events
+                and (new_events[r.slug].start, new_events[r.slug].duration) != (r.spec.start, r.spec.duration)
+            )
         operations.extend(store.plan_agenda(agenda, current))
         (updated if current else created).append(agenda.slug)
     if problems:
@@ -122,8 +135,9 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
     try:
         store.apply_operations(operations)
     except store.Refused:
-        raise BusinessError('import refused', 'bookings changed during the import: nothing was imported, '
-                                              'try again') from None
+        raise BusinessError(
+            'import refused', 'bookings changed during the import: nothing was imported, try again'
+        ) from None
     for agenda_slug, record in moved:
         store.follow_event(agenda_slug, record)
     return {'created': created, 'updated': updated}

@@ -7,12 +7,14 @@ booking to replace: legs.read_for_booking) and one TransactWriteItems. When a co
 the event's item as it was (ALL_OLD) comes back with the cancellation, so the caller decides
 again without reading again.
 """
+
 from __future__ import annotations
 
 import random
 import time as clock
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from pynamodb.exceptions import CancellationReason
 
@@ -20,6 +22,10 @@ from chalicelib.domain.booking_rules import BookingRequest, Leg, Placement
 from chalicelib.domain.event_rules import EventRecord
 from chalicelib.domain.meeting_slots import MeetingLeg, lock_cells, resource_step, utc_days
 from chalicelib.errors import BadRequest, Busy
+from chalicelib.store import outbox
+from chalicelib.store.configuration import _event_record
+from chalicelib.store.idempotency_records import commit
+from chalicelib.store.legs import STORED_FIELDS, USER_COUNT_SK, UserDays, span_text
 from chalicelib.store.models import (
     EVENT_PREFIX,
     LOCK_SK,
@@ -42,10 +48,6 @@ from chalicelib.store.models import (
     user_key,
     user_meetings_pk,
 )
-from chalicelib.store import outbox
-from chalicelib.store.configuration import _event_record
-from chalicelib.store.legs import STORED_FIELDS, USER_COUNT_SK, UserDays, span_text
-from chalicelib.store.idempotency_records import commit
 from chalicelib.store.tables import MAX_TRANSACTION_ITEMS, Tag, Transaction, _bind, _utc_key
 
 ID_EPOCH_MS = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
@@ -72,6 +74,7 @@ def _distinct_ids(count: int) -> list[int]:
 
 
 # ---- booking ------------------------------------------------------------------------------
+
 
 class Stale(Exception):
     """What a write was decided from changed before it landed: nothing was written; read and
@@ -127,8 +130,12 @@ def _placement_condition(p: Placement):
     """The decision `p` stays right as long as this holds on the event's item (spec §9.2)."""
     spec = p.event.spec
     # A changed start too: the legs carry the event's time, and a moved event moves its legs.
-    condition = ((Event.places == spec.places) & (Event.waiting_list_places == spec.waiting_list_places)
-                 & (Event.start == spec.start) & (Event.cancelled == False))  # noqa: E712 - a condition
+    condition = (
+        (Event.places == spec.places)
+        & (Event.waiting_list_places == spec.waiting_list_places)
+        & (Event.start == spec.start)
+        & (Event.cancelled == False)  # noqa: E712 - a pynamodb condition, not a test
+    )
     if p.in_waiting_list:
         condition &= Event.waiting_list_reserved <= spec.waiting_list_places - p.count
         if not p.forced:  # someone waits, or the main list is short of `count` places
@@ -153,8 +160,12 @@ def _write_leg(tx: Transaction, leg: Leg, actions: list) -> None:
     its list, live or cancelled, its user) therefore still holds when the write lands, and the
     counter deltas it computed from the leg are exact; otherwise BookingChanged, and the caller
     reads and decides again."""
-    tx.update(Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)), [*actions, Booking.version.add(1)],
-              condition=_unchanged(leg), tag=Tag('leg', leg.leg, leg.agenda, leg.booking_id))
+    tx.update(
+        Booking(booking_pk(leg.booking_id), leg_sk(leg.leg)),
+        [*actions, Booking.version.add(1)],
+        condition=_unchanged(leg),
+        tag=Tag('leg', leg.leg, leg.agenda, leg.booking_id),
+    )
 
 
 USER_DAYS_KEPT = timedelta(days=2)  # after the day, then DynamoDB's TTL removes the item
@@ -183,8 +194,16 @@ class _Shared:
         entry['delta'] += delta
         entry['exclusive'] = entry['exclusive'] or exclusive
 
-    def meeting(self, user: str | None, booking_id: int, leg: int, start: datetime, end: datetime | None,
-                added: bool, read: UserDays | None = None) -> None:
+    def meeting(
+        self,
+        user: str | None,
+        booking_id: int,
+        leg: int,
+        start: datetime,
+        end: datetime | None,
+        added: bool,
+        read: UserDays | None = None,
+    ) -> None:
         """A meeting leg of `user` added or removed on each day it touches. With `read` (a decision
         was taken on those days: exclude_user), a day is set from it under a condition on its
         version; without, the leg is added to or removed from the day, and the version moves on
@@ -200,40 +219,58 @@ class _Shared:
 
     def write(self, tx: Transaction) -> None:
         for (agenda, slug), entry in self.events.items():
-            actions = [getattr(Event, name).add(entry[name]) for name in ('reserved', 'waiting_list_reserved')
-                       if entry[name]]
+            actions = [
+                getattr(Event, name).add(entry[name]) for name in ('reserved', 'waiting_list_reserved') if entry[name]
+            ]
             actions.append(Event.counters_version.add(1))
             condition = entry['condition'] if entry['condition'] is not None else Event.pk.exists()
-            tx.update(Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}'), actions, condition=condition,
-                      tag=Tag('event', slug, agenda), return_old=True)
+            tx.update(
+                Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}'),
+                actions,
+                condition=condition,
+                tag=Tag('event', slug, agenda),
+                return_old=True,
+            )
         for (agenda, slug, user), entry in self.users.items():
             condition = None
             if entry['exclusive']:
                 condition = UserEventBookings.bookings.does_not_exist() | (UserEventBookings.bookings <= 0)
-            tx.update(UserEventBookings(user_event_pk(agenda, slug, user), USER_COUNT_SK),
-                      [UserEventBookings.bookings.add(entry['delta']),
-                       UserEventBookings.item_type.set(UserEventBookings)],
-                      condition=condition, tag=Tag('user', slug, agenda))
+            tx.update(
+                UserEventBookings(user_event_pk(agenda, slug, user), USER_COUNT_SK),
+                [UserEventBookings.bookings.add(entry['delta']), UserEventBookings.item_type.set(UserEventBookings)],
+                condition=condition,
+                tag=Tag('user', slug, agenda),
+            )
         for (user, day), entry in self.days.items():
             self._write_day(tx, user, day, entry)
 
     def _write_day(self, tx: Transaction, user: str, day: str, entry: dict[str, Any]) -> None:
         item = UserMeetings(user_meetings_pk(user), day)
-        expires = [UserMeetings.expires_at.set(datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
-                                               + USER_DAYS_KEPT), UserMeetings.item_type.set(UserMeetings)]
+        expires = [
+            UserMeetings.expires_at.set(datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + USER_DAYS_KEPT),
+            UserMeetings.item_type.set(UserMeetings),
+        ]
         if entry['read'] is None:  # no decision taken on the day: add or remove, and move the version on
             if entry['add'] and entry['remove']:  # one path cannot be both ADDed to and DELETEd from
                 raise RuntimeError('a day whose meetings are both added and removed is set from a read of it')
-            change = UserMeetings.spans.add(entry['add']) if entry['add'] else UserMeetings.spans.delete(
-                entry['remove'])
+            change = (
+                UserMeetings.spans.add(entry['add']) if entry['add'] else UserMeetings.spans.delete(entry['remove'])
+            )
             tx.update(item, [change, UserMeetings.version.add(1), *expires], tag=Tag('user_meetings', day))
             return
         version, spans = entry['read']
         kept = (set(spans) - entry['remove']) | entry['add']
         condition = UserMeetings.pk.does_not_exist() if version is None else UserMeetings.version == version
-        tx.update(item, [UserMeetings.spans.set(kept) if kept else UserMeetings.spans.remove(),
-                         UserMeetings.version.set((version or 0) + 1), *expires],
-                  condition=condition, tag=Tag('user_meetings', day))
+        tx.update(
+            item,
+            [
+                UserMeetings.spans.set(kept) if kept else UserMeetings.spans.remove(),
+                UserMeetings.version.set((version or 0) + 1),
+                *expires,
+            ],
+            condition=condition,
+            tag=Tag('user_meetings', day),
+        )
 
 
 def _cancel_leg(tx: Transaction, shared: _Shared, leg: Leg, now: datetime) -> None:
@@ -245,8 +282,11 @@ def _cancel_leg(tx: Transaction, shared: _Shared, leg: Leg, now: datetime) -> No
         shared.meeting(leg.user_external_id, leg.booking_id, leg.leg, leg.start, leg.end, added=False)
     for key, _ in _locks(leg):
         # Only its own lock: a cell no longer held (TTL) deletes nothing.
-        tx.delete(Lock(key, LOCK_SK), condition=Lock.pk.does_not_exist() | (Lock.booking_id == leg.booking_id),
-                  tag=Tag('leg', leg.leg, leg.agenda, leg.booking_id))
+        tx.delete(
+            Lock(key, LOCK_SK),
+            condition=Lock.pk.does_not_exist() | (Lock.booking_id == leg.booking_id),
+            tag=Tag('leg', leg.leg, leg.agenda, leg.booking_id),
+        )
     for resource in leg.resources:
         tx.delete(ResourceUse(booking_pk(leg.booking_id), _resource_use_sk(leg.leg, resource)))
 
@@ -256,11 +296,15 @@ def _locks(leg: Leg | MeetingLeg) -> list[tuple[str, Tag]]:
     the desk's cells, Tag('resource', slug) for a resource's (none for an event's leg)."""
     if not leg.desk or not leg.lock_step or leg.end is None:
         return []
-    locks = [(desk_lock_pk(leg.agenda, leg.desk, _utc_key(cell)), Tag('lock', leg.desk))
-             for cell in lock_cells(leg.start, leg.end, leg.lock_step)]
+    locks = [
+        (desk_lock_pk(leg.agenda, leg.desk, _utc_key(cell)), Tag('lock', leg.desk))
+        for cell in lock_cells(leg.start, leg.end, leg.lock_step)
+    ]
     for resource in leg.resources:
-        locks += [(resource_lock_pk(resource, _utc_key(cell)), Tag('resource', resource))
-                  for cell in lock_cells(leg.start, leg.end, resource_step(leg.lock_step))]
+        locks += [
+            (resource_lock_pk(resource, _utc_key(cell)), Tag('resource', resource))
+            for cell in lock_cells(leg.start, leg.end, resource_step(leg.lock_step))
+        ]
     return locks
 
 
@@ -278,31 +322,59 @@ def _user_sort_key(start: datetime, sort_id: str) -> str:
     return f'{_utc_key(start)}#{sort_id}'
 
 
-def _booking_item(booking_id: int, index: int, agenda: str, placement: Placement, request: BookingRequest,
-                  legs: int, now: datetime) -> Booking:
+def _booking_item(
+    booking_id: int, index: int, agenda: str, placement: Placement, request: BookingRequest, legs: int, now: datetime
+) -> Booking:
     event = placement.event
     user = request.user_external_id
     sort_id = _leg_sort_id(booking_id, index)
     return Booking(
-        pk=booking_pk(booking_id), sk=leg_sk(index), booking_id=booking_id, leg=index, legs=legs, agenda=agenda,
-        event=event.slug, count=placement.count, in_waiting_list=placement.in_waiting_list,
-        start=event.spec.start, end=event.end, created_at=now,
-        gsi1pk=user_key(user) if user else None, gsi1sk=_user_sort_key(event.spec.start, sort_id) if user else None,
-        gsi2pk=event_bookings_key(agenda, event.slug), gsi2sk=sort_id,
+        pk=booking_pk(booking_id),
+        sk=leg_sk(index),
+        booking_id=booking_id,
+        leg=index,
+        legs=legs,
+        agenda=agenda,
+        event=event.slug,
+        count=placement.count,
+        in_waiting_list=placement.in_waiting_list,
+        start=event.spec.start,
+        end=event.end,
+        created_at=now,
+        gsi1pk=user_key(user) if user else None,
+        gsi1sk=_user_sort_key(event.spec.start, sort_id) if user else None,
+        gsi2pk=event_bookings_key(agenda, event.slug),
+        gsi2sk=sort_id,
         **{name: request.fields.get(name) for name in STORED_FIELDS},
     )
 
 
-def _meeting_item(booking_id: int, index: int, leg: MeetingLeg, request: BookingRequest, legs: int,
-                  now: datetime) -> Booking:
+def _meeting_item(
+    booking_id: int, index: int, leg: MeetingLeg, request: BookingRequest, legs: int, now: datetime
+) -> Booking:
     user = request.user_external_id
     sort_id = _leg_sort_id(booking_id, index)
     return Booking(
-        pk=booking_pk(booking_id), sk=leg_sk(index), booking_id=booking_id, leg=index, legs=legs, agenda=leg.agenda,
-        count=1, in_waiting_list=False, start=leg.start, end=leg.end, desk=leg.desk, meeting_type=leg.meeting_type,
-        lock_step=leg.lock_step, resources=list(leg.resources) or None, color=request.color, created_at=now,
-        gsi1pk=user_key(user) if user else None, gsi1sk=_user_sort_key(leg.start, sort_id) if user else None,
-        gsi2pk=meeting_bookings_key(leg.agenda), gsi2sk=_user_sort_key(leg.start, sort_id),
+        pk=booking_pk(booking_id),
+        sk=leg_sk(index),
+        booking_id=booking_id,
+        leg=index,
+        legs=legs,
+        agenda=leg.agenda,
+        count=1,
+        in_waiting_list=False,
+        start=leg.start,
+        end=leg.end,
+        desk=leg.desk,
+        meeting_type=leg.meeting_type,
+        lock_step=leg.lock_step,
+        resources=list(leg.resources) or None,
+        color=request.color,
+        created_at=now,
+        gsi1pk=user_key(user) if user else None,
+        gsi1sk=_user_sort_key(leg.start, sort_id) if user else None,
+        gsi2pk=meeting_bookings_key(leg.agenda),
+        gsi2sk=_user_sort_key(leg.start, sort_id),
         **{name: request.fields.get(name) for name in STORED_FIELDS},
     )
 
@@ -316,8 +388,11 @@ def _hold_desk(tx: Transaction, booking_id: int, index: int, leg: MeetingLeg, re
     for key, tag in _locks(leg):
         if key in released:  # one write per item in a transaction: a cell the replaced booking holds
             raise ResourceTaken(tag.key) if tag.kind == 'resource' else DeskTaken(leg.agenda, leg.desk)
-        tx.put(Lock(key, LOCK_SK, booking_id=booking_id, leg=index, expires_at=leg.end + LOCK_KEPT),
-               condition=Lock.pk.does_not_exist(), tag=tag)
+        tx.put(
+            Lock(key, LOCK_SK, booking_id=booking_id, leg=index, expires_at=leg.end + LOCK_KEPT),
+            condition=Lock.pk.does_not_exist(),
+            tag=tag,
+        )
     for cell in leg.past_cells:  # held by a booking made on an earlier grid of the agenda?
         key = desk_lock_pk(leg.agenda, leg.desk, _utc_key(cell))
         if key in released:  # the replaced booking's, deleted by this transaction
@@ -325,13 +400,29 @@ def _hold_desk(tx: Transaction, booking_id: int, index: int, leg: MeetingLeg, re
         tx.check(Lock(key, LOCK_SK), condition=Lock.pk.does_not_exist(), tag=Tag('lock', leg.desk))
     for resource in leg.resources:
         sort_key = _user_sort_key(leg.start, _leg_sort_id(booking_id, index))
-        tx.put(ResourceUse(booking_pk(booking_id), _resource_use_sk(index, resource), booking_id=booking_id,
-                           start=leg.start, end=leg.end, gsi2pk=resource_uses_key(resource), gsi2sk=sort_key),
-               tag=Tag('use', resource))
+        tx.put(
+            ResourceUse(
+                booking_pk(booking_id),
+                _resource_use_sk(index, resource),
+                booking_id=booking_id,
+                start=leg.start,
+                end=leg.end,
+                gsi2pk=resource_uses_key(resource),
+                gsi2sk=sort_key,
+            ),
+            tag=Tag('use', resource),
+        )
 
-def book(agenda: str, placements: list[Placement] | list[MeetingLeg], request: BookingRequest,
-         replaced: list[Leg], now: datetime, user_days: UserDays | None = None,
-         answer: Callable[[int], dict[str, Any]] | None = None) -> int:
+
+def book(
+    agenda: str,
+    placements: list[Placement] | list[MeetingLeg],
+    request: BookingRequest,
+    replaced: list[Leg],
+    now: datetime,
+    user_days: UserDays | None = None,
+    answer: Callable[[int], dict[str, Any]] | None = None,
+) -> int:
     """Write a booking (one leg per placement: an event's places, or a meeting's desk time) and
     cancel `replaced`, in one transaction; `answer(booking_id)` is the call's answer, kept with
     it for an idempotent call (store.idempotency.commit). A meeting booking of a user adds its
@@ -354,8 +445,15 @@ def book(agenda: str, placements: list[Placement] | list[MeetingLeg], request: B
             if isinstance(placement, MeetingLeg):
                 item = _meeting_item(booking_id, index, placement, request, len(placements), now)
                 _hold_desk(tx, booking_id, index, placement, released)
-                shared.meeting(request.user_external_id, booking_id, index, placement.start, placement.end,
-                               added=True, read=user_days)
+                shared.meeting(
+                    request.user_external_id,
+                    booking_id,
+                    index,
+                    placement.start,
+                    placement.end,
+                    added=True,
+                    read=user_days,
+                )
             else:
                 item = _booking_item(booking_id, index, agenda, placement, request, len(placements), now)
                 shared.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
@@ -385,19 +483,31 @@ def book(agenda: str, placements: list[Placement] | list[MeetingLeg], request: B
 
 def _check_size(tx: Transaction) -> None:
     if len(tx) > MAX_TRANSACTION_ITEMS:  # DynamoDB would refuse it (a ValidationException)
-        raise BadRequest('too many slots', f'this booking (with the one it replaces) writes {len(tx)} items, more '
-                                           f'than the {MAX_TRANSACTION_ITEMS} of one transaction: book fewer slots')
+        raise BadRequest(
+            'too many slots',
+            f'this booking (with the one it replaces) writes {len(tx)} items, more '
+            f'than the {MAX_TRANSACTION_ITEMS} of one transaction: book fewer slots',
+        )
 
 
 def _events_found(failures: list[tuple[Tag, CancellationReason]], by_agenda: bool) -> dict[Any, EventRecord | None]:
     """The events whose counters refused the transaction, as it found them (ALL_OLD)."""
-    return {(tag.agenda, tag.key) if by_agenda else tag.key:
-            _event_record(Event.from_raw_data(reason.raw_item)) if reason.raw_item else None
-            for tag, reason in failures if tag.kind == 'event'}
+    return {
+        (tag.agenda, tag.key) if by_agenda else tag.key: _event_record(Event.from_raw_data(reason.raw_item))
+        if reason.raw_item
+        else None
+        for tag, reason in failures
+        if tag.kind == 'event'
+    }
 
 
-def book_each(placements: list[Placement], request: BookingRequest, cancelled: list[Leg],
-              now: datetime, answer: Callable[[list[int]], dict[str, Any]] | None = None) -> list[int]:
+def book_each(
+    placements: list[Placement],
+    request: BookingRequest,
+    cancelled: list[Leg],
+    now: datetime,
+    answer: Callable[[list[int]], dict[str, Any]] | None = None,
+) -> list[int]:
     """A booking of its own for each placement (one leg, one event, any agenda) and the
     cancellation of `cancelled`, in one transaction (events fillslots, spec §6.3-6.5): each
     event's counters carry the condition of its own placement. At most 33 events: each takes
@@ -414,10 +524,13 @@ def book_each(placements: list[Placement], request: BookingRequest, cancelled: l
         shared = _Shared()
         for leg in cancelled:
             _cancel_leg(tx, shared, leg, now)
-        for index, (booking_id, placement) in enumerate(zip(booking_ids, placements)):
+        for index, (booking_id, placement) in enumerate(zip(booking_ids, placements, strict=True)):
             agenda = placement.event.agenda
-            tx.put(_booking_item(booking_id, 0, agenda, placement, request, 1, now),
-                   condition=Booking.pk.does_not_exist(), tag=Tag('booking', index))
+            tx.put(
+                _booking_item(booking_id, 0, agenda, placement, request, 1, now),
+                condition=Booking.pk.does_not_exist(),
+                tag=Tag('booking', index),
+            )
             shared.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
             shared.user(agenda, placement.event.slug, request.user_external_id, 1, exclusive=True)
         shared.write(tx)
@@ -444,12 +557,15 @@ def follow_event(agenda: str, event: EventRecord) -> int:
     for item in Booking.by_gsi2.query(event_bookings_key(agenda, event.slug)):
         if not isinstance(item, Booking) or (item.start, item.end) == (event.spec.start, event.end):
             continue
-        actions = [Booking.start.set(event.spec.start),
-                   Booking.end.set(event.end) if event.end else Booking.end.remove(),
-                   Booking.version.add(1)]  # a decision taken on the leg at its old time is taken again
+        actions = [
+            Booking.start.set(event.spec.start),
+            Booking.end.set(event.end) if event.end else Booking.end.remove(),
+            Booking.version.add(1),
+        ]  # a decision taken on the leg at its old time is taken again
         if item.gsi1pk:
-            actions.append(Booking.gsi1sk.set(_user_sort_key(event.spec.start,
-                                                             _leg_sort_id(int(item.booking_id), int(item.leg)))))
+            actions.append(
+                Booking.gsi1sk.set(_user_sort_key(event.spec.start, _leg_sort_id(int(item.booking_id), int(item.leg))))
+            )
         item.update(actions=actions, condition=Booking.pk.exists())
         changed += 1
     return changed
@@ -457,8 +573,10 @@ def follow_event(agenda: str, event: EventRecord) -> int:
 
 # ---- lifecycle ----------------------------------------------------------------------------
 
-def cancel(legs: list[Leg], now: datetime, callbacks: Iterable[Callback] = (),
-           answer: dict[str, Any] | None = None) -> None:
+
+def cancel(
+    legs: list[Leg], now: datetime, callbacks: Iterable[Callback] = (), answer: dict[str, Any] | None = None
+) -> None:
     """Cancel every leg and give their places back, with the callbacks that report it (the
     outbox: both or neither); BookingChanged if a leg changed meanwhile."""
     _bind()
@@ -492,16 +610,20 @@ def move(legs: list[Leg], to_waiting_list: bool, answer: dict[str, Any] | None =
 
 # ---- changing a booking: PATCH, resize, anonymize (spec §8.4, §8.9, §8.10) ------------------------
 
-def update_legs(legs: list[Leg], values: dict[str, Any], extra_data: dict[str, Any] | None,
-                answer: dict[str, Any] | None = None) -> None:
+
+def update_legs(
+    legs: list[Leg], values: dict[str, Any], extra_data: dict[str, Any] | None, answer: dict[str, Any] | None = None
+) -> None:
     """PATCH: set `values` (None removes the attribute) on every leg and merge `extra_data` into
     each leg's own; BookingChanged when a leg changed since the read (the merge is then done
     again on the fresh legs, so that no concurrent key is lost)."""
     _bind()
     tx = Transaction()
     for leg in legs:
-        actions = [getattr(Booking, name).set(value) if value is not None else getattr(Booking, name).remove()
-                   for name, value in values.items()]
+        actions = [
+            getattr(Booking, name).set(value) if value is not None else getattr(Booking, name).remove()
+            for name, value in values.items()
+        ]
         if extra_data:
             actions.append(Booking.extra_data.set({**(leg.fields.get('extra_data') or {}), **extra_data}))
         if actions:
@@ -562,8 +684,12 @@ def anonymize(legs: list[Leg], now: datetime, answer: dict[str, Any] | None = No
             if held - (0 if leg.cancelled else 1) <= 0:
                 tx.delete(item, condition=unchanged, tag=Tag('user', leg.event, leg.agenda))
             elif not leg.cancelled:
-                tx.update(item, [UserEventBookings.bookings.add(-1)], condition=unchanged,
-                          tag=Tag('user', leg.event, leg.agenda))
+                tx.update(
+                    item,
+                    [UserEventBookings.bookings.add(-1)],
+                    condition=unchanged,
+                    tag=Tag('user', leg.event, leg.agenda),
+                )
     shared.write(tx)
     if len(tx) and commit(tx, answer):
         raise BookingChanged({leg.booking_id for leg in legs})

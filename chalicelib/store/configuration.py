@@ -1,17 +1,19 @@
 """Agendas, their configuration and events: reads, guarded writes, import plans."""
+
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import time
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.closures import exception_order, ExceptionSpec, ExceptionsSourceSpec
-from chalicelib.domain.specs import AgendaSpec, DeskSpec, EventSpec, ExcludedPeriodSpec, MeetingTypeSpec, TimePeriodSpec
+from chalicelib.domain.closures import ExceptionSpec, ExceptionsSourceSpec, exception_order
 from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.specs import AgendaSpec, DeskSpec, EventSpec, ExcludedPeriodSpec, MeetingTypeSpec, TimePeriodSpec
 from chalicelib.store.models import (
     AGENDAS_PARTITION,
     CONFIG_PREFIX,
@@ -36,17 +38,33 @@ MAX_TRANSACTION_BYTES = 3_000_000
 # ---- agendas ------------------------------------------------------------------------------
 
 AGENDA_FIELDS = (
-    'category', 'category_label', 'minimal_booking_delay', 'minimal_booking_delay_in_working_days',
-    'maximal_booking_delay', 'minimal_cancellation_delay', 'minimal_cancellation_delay_in_working_days',
-    'anonymize_delay', 'admin_role', 'edit_role', 'view_role', 'events_type', 'booking_form_url',
-    'partial_bookings', 'free_range',
+    'category',
+    'category_label',
+    'minimal_booking_delay',
+    'minimal_booking_delay_in_working_days',
+    'maximal_booking_delay',
+    'minimal_cancellation_delay',
+    'minimal_cancellation_delay_in_working_days',
+    'anonymize_delay',
+    'admin_role',
+    'edit_role',
+    'view_role',
+    'events_type',
+    'booking_form_url',
+    'partial_bookings',
+    'free_range',
 )
 
 
 def _agenda_item(spec: AgendaSpec) -> Agenda:
     return Agenda(
-        pk=agenda_pk(spec.slug), sk=f'{CONFIG_PREFIX}agenda', gsi1pk=AGENDAS_PARTITION, gsi1sk=spec.slug,
-        slug=spec.slug, label=spec.label, kind=spec.kind,
+        pk=agenda_pk(spec.slug),
+        sk=f'{CONFIG_PREFIX}agenda',
+        gsi1pk=AGENDAS_PARTITION,
+        gsi1sk=spec.slug,
+        slug=spec.slug,
+        label=spec.label,
+        kind=spec.kind,
         minimal_booking_time=spec.minimal_booking_time.strftime('%H:%M:%S') if spec.minimal_booking_time else None,
         absence_reasons=[list(r) for r in spec.absence_reasons] or None,
         resources=list(spec.resources) or None,
@@ -66,15 +84,21 @@ def _agenda_spec(item: Agenda) -> AgendaSpec:
     for name in ('minimal_booking_delay', 'maximal_booking_delay', 'minimal_cancellation_delay', 'anonymize_delay'):
         values[name] = _number(values[name])
     return AgendaSpec(
-        slug=item.slug, label=item.label, kind=item.kind,
+        slug=item.slug,
+        label=item.label,
+        kind=item.kind,
         minimal_booking_time=time.fromisoformat(item.minimal_booking_time) if item.minimal_booking_time else None,
         absence_reasons=tuple(tuple(r) for r in item.absence_reasons or ()),
         resources=tuple(item.resources or ()),
         real_agendas=tuple(item.real_agendas or ()),
         excluded_timeperiods=tuple(
-            ExcludedPeriodSpec(weekday=p['weekday'], start_time=time.fromisoformat(p['start_time']),
-                               end_time=time.fromisoformat(p['end_time']))
-            for p in item.excluded_timeperiods or ()),
+            ExcludedPeriodSpec(
+                weekday=p['weekday'],
+                start_time=time.fromisoformat(p['start_time']),
+                end_time=time.fromisoformat(p['end_time']),
+            )
+            for p in item.excluded_timeperiods or ()
+        ),
         past_lock_steps=tuple(int(step) for step in item.past_lock_steps or ()),
         **values,
     )
@@ -95,8 +119,20 @@ def list_agendas() -> list[AgendaSpec]:
 
 # ---- events -------------------------------------------------------------------------------
 
-EVENT_CONFIG = ('label', 'duration', 'places', 'waiting_list_places', 'publication_datetime', 'description',
-                'pricing', 'url', 'cancelled', 'recurrence_week_interval', 'recurrence_end_date', 'primary_event')
+EVENT_CONFIG = (
+    'label',
+    'duration',
+    'places',
+    'waiting_list_places',
+    'publication_datetime',
+    'description',
+    'pricing',
+    'url',
+    'cancelled',
+    'recurrence_week_interval',
+    'recurrence_end_date',
+    'primary_event',
+)
 
 
 def _event_values(spec: EventSpec) -> dict[str, Any]:
@@ -109,24 +145,46 @@ def _event_values(spec: EventSpec) -> dict[str, Any]:
 
 
 def _event_item(agenda: str, spec: EventSpec) -> Event:
-    return Event(pk=agenda_pk(agenda), sk=f'{EVENT_PREFIX}{spec.slug}', gsi2pk=f'EVENTS#{agenda}',
-                 agenda=agenda, slug=spec.slug, reserved=0, waiting_list_reserved=0, **_event_values(spec))
+    return Event(
+        pk=agenda_pk(agenda),
+        sk=f'{EVENT_PREFIX}{spec.slug}',
+        gsi2pk=f'EVENTS#{agenda}',
+        agenda=agenda,
+        slug=spec.slug,
+        reserved=0,
+        waiting_list_reserved=0,
+        **_event_values(spec),
+    )
 
 
 def _event_record(item: Event) -> EventRecord:
     spec = EventSpec(
-        slug=item.slug, start=item.start, places=int(item.places), label=item.label,
-        duration=_number(item.duration), waiting_list_places=int(item.waiting_list_places or 0),
-        publication_datetime=item.publication_datetime, description=item.description, pricing=item.pricing,
-        url=item.url, cancelled=bool(item.cancelled),
+        slug=item.slug,
+        start=item.start,
+        places=int(item.places),
+        label=item.label,
+        duration=_number(item.duration),
+        waiting_list_places=int(item.waiting_list_places or 0),
+        publication_datetime=item.publication_datetime,
+        description=item.description,
+        pricing=item.pricing,
+        url=item.url,
+        cancelled=bool(item.cancelled),
         recurrence_days=tuple(int(d) for d in item.recurrence_days) if item.recurrence_days is not None else None,
         recurrence_week_interval=_number(item.recurrence_week_interval),
-        recurrence_end_date=item.recurrence_end_date, primary_event=item.primary_event,
+        recurrence_end_date=item.recurrence_end_date,
+        primary_event=item.primary_event,
     )
-    return EventRecord(agenda=item.agenda, spec=spec, reserved=int(item.reserved or 0),
-                       waiting_list_reserved=int(item.waiting_list_reserved or 0), checked=bool(item.checked),
-                       check_locked=bool(item.check_locked), invoiced=bool(item.invoiced),
-                       counters_version=int(item.counters_version or 0))
+    return EventRecord(
+        agenda=item.agenda,
+        spec=spec,
+        reserved=int(item.reserved or 0),
+        waiting_list_reserved=int(item.waiting_list_reserved or 0),
+        checked=bool(item.checked),
+        check_locked=bool(item.check_locked),
+        invoiced=bool(item.invoiced),
+        counters_version=int(item.counters_version or 0),
+    )
 
 
 def get_event(agenda: str, slug: str) -> EventRecord | None:
@@ -169,42 +227,78 @@ def mark_event(agenda: str, slug: str, **flags: bool) -> None:
     """Set `checked` or `cancelled` on an event that exists (agent actions)."""
     _bind()
     Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}').update(
-        actions=[getattr(Event, name).set(value) for name, value in flags.items()], condition=Event.pk.exists())
+        actions=[getattr(Event, name).set(value) for name, value in flags.items()], condition=Event.pk.exists()
+    )
 
 
 def update_event(agenda: str, spec: EventSpec) -> None:
     """Replace an event's configuration, never its counters; Refused if bookings no longer fit."""
-    with_transaction(lambda tx: tx.update(
-        Event(agenda_pk(agenda), f'{EVENT_PREFIX}{spec.slug}'), actions=_event_update_actions(spec),
-        condition=Event.pk.exists() & _fits_bookings(spec)))
+    with_transaction(
+        lambda tx: tx.update(
+            Event(agenda_pk(agenda), f'{EVENT_PREFIX}{spec.slug}'),
+            actions=_event_update_actions(spec),
+            condition=Event.pk.exists() & _fits_bookings(spec),
+        )
+    )
 
 
 def delete_event(agenda: str, slug: str) -> None:
     """Delete an event that has no booking; Refused otherwise."""
-    with_transaction(lambda tx: tx.delete(
-        Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}'), condition=Event.pk.exists() & _has_no_bookings()))
+    with_transaction(
+        lambda tx: tx.delete(
+            Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}'), condition=Event.pk.exists() & _has_no_bookings()
+        )
+    )
 
 
 # ---- meetings configuration -----------------------------------------------------------------
+
 
 def _config_items(spec: AgendaSpec) -> list[TableItem]:
     """Every configuration item of an agenda but the agenda item itself."""
     pk = agenda_pk(spec.slug)
     items: list[TableItem] = []
     for position, mt in enumerate(spec.meetingtypes):
-        items.append(MeetingType(pk=pk, sk=f'{CONFIG_PREFIX}meetingtype#{mt.slug}', agenda=spec.slug, slug=mt.slug,
-                                 label=mt.label, duration=mt.duration, position=position))
+        items.append(
+            MeetingType(
+                pk=pk,
+                sk=f'{CONFIG_PREFIX}meetingtype#{mt.slug}',
+                agenda=spec.slug,
+                slug=mt.slug,
+                label=mt.label,
+                duration=mt.duration,
+                position=position,
+            )
+        )
     for position, desk in enumerate(spec.desks):
         desk_sk = f'{CONFIG_PREFIX}desk#{desk.slug}'
-        items.append(Desk(pk=pk, sk=desk_sk, agenda=spec.slug, slug=desk.slug, label=desk.label, position=position,
-                          unavailability_calendars=list(desk.unavailability_calendars) or None,
-                          exceptions_sources=[_source_value(s) for s in desk.exceptions_sources] or None))
+        items.append(
+            Desk(
+                pk=pk,
+                sk=desk_sk,
+                agenda=spec.slug,
+                slug=desk.slug,
+                label=desk.label,
+                position=position,
+                unavailability_calendars=list(desk.unavailability_calendars) or None,
+                exceptions_sources=[_source_value(s) for s in desk.exceptions_sources] or None,
+            )
+        )
         for index, period in enumerate(desk.timeperiods):
-            items.append(TimePeriod(
-                pk=pk, sk=f'{desk_sk}#period#{index:04d}', agenda=spec.slug, desk=desk.slug, position=index,
-                weekday=period.weekday, weekday_indexes=list(period.weekday_indexes or ()) or None,
-                date=period.date, start_time=period.start_time.strftime('%H:%M:%S'),
-                end_time=period.end_time.strftime('%H:%M:%S')))
+            items.append(
+                TimePeriod(
+                    pk=pk,
+                    sk=f'{desk_sk}#period#{index:04d}',
+                    agenda=spec.slug,
+                    desk=desk.slug,
+                    position=index,
+                    weekday=period.weekday,
+                    weekday_indexes=list(period.weekday_indexes or ()) or None,
+                    date=period.date,
+                    start_time=period.start_time.strftime('%H:%M:%S'),
+                    end_time=period.end_time.strftime('%H:%M:%S'),
+                )
+            )
         positions: dict[Any, int] = {}
         for exception in desk.exceptions:
             # Entered by hand: numbered in order. From an ICS file: numbered among the closures of that
@@ -212,22 +306,39 @@ def _config_items(spec: AgendaSpec) -> list[TableItem]:
             counter = None if exception.source is None else (exception.source, exception.start)
             position = positions[counter] = positions.get(counter, -1) + 1
             suffix = f'{position:04d}' if counter is None else f's{exception.source:02d}-{position:04d}'
-            items.append(TimePeriodException(
-                pk=pk, sk=f'{desk_sk}#exception#{_utc_key(exception.start)}#{suffix}', agenda=spec.slug,
-                desk=desk.slug, position=position, label=exception.label, start=_utc(exception.start),
-                end=_utc(exception.end), source=exception.source))
+            items.append(
+                TimePeriodException(
+                    pk=pk,
+                    sk=f'{desk_sk}#exception#{_utc_key(exception.start)}#{suffix}',
+                    agenda=spec.slug,
+                    desk=desk.slug,
+                    position=position,
+                    label=exception.label,
+                    start=_utc(exception.start),
+                    end=_utc(exception.end),
+                    source=exception.source,
+                )
+            )
     return items
 
 
 def _source_value(source: ExceptionsSourceSpec) -> dict[str, Any]:
     """A source as the desk item's `exceptions_sources` keeps it (the ICS text compressed)."""
-    return {'ics_filename': source.ics_filename, 'ics_file_zlib': source.ics_packed, 'ics_url': source.ics_url,
-            'enabled': source.enabled}
+    return {
+        'ics_filename': source.ics_filename,
+        'ics_file_zlib': source.ics_packed,
+        'ics_url': source.ics_url,
+        'enabled': source.enabled,
+    }
 
 
 def _source_spec(value: dict[str, Any]) -> ExceptionsSourceSpec:
-    return ExceptionsSourceSpec(ics_filename=value.get('ics_filename'), ics_packed=value.get('ics_file_zlib'),
-                                ics_url=value.get('ics_url'), enabled=bool(value.get('enabled', True)))
+    return ExceptionsSourceSpec(
+        ics_filename=value.get('ics_filename'),
+        ics_packed=value.get('ics_file_zlib'),
+        ics_url=value.get('ics_url'),
+        enabled=bool(value.get('enabled', True)),
+    )
 
 
 def _assemble(agenda: Agenda, items: Iterable[TableItem]) -> AgendaSpec:
@@ -235,28 +346,42 @@ def _assemble(agenda: Agenda, items: Iterable[TableItem]) -> AgendaSpec:
     types, desks, periods, exceptions = [], [], {}, {}
     for item in items:
         if isinstance(item, MeetingType):
-            types.append((item.position, MeetingTypeSpec(slug=item.slug, label=item.label,
-                                                         duration=int(item.duration))))
+            types.append(
+                (item.position, MeetingTypeSpec(slug=item.slug, label=item.label, duration=int(item.duration)))
+            )
         elif isinstance(item, Desk):
             desks.append(item)
         elif isinstance(item, TimePeriod):
-            periods.setdefault(item.desk, []).append((item.position, TimePeriodSpec(
-                start_time=time.fromisoformat(item.start_time), end_time=time.fromisoformat(item.end_time),
-                weekday=_number(item.weekday),
-                weekday_indexes=tuple(int(i) for i in item.weekday_indexes) if item.weekday_indexes else None,
-                date=item.date)))
+            periods.setdefault(item.desk, []).append(
+                (
+                    item.position,
+                    TimePeriodSpec(
+                        start_time=time.fromisoformat(item.start_time),
+                        end_time=time.fromisoformat(item.end_time),
+                        weekday=_number(item.weekday),
+                        weekday_indexes=tuple(int(i) for i in item.weekday_indexes) if item.weekday_indexes else None,
+                        date=item.date,
+                    ),
+                )
+            )
         elif isinstance(item, TimePeriodException):
-            exceptions.setdefault(item.desk, []).append(ExceptionSpec(start=item.start, end=item.end,
-                                                                      label=item.label, source=_number(item.source)))
-    desk_specs = tuple(DeskSpec(
-        slug=d.slug, label=d.label,
-        timeperiods=tuple(p for _, p in sorted(periods.get(d.slug, []), key=lambda x: x[0])),
-        exceptions=tuple(sorted(exceptions.get(d.slug, []), key=exception_order)),
-        unavailability_calendars=tuple(d.unavailability_calendars or ()),
-        exceptions_sources=tuple(_source_spec(s) for s in d.exceptions_sources or ()),
-    ) for d in sorted(desks, key=lambda d: (d.position, d.slug)))
-    return AgendaSpec(**{**spec.__dict__, 'meetingtypes': tuple(t for _, t in sorted(types, key=lambda x: x[0])),
-                         'desks': desk_specs})
+            exceptions.setdefault(item.desk, []).append(
+                ExceptionSpec(start=item.start, end=item.end, label=item.label, source=_number(item.source))
+            )
+    desk_specs = tuple(
+        DeskSpec(
+            slug=d.slug,
+            label=d.label,
+            timeperiods=tuple(p for _, p in sorted(periods.get(d.slug, []), key=lambda x: x[0])),
+            exceptions=tuple(sorted(exceptions.get(d.slug, []), key=exception_order)),
+            unavailability_calendars=tuple(d.unavailability_calendars or ()),
+            exceptions_sources=tuple(_source_spec(s) for s in d.exceptions_sources or ()),
+        )
+        for d in sorted(desks, key=lambda d: (d.position, d.slug))
+    )
+    return AgendaSpec(
+        **{**spec.__dict__, 'meetingtypes': tuple(t for _, t in sorted(types, key=lambda x: x[0])), 'desks': desk_specs}
+    )
 
 
 @dataclass
@@ -279,19 +404,19 @@ def load_agenda(slug: str, with_events: bool = True) -> LoadedAgenda | None:
     events = list_events(slug) if with_events and spec.kind == 'events' else []
     if events:
         spec = AgendaSpec(**{**spec.__dict__, 'events': tuple(r.spec for r in events)})
-    return LoadedAgenda(spec=spec, events=events,
-                        config_keys={i.sk for i in items if not isinstance(i, Agenda)})
+    return LoadedAgenda(spec=spec, events=events, config_keys={i.sk for i in items if not isinstance(i, Agenda)})
 
 
 # ---- resources ----------------------------------------------------------------------------
 
+
 def list_resources() -> dict[str, dict[str, Any]]:
     _bind()
-    return {r.slug: {'label': r.label, 'description': r.description}
-            for r in Resource.query(RESOURCES_PARTITION)}
+    return {r.slug: {'label': r.label, 'description': r.description} for r in Resource.query(RESOURCES_PARTITION)}
 
 
 # ---- imports --------------------------------------------------------------------------------
+
 
 @dataclass
 class Operation:
@@ -321,13 +446,13 @@ def plan_agenda(new: AgendaSpec, current: LoadedAgenda | None) -> list[Operation
     agenda_item = _agenda_item(new)
     if current is None:
         ops.append(Operation(_put(agenda_item, Agenda.pk.does_not_exist()), _delete(agenda_item), _size(agenda_item)))
-    elif (current.spec.settings_only() != new.settings_only()
-          or current.spec.past_lock_steps != new.past_lock_steps):
+    elif current.spec.settings_only() != new.settings_only() or current.spec.past_lock_steps != new.past_lock_steps:
         old_item = _agenda_item(current.spec)
         ops.append(Operation(_put(agenda_item), _put(old_item), _size(agenda_item, old_item)))
     pk = agenda_pk(new.slug)
-    ops.extend(plan_events(new.slug, list(new.events) if new.kind == 'events' else [],
-                           current.events if current else []))
+    ops.extend(
+        plan_events(new.slug, list(new.events) if new.kind == 'events' else [], current.events if current else [])
+    )
     new_config = {i.sk: i for i in _config_items(new)}
     old_config = {i.sk: i for i in _config_items(current.spec)} if current else {}
     for sk, item in new_config.items():
@@ -352,16 +477,20 @@ def plan_events(agenda: str, new: list[EventSpec], current: list[EventRecord]) -
         # An undo is guarded too: a booking made meanwhile keeps the new state that takes it.
         if record is None:
             item = _event_item(agenda, spec)
-            ops.append(Operation(_put(item, Event.pk.does_not_exist()), _delete(item, _has_no_bookings()),
-                                 _size(item)))
+            ops.append(Operation(_put(item, Event.pk.does_not_exist()), _delete(item, _has_no_bookings()), _size(item)))
         elif record.spec != spec:
             target = Event(pk, f'{EVENT_PREFIX}{slug}')
-            ops.append(Operation(
-                lambda tx, t=target, s=spec: tx.update(t, actions=_event_update_actions(s),
-                                                       condition=_fits_bookings(s)),
-                lambda tx, t=target, s=record.spec: tx.update(t, actions=_event_update_actions(s),
-                                                              condition=_fits_bookings(s)),
-                _size(_event_item(agenda, spec), _event_item(agenda, record.spec))))
+            ops.append(
+                Operation(
+                    lambda tx, t=target, s=spec: tx.update(
+                        t, actions=_event_update_actions(s), condition=_fits_bookings(s)
+                    ),
+                    lambda tx, t=target, s=record.spec: tx.update(
+                        t, actions=_event_update_actions(s), condition=_fits_bookings(s)
+                    ),
+                    _size(_event_item(agenda, spec), _event_item(agenda, record.spec)),
+                )
+            )
     for slug, record in old_events.items():
         if slug not in new_events:
             item = _event_item(agenda, record.spec)
@@ -414,10 +543,22 @@ def plan_resources(resources: dict[str, dict[str, Any]]) -> list[Operation]:
     current = list_resources()
     for slug, value in resources.items():
         if current.get(slug) != value:
-            item = Resource(pk=RESOURCES_PARTITION, sk=slug, slug=slug, label=value['label'],
-                            description=value.get('description'))
+            item = Resource(
+                pk=RESOURCES_PARTITION, sk=slug, slug=slug, label=value['label'], description=value.get('description')
+            )
             old = current.get(slug)
-            undo = (_put(Resource(pk=RESOURCES_PARTITION, sk=slug, slug=slug, label=old['label'],
-                                  description=old.get('description'))) if old else _delete(item))
+            undo = (
+                _put(
+                    Resource(
+                        pk=RESOURCES_PARTITION,
+                        sk=slug,
+                        slug=slug,
+                        label=old['label'],
+                        description=old.get('description'),
+                    )
+                )
+                if old
+                else _delete(item)
+            )
             ops.append(Operation(_put(item), undo))
     return ops

@@ -14,14 +14,15 @@ answer leaves nothing for a repeat to do again. (A call written in several trans
 its answer with the last one; what the earlier ones did is not done again by a repeat: the
 user's count items and the legs' versions refuse it.)
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator
-
+from typing import Any
 
 from pynamodb.exceptions import CancellationReason
 
@@ -45,18 +46,32 @@ class Record:
     answer: str | None
 
 
-def claim(client: str, key: str, fingerprint: str, owner: str, now: datetime, lease: timedelta,
-          kept: timedelta) -> bool:
+def claim(
+    client: str, key: str, fingerprint: str, owner: str, now: datetime, lease: timedelta, kept: timedelta
+) -> bool:
     """Take the key for one run; False when another run holds it or it is done.
 
     Free when absent, expired (TTL deletes lazily), or left running by a crashed run whose lease
     is over, for the same request only (another request gets the reuse error, not a new run)."""
     _bind()
-    item = IdempotentRequest(idempotency_pk(client, key), SK, fingerprint=fingerprint, owner=owner, state=RUNNING,
-                             leased_until=now + lease, expires_at=now + kept)
-    condition = (IdempotentRequest.pk.does_not_exist() | (IdempotentRequest.expires_at < now)
-                 | ((IdempotentRequest.state == RUNNING) & (IdempotentRequest.leased_until < now)
-                    & (IdempotentRequest.fingerprint == fingerprint)))
+    item = IdempotentRequest(
+        idempotency_pk(client, key),
+        SK,
+        fingerprint=fingerprint,
+        owner=owner,
+        state=RUNNING,
+        leased_until=now + lease,
+        expires_at=now + kept,
+    )
+    condition = (
+        IdempotentRequest.pk.does_not_exist()
+        | (IdempotentRequest.expires_at < now)
+        | (
+            (IdempotentRequest.state == RUNNING)
+            & (IdempotentRequest.leased_until < now)
+            & (IdempotentRequest.fingerprint == fingerprint)
+        )
+    )
     return conditional(lambda: item.save(condition=condition))
 
 
@@ -69,25 +84,40 @@ def read(client: str, key: str, now: datetime) -> Record | None:
         return None
     if item.expires_at is not None and item.expires_at < now:
         return None
-    return Record(fingerprint=item.fingerprint, state=item.state, leased_until=item.leased_until,
-                  status=int(item.status) if item.status is not None else None, headers=item.headers,
-                  answer=item.answer)
+    return Record(
+        fingerprint=item.fingerprint,
+        state=item.state,
+        leased_until=item.leased_until,
+        status=int(item.status) if item.status is not None else None,
+        headers=item.headers,
+        answer=item.answer,
+    )
 
 
 def finish(client: str, key: str, owner: str, status: int, headers: dict[str, Any], answer: str) -> bool:
     """Keep the answer to replay; False when this run no longer holds the key (its lease ran out
     and a repeat took it over: that run's answer will be kept instead)."""
     item = IdempotentRequest(idempotency_pk(client, key), SK)
-    return conditional(lambda: item.update(
-        actions=[IdempotentRequest.state.set(DONE), IdempotentRequest.status.set(status),
-                 IdempotentRequest.headers.set(headers), IdempotentRequest.answer.set(answer)],
-        condition=(IdempotentRequest.owner == owner) & (IdempotentRequest.state == RUNNING)))
+    return conditional(
+        lambda: item.update(
+            actions=[
+                IdempotentRequest.state.set(DONE),
+                IdempotentRequest.status.set(status),
+                IdempotentRequest.headers.set(headers),
+                IdempotentRequest.answer.set(answer),
+            ],
+            condition=(IdempotentRequest.owner == owner) & (IdempotentRequest.state == RUNNING),
+        )
+    )
 
 
 def release(client: str, key: str, owner: str) -> None:
     """Forget a claim whose answer is not to be kept, so that a repeat runs again at once."""
-    conditional(lambda: IdempotentRequest(idempotency_pk(client, key), SK).delete(
-        condition=(IdempotentRequest.owner == owner) & (IdempotentRequest.state == RUNNING)))
+    conditional(
+        lambda: IdempotentRequest(idempotency_pk(client, key), SK).delete(
+            condition=(IdempotentRequest.owner == owner) & (IdempotentRequest.state == RUNNING)
+        )
+    )
 
 
 # ---- the answer in the change's own transaction ------------------------------------------------
@@ -127,11 +157,17 @@ def commit(tx: Transaction, answer: dict[str, Any] | None = None) -> list[tuple[
     rendered = pending.render(answer) if pending is not None and answer is not None and not pending.kept else None
     if rendered is not None:
         status, headers, body = rendered
-        tx.update(IdempotentRequest(idempotency_pk(pending.client, pending.key), SK),
-                  [IdempotentRequest.state.set(DONE), IdempotentRequest.status.set(status),
-                   IdempotentRequest.headers.set(headers), IdempotentRequest.answer.set(body)],
-                  condition=(IdempotentRequest.owner == pending.owner) & (IdempotentRequest.state == RUNNING),
-                  tag=Tag('idempotency'))
+        tx.update(
+            IdempotentRequest(idempotency_pk(pending.client, pending.key), SK),
+            [
+                IdempotentRequest.state.set(DONE),
+                IdempotentRequest.status.set(status),
+                IdempotentRequest.headers.set(headers),
+                IdempotentRequest.answer.set(body),
+            ],
+            condition=(IdempotentRequest.owner == pending.owner) & (IdempotentRequest.state == RUNNING),
+            tag=Tag('idempotency'),
+        )
     failures = run_guarded(tx)
     if any(tag.kind == 'idempotency' for tag, _ in failures):
         raise Conflict('request in progress', 'a request with this X-Idempotency-Key is still running: retry later')

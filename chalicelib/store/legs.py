@@ -3,19 +3,21 @@ and a user's meetings by day. Reads that decide a write are consistent (GetItem,
 on the table); index reads (gsi1, gsi2) are eventually consistent and say so, and where a decision
 must not miss anything (an agent's check and cancel) `live_event_legs` makes them complete.
 """
+
 from __future__ import annotations
 
 import time as clock
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Iterable
 
-
-from chalicelib.domain.specs import AgendaSpec, MAX_DURATION
 from chalicelib.domain.booking_rules import TEXT_FIELDS, URL_FIELDS, Leg
 from chalicelib.domain.event_rules import EventRecord
 from chalicelib.domain.meeting_slots import utc_days
+from chalicelib.domain.specs import MAX_DURATION, AgendaSpec
 from chalicelib.errors import Busy
+from chalicelib.parsing import SLUG_RE
+from chalicelib.store.configuration import _agenda_spec, _event_record
 from chalicelib.store.models import (
     CONFIG_PREFIX,
     EVENT_PREFIX,
@@ -37,26 +39,45 @@ from chalicelib.store.models import (
     user_key,
     user_meetings_pk,
 )
-from chalicelib.parsing import SLUG_RE
-from chalicelib.store.configuration import _agenda_spec, _event_record
 from chalicelib.store.tables import _bind, _utc_key
 
-STORED_FIELDS = (*TEXT_FIELDS, *URL_FIELDS, 'user_external_id', 'extra_emails', 'extra_phone_numbers', 'extra_data',
-                 'client')
+STORED_FIELDS = (
+    *TEXT_FIELDS,
+    *URL_FIELDS,
+    'user_external_id',
+    'extra_emails',
+    'extra_phone_numbers',
+    'extra_data',
+    'client',
+)
 USER_COUNT_SK = 'count'
 
 
 def _leg(item: Booking) -> Leg:
     return Leg(
-        booking_id=int(item.booking_id), leg=int(item.leg or 0), legs=int(item.legs or 1), agenda=item.agenda,
-        event=item.event, count=int(item.count or 1), in_waiting_list=bool(item.in_waiting_list),
-        start=item.start, end=item.end, created_at=item.created_at, cancelled_at=item.cancelled_at,
-        anonymized_at=item.anonymized_at, desk=item.desk, meeting_type=item.meeting_type,
-        lock_step=int(item.lock_step) if item.lock_step else None, resources=tuple(item.resources or ()),
+        booking_id=int(item.booking_id),
+        leg=int(item.leg or 0),
+        legs=int(item.legs or 1),
+        agenda=item.agenda,
+        event=item.event,
+        count=int(item.count or 1),
+        in_waiting_list=bool(item.in_waiting_list),
+        start=item.start,
+        end=item.end,
+        created_at=item.created_at,
+        cancelled_at=item.cancelled_at,
+        anonymized_at=item.anonymized_at,
+        desk=item.desk,
+        meeting_type=item.meeting_type,
+        lock_step=int(item.lock_step) if item.lock_step else None,
+        resources=tuple(item.resources or ()),
         color=item.color,
-        user_was_present=item.user_was_present, user_absence_reason=item.user_absence_reason,
-        user_check_type_slug=item.user_check_type_slug, user_check_type_label=item.user_check_type_label,
-        fields={name: getattr(item, name) for name in STORED_FIELDS}, version=int(item.version or 0),
+        user_was_present=item.user_was_present,
+        user_absence_reason=item.user_absence_reason,
+        user_check_type_slug=item.user_check_type_slug,
+        user_check_type_label=item.user_check_type_label,
+        fields={name: getattr(item, name) for name in STORED_FIELDS},
+        version=int(item.version or 0),
     )
 
 
@@ -70,8 +91,9 @@ class BookingSnapshot:
     replaced: list[Leg] = field(default_factory=list)  # the booking named by cancel_booking_id
 
 
-def read_for_booking(agenda: str, slugs: Iterable[str], user_external_id: str | None = None,
-                     replaced_id: int | None = None) -> BookingSnapshot:
+def read_for_booking(
+    agenda: str, slugs: Iterable[str], user_external_id: str | None = None, replaced_id: int | None = None
+) -> BookingSnapshot:
     _bind()
     if not SLUG_RE.match(agenda):
         return BookingSnapshot(agenda=None)
@@ -119,15 +141,21 @@ def user_legs(user_external_id: str, start: datetime | None = None, end: datetim
     bounds = _time_range(start, end)
     if bounds is None:
         return []
-    return [_leg(i) for i in Booking.by_gsi1.query(user_key(user_external_id), Booking.gsi1sk.between(*bounds))
-            if isinstance(i, Booking) and (end is None or i.start < end)]
+    return [
+        _leg(i)
+        for i in Booking.by_gsi1.query(user_key(user_external_id), Booking.gsi1sk.between(*bounds))
+        if isinstance(i, Booking) and (end is None or i.start < end)
+    ]
 
 
 def user_meetings(user_external_id: str, start: datetime, end: datetime) -> list[Leg]:
     """A user's live meetings, in any agenda, that may overlap [start, end) (one may have started
     up to the longest meeting allowed before `start`)."""
-    return [leg for leg in user_legs(user_external_id, start - timedelta(minutes=MAX_DURATION), end)
-            if leg.meeting_type is not None and not leg.cancelled and leg.end is not None and leg.end > start]
+    return [
+        leg
+        for leg in user_legs(user_external_id, start - timedelta(minutes=MAX_DURATION), end)
+        if leg.meeting_type is not None and not leg.cancelled and leg.end is not None and leg.end > start
+    ]
 
 
 def events_between(agenda: str, start: datetime | None, end: datetime | None) -> list[EventRecord]:
@@ -170,9 +198,9 @@ def resource_uses(resources: Iterable[str], start: datetime, end: datetime) -> l
 # ---- a user's meetings by day (exclude_user as a condition) -------------------------------------
 
 
-
 def span_text(booking_id: int, leg: int, start: datetime, end: datetime) -> str:
     return f'{_utc_key(start)}|{_utc_key(end)}|{booking_id}#{leg:03d}'
+
 
 @dataclass(frozen=True)
 class UserDays:
@@ -251,8 +279,10 @@ def live_event_legs(agenda: str, event: str) -> tuple[EventRecord, list[Leg]] | 
             return None
         main = sum(leg.count for leg in legs if not leg.in_waiting_list)
         waiting = sum(leg.count for leg in legs if leg.in_waiting_list)
-        if (before.counters_version == after.counters_version
-                and (main, waiting) == (after.reserved, after.waiting_list_reserved)):
+        if before.counters_version == after.counters_version and (main, waiting) == (
+            after.reserved,
+            after.waiting_list_reserved,
+        ):
             return after, legs
         if pause is not None:
             clock.sleep(pause)
@@ -267,6 +297,3 @@ def get_events(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], EventRe
         return {}
     items = Event.batch_get([(agenda_pk(a), f'{EVENT_PREFIX}{s}') for a, s in wanted], consistent_read=True)
     return {(item.agenda, item.slug): _event_record(item) for item in items}
-
-
-

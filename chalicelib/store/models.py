@@ -9,6 +9,7 @@ the counters of the event they book.
 
 Only the store package imports this module (tests/unit/test_layers.py keeps it so).
 """
+
 from __future__ import annotations
 
 import os
@@ -374,11 +375,27 @@ class Nonce(TableItem, discriminator='nonce'):
     """pk NONCE#<orig>#<nonce>, sk nonce: a used signature nonce, kept past the clock window (TTL)."""
 
 
-MODELS = (TableItem, Agenda, Event, MeetingType, Desk, TimePeriod, TimePeriodException, Resource, Booking,
-          UserEventBookings, UserMeetings, Lock, ResourceUse, Callback, Nonce)
+MODELS = (
+    TableItem,
+    Agenda,
+    Event,
+    MeetingType,
+    Desk,
+    TimePeriod,
+    TimePeriodException,
+    Resource,
+    Booking,
+    UserEventBookings,
+    UserMeetings,
+    Lock,
+    ResourceUse,
+    Callback,
+    Nonce,
+)
 
 
 # ---- idempotent retries (design.md §3.5; chalicelib/idempotency.py) --------------------------
+
 
 def idempotency_pk(client: str, key: str) -> str:
     """`client` is `basic:<user>` or `signature:<orig>`; the key holds no `#`, so that no two

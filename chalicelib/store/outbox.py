@@ -1,10 +1,11 @@
 """The callback outbox: a callback is an item written with the change it reports, then sent by
 the SQS worker, rescheduled on failure, parked when its schedule is spent (docs/table-design.md)."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Iterable
-
+from typing import Any
 
 from chalicelib.domain.callback_rules import CallbackRecord
 from chalicelib.store.models import Callback, callback_pk
@@ -26,12 +27,34 @@ def _queue_sort(next_at: datetime, booking_id: int, kind: str, leg: int) -> str:
     return f'{_utc_key(next_at)}#{booking_id}#{_sk(kind, leg)}'
 
 
-def new_callback(booking_id: int, kind: str, leg: int, url: str, body: dict[str, Any] | None,
-                 now: datetime, orig: str | None, client: str | None) -> Callback:
+def new_callback(
+    booking_id: int,
+    kind: str,
+    leg: int,
+    url: str,
+    body: dict[str, Any] | None,
+    now: datetime,
+    orig: str | None,
+    client: str | None,
+) -> Callback:
     """`client` is the booking's: a callback goes only to a host it owns (None: owns none)."""
-    return Callback(callback_pk(booking_id), _sk(kind, leg), booking_id=booking_id, kind=kind, leg=leg, url=url,
-                    body=body, state=PENDING, attempts=0, next_at=now, created_at=now, orig=orig, client=client,
-                    gsi1pk=_queue_key(PENDING), gsi1sk=_queue_sort(now, booking_id, kind, leg))
+    return Callback(
+        callback_pk(booking_id),
+        _sk(kind, leg),
+        booking_id=booking_id,
+        kind=kind,
+        leg=leg,
+        url=url,
+        body=body,
+        state=PENDING,
+        attempts=0,
+        next_at=now,
+        created_at=now,
+        orig=orig,
+        client=client,
+        gsi1pk=_queue_key(PENDING),
+        gsi1sk=_queue_sort(now, booking_id, kind, leg),
+    )
 
 
 def add_to(tx: Transaction, callback: Callback) -> None:
@@ -45,10 +68,20 @@ def put_once(callback: Callback) -> bool:
 
 
 def _record(item: Callback) -> CallbackRecord:
-    return CallbackRecord(booking_id=int(item.booking_id), kind=item.kind, leg=int(item.leg or 0), url=item.url,
-                          body=item.body, state=item.state, attempts=int(item.attempts or 0), next_at=item.next_at,
-                          created_at=item.created_at, last_error=item.last_error, orig=item.orig,
-                          client=item.client)
+    return CallbackRecord(
+        booking_id=int(item.booking_id),
+        kind=item.kind,
+        leg=int(item.leg or 0),
+        url=item.url,
+        body=item.body,
+        state=item.state,
+        attempts=int(item.attempts or 0),
+        next_at=item.next_at,
+        created_at=item.created_at,
+        last_error=item.last_error,
+        orig=item.orig,
+        client=item.client,
+    )
 
 
 def booking_callbacks(booking_id: int) -> list[CallbackRecord]:
@@ -81,18 +114,31 @@ def _key(record: CallbackRecord) -> Callback:
 def lease(record: CallbackRecord, now: datetime, seconds: int) -> bool:
     """Take the right to send this attempt: one sender at a time, whatever the duplicates in the
     queue (the sweeper may queue a callback the worker already holds)."""
-    condition = ((Callback.state == PENDING) & (Callback.attempts == record.attempts)
-                 & (Callback.leased_until.does_not_exist() | (Callback.leased_until < now)))
-    return conditional(lambda: _key(record).update(
-        actions=[Callback.leased_until.set(now + timedelta(seconds=seconds))], condition=condition))
+    condition = (
+        (Callback.state == PENDING)
+        & (Callback.attempts == record.attempts)
+        & (Callback.leased_until.does_not_exist() | (Callback.leased_until < now))
+    )
+    return conditional(
+        lambda: _key(record).update(
+            actions=[Callback.leased_until.set(now + timedelta(seconds=seconds))], condition=condition
+        )
+    )
 
 
 def sent(record: CallbackRecord, now: datetime) -> None:
     _bind()
-    _key(record).update(actions=[
-        Callback.state.set(DONE), Callback.attempts.set(record.attempts + 1), Callback.last_error.remove(),
-        Callback.leased_until.remove(), Callback.gsi1pk.remove(), Callback.gsi1sk.remove(),
-        Callback.expires_at.set(now + DONE_KEPT)])
+    _key(record).update(
+        actions=[
+            Callback.state.set(DONE),
+            Callback.attempts.set(record.attempts + 1),
+            Callback.last_error.remove(),
+            Callback.leased_until.remove(),
+            Callback.gsi1pk.remove(),
+            Callback.gsi1sk.remove(),
+            Callback.expires_at.set(now + DONE_KEPT),
+        ]
+    )
 
 
 def attempt_failed(record: CallbackRecord, error: str, next_at: datetime | None) -> None:
@@ -100,10 +146,17 @@ def attempt_failed(record: CallbackRecord, error: str, next_at: datetime | None)
     _bind()
     state = PENDING if next_at is not None else FAILED
     when = next_at or record.next_at
-    _key(record).update(actions=[
-        Callback.state.set(state), Callback.attempts.set(record.attempts + 1), Callback.last_error.set(error[:500]),
-        Callback.next_at.set(when), Callback.leased_until.remove(), Callback.gsi1pk.set(_queue_key(state)),
-        Callback.gsi1sk.set(_queue_sort(when, record.booking_id, record.kind, record.leg))])
+    _key(record).update(
+        actions=[
+            Callback.state.set(state),
+            Callback.attempts.set(record.attempts + 1),
+            Callback.last_error.set(error[:500]),
+            Callback.next_at.set(when),
+            Callback.leased_until.remove(),
+            Callback.gsi1pk.set(_queue_key(state)),
+            Callback.gsi1sk.set(_queue_sort(when, record.booking_id, record.kind, record.leg)),
+        ]
+    )
 
 
 def redrive(records: Iterable[CallbackRecord], now: datetime) -> list[CallbackRecord]:
@@ -111,11 +164,18 @@ def redrive(records: Iterable[CallbackRecord], now: datetime) -> list[CallbackRe
     _bind()
     redriven = []
     for record in records:
-        if not conditional(lambda: _key(record).update(actions=[
-                Callback.state.set(PENDING), Callback.attempts.set(0), Callback.next_at.set(now),
-                Callback.gsi1pk.set(_queue_key(PENDING)),
-                Callback.gsi1sk.set(_queue_sort(now, record.booking_id, record.kind, record.leg))],
-                condition=Callback.state == FAILED)):
+        if not conditional(
+            lambda: _key(record).update(
+                actions=[
+                    Callback.state.set(PENDING),
+                    Callback.attempts.set(0),
+                    Callback.next_at.set(now),
+                    Callback.gsi1pk.set(_queue_key(PENDING)),
+                    Callback.gsi1sk.set(_queue_sort(now, record.booking_id, record.kind, record.leg)),
+                ],
+                condition=Callback.state == FAILED,
+            )
+        ):
             continue
         redriven.append(CallbackRecord(**{**record.__dict__, 'state': PENDING, 'attempts': 0, 'next_at': now}))
     return redriven

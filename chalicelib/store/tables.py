@@ -1,12 +1,14 @@
 """The table itself: binding the models to the configured table, the shared client,
 transactions with their retry rule, and signature nonces."""
+
 from __future__ import annotations
 
 import logging
 import random
 import time as clock
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 from botocore.exceptions import HTTPClientError
@@ -79,6 +81,7 @@ def _utc_key(moment: datetime) -> str:
 
 # ---- single conditional writes ----------------------------------------------------------
 
+
 def conditional(write: Callable[[], Any]) -> bool:
     """Run one conditional write (a save, update or delete); False when its condition failed."""
     _bind()
@@ -97,6 +100,7 @@ def put_new(item: TableItem) -> bool:
 
 
 # ---- signature nonces -------------------------------------------------------------------
+
 
 def claim_nonce(orig: str, nonce: str, now: datetime) -> bool:
     """Record a signature nonce; False when it was already used (a replay)."""
@@ -124,8 +128,16 @@ class Refused(Exception):
 
 RETRIED_REASONS = frozenset({'TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded'})
 # Whole-call errors left after botocore's retries that say "not now" rather than "wrong request".
-OVERLOAD_CODES = frozenset({'ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded',
-                            'TransactionInProgressException', 'InternalServerError', 'ServiceUnavailable'})
+OVERLOAD_CODES = frozenset(
+    {
+        'ProvisionedThroughputExceededException',
+        'ThrottlingException',
+        'RequestLimitExceeded',
+        'TransactionInProgressException',
+        'InternalServerError',
+        'ServiceUnavailable',
+    }
+)
 BACKOFF_BASE = 0.02  # seconds; the n-th retry waits uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**n))
 BACKOFF_CAP = 0.5
 
@@ -150,7 +162,7 @@ def is_refusal(exc: TransactWriteError) -> bool:
 
 def backoff(attempt: int) -> float:
     """Full jitter: parallel writers that collided spread out instead of colliding again."""
-    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt))
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
 
 
 def _retrying(run: Callable[[], None], attempts: int) -> TransactWriteError | None:
@@ -188,8 +200,11 @@ def retryable_failure(exc: BaseException) -> ChronoError | None:
         code = seen.cause_response_code if isinstance(seen, PynamoDBException) else None
         if code == 'TransactionConflictException':
             return Busy('busy', 'too many simultaneous changes on the same item: try again')
-        if (code in OVERLOAD_CODES or isinstance(cause, (EndpointUnreachable, HTTPClientError))
-                or (isinstance(seen, TransactWriteError) and is_throttled(seen))):
+        if (
+            code in OVERLOAD_CODES
+            or isinstance(cause, (EndpointUnreachable, HTTPClientError))
+            or (isinstance(seen, TransactWriteError) and is_throttled(seen))
+        ):
             return Unavailable('temporarily unavailable', 'the service is overloaded: try again')
         seen = seen.__cause__
     return None
@@ -197,9 +212,11 @@ def retryable_failure(exc: BaseException) -> ChronoError | None:
 
 def with_transaction(build: Callable[[TransactWrite], None], attempts: int = 8) -> None:
     """Run one transaction built by `build`; a failed condition raises Refused."""
+
     def run() -> None:
         with TransactWrite(connection=connection()) as tx:
             build(tx)
+
     refusal = _retrying(run, attempts)
     if refusal is not None:
         raise Refused(str(refusal)) from refusal
@@ -237,16 +254,17 @@ class Transaction:
     def put(self, item: TableItem, condition=None, tag: Any = None) -> None:
         self._writes['put'].append((tag, lambda tx: tx.save(item, condition=condition)))
 
-    def update(self, item: TableItem, actions: list, condition=None, tag: Any = None,
-               return_old: bool = False) -> None:
+    def update(self, item: TableItem, actions: list, condition=None, tag: Any = None, return_old: bool = False) -> None:
         return_values = 'ALL_OLD' if return_old else None
-        self._writes['update'].append((tag, lambda tx: tx.update(item, actions=actions, condition=condition,
-                                                                 return_values=return_values)))
+        self._writes['update'].append(
+            (tag, lambda tx: tx.update(item, actions=actions, condition=condition, return_values=return_values))
+        )
 
     def check(self, item: TableItem, condition, tag: Any = None) -> None:
         """A condition on an item the transaction does not write."""
-        self._writes['check'].append((tag, lambda tx: tx.condition_check(type(item), item.pk, item.sk,
-                                                                         condition=condition)))
+        self._writes['check'].append(
+            (tag, lambda tx: tx.condition_check(type(item), item.pk, item.sk, condition=condition))
+        )
 
     def delete(self, item: TableItem, condition=None, tag: Any = None) -> None:
         self._writes['delete'].append((tag, lambda tx: tx.delete(item, condition=condition)))
@@ -263,8 +281,11 @@ class Transaction:
     def failures(self, exc: TransactWriteError) -> list[tuple[Any, CancellationReason]]:
         """(tag, reason) of every write whose condition failed, in the order of ORDER."""
         tags = [tag for kind in self.ORDER for tag, _ in self._writes[kind]]
-        return [(tag, reason) for tag, reason in zip(tags, exc.cancellation_reasons or ())
-                if reason is not None and reason.code == 'ConditionalCheckFailed']
+        return [
+            (tag, reason)
+            for tag, reason in zip(tags, exc.cancellation_reasons or (), strict=False)  # none: nothing failed
+            if reason is not None and reason.code == 'ConditionalCheckFailed'
+        ]
 
 
 def run_guarded(transaction: Transaction, attempts: int = 8) -> list[tuple[Any, CancellationReason]]:

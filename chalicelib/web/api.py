@@ -6,22 +6,22 @@ reads the body leniently, calls the handler with a `Call`, and renders the resul
 (`idempotency.py`). The middleware rewrites the answers Chalice produces by itself
 (405, malformed input, unhandled errors) into Chrono's error shape.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from chalice import Chalice, Response
 
 from chalicelib import config, store
-from chalicelib.web import idempotency
-from chalicelib.web.auth import Caller, authenticate
 from chalicelib.errors import (
     BadRequest,
     ChronoError,
@@ -34,10 +34,11 @@ from chalicelib.errors import (
     Unavailable,
     Unprocessable,
 )
-from chalicelib.web import render
-from chalicelib.web.idempotency import Answer
 from chalicelib.parsing import Payload
 from chalicelib.store.tables import retryable_failure
+from chalicelib.web import idempotency, render
+from chalicelib.web.auth import Caller, authenticate
+from chalicelib.web.idempotency import Answer
 
 log = logging.getLogger(__name__)
 JSON_HEADERS = {'Content-Type': 'application/json'}
@@ -96,7 +97,7 @@ def query_pairs(request) -> list[tuple[str, str]]:
 
 
 def raw_query(request) -> str | None:
-    """The query string exactly as sent, when the front door passes it (docs/api.md, "Signatures and the raw query string")."""
+    """The query string exactly as sent, when the front door passes it (docs/api.md, signatures)."""
     context = request.context or {}
     raw = context.get('rawQueryString')
     return raw if isinstance(raw, str) else None
@@ -110,7 +111,7 @@ def base_url(request) -> str:
     if not HOST_RE.match(host):
         host = 'localhost'
     proto = request.headers.get('x-forwarded-proto', 'http').split(',')[0].strip().lower()
-    return f"{'https' if proto == 'https' else 'http'}://{host}"
+    return f'{"https" if proto == "https" else "http"}://{host}'
 
 
 def has_lone_surrogate(data: Any) -> bool:
@@ -161,8 +162,10 @@ def read_body(request) -> dict[str, Any]:
         for name, value in parse_qsl(text, keep_blank_values=True):
             data.setdefault(name, []).append(value)
         return {name: values[0] if len(values) == 1 else values for name, values in data.items()}
-    raise InvalidPayload({'non_field_errors': [f'Unsupported media type "{content_type}".']},
-                         err_desc='invalid payload: send application/json')
+    raise InvalidPayload(
+        {'non_field_errors': [f'Unsupported media type "{content_type}".']},
+        err_desc='invalid payload: send application/json',
+    )
 
 
 def decode_path(params: dict[str, str]) -> dict[str, str]:
@@ -186,12 +189,15 @@ class Api:
     def route(self, path: str, methods: tuple[str, ...] = ('GET',), render: Renderer | None = None) -> Callable:
         """`render(result, call)` turns the handler's result into the answer (web/render.py); without
         it the result is the answer (a dict, or a Response)."""
+
         def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
             def view(**params: str) -> Response:
                 return self.dispatch(handler, params, render)
+
             view.__name__ = handler.__name__
             self.app.route(path, methods=list(methods), content_types=['*/*'], name=handler.__name__)(view)
             return handler
+
         return decorator
 
     def dispatch(self, handler: Callable[..., Any], params: dict[str, str], renderer: Renderer | None) -> Response:
@@ -208,8 +214,12 @@ class Api:
         def answer_of(result: Any) -> Answer:
             rendered = renderer(result, call) if renderer is not None else result
             if isinstance(rendered, Response):  # kept for a repeat only when its body is text
-                return Answer(rendered.status_code, rendered.body, dict(rendered.headers or {}),
-                              final=rendered.status_code < 500 and isinstance(rendered.body, str))
+                return Answer(
+                    rendered.status_code,
+                    rendered.body,
+                    dict(rendered.headers or {}),
+                    final=rendered.status_code < 500 and isinstance(rendered.body, str),
+                )
             return Answer(200, json_text({'err': 0, **rendered}), dict(JSON_HEADERS))
 
         def run() -> Answer:
@@ -220,8 +230,9 @@ class Api:
         pairs = [(name, value) for name, values in call.query_lists.items() for value in values]
         request_print = idempotency.fingerprint(handler.__name__, path, pairs, call.body.data, request.raw_body)
         try:
-            return respond(idempotency.run_once(idempotency.client_of(call.caller), key, request_print, call.now, run,
-                                                answer_of))
+            return respond(
+                idempotency.run_once(idempotency.client_of(call.caller), key, request_print, call.now, run, answer_of)
+            )
         except ChronoError as error:
             return error_answer(error)
         except Exception as exc:  # noqa: BLE001 - the key's record could not be read or written
@@ -233,18 +244,34 @@ def read_call(request) -> Call:
     settings = config.settings()
     now = utcnow()
     pairs = query_pairs(request)
-    caller = authenticate(request.headers.get('authorization'), raw_query(request), pairs,
-                          settings.api_clients, settings.signature_keys, now, store.claim_nonce)
+    caller = authenticate(
+        request.headers.get('authorization'),
+        raw_query(request),
+        pairs,
+        settings.api_clients,
+        settings.signature_keys,
+        now,
+        store.claim_nonce,
+    )
     query = {name: value for name, value in pairs}
     lists: dict[str, list[str]] = {}
     for name, value in pairs:
         lists.setdefault(name, []).append(value)
-    return Call(body=Payload(read_body(request)), query=Payload(query), query_lists=lists,
-                base_url=base_url(request), caller=caller, now=now, tz=settings.time_zone, method=request.method)
+    return Call(
+        body=Payload(read_body(request)),
+        query=Payload(query),
+        query_lists=lists,
+        base_url=base_url(request),
+        caller=caller,
+        now=now,
+        tz=settings.time_zone,
+        method=request.method,
+    )
 
 
-def execute(handler: Callable[..., Any], call: Call, path: dict[str, str],
-            answer_of: Callable[[Any], Answer]) -> Answer:
+def execute(
+    handler: Callable[..., Any], call: Call, path: dict[str, str], answer_of: Callable[[Any], Answer]
+) -> Answer:
     """The handler's answer, or the error it raised in Chrono's shape."""
     try:
         return answer_of(handler(call, **path))
@@ -257,8 +284,14 @@ def execute(handler: Callable[..., Any], call: Call, path: dict[str, str],
 # The HTTP status of each kind of error (errors.py): the first class of the error's ancestry listed.
 STATUSES: dict[type[ChronoError], int] = {
     PartlyDone: 0,  # its cause's (below)
-    BadRequest: 400, Unauthorized: 401, NotFound: 404, Conflict: 409, Unprocessable: 422, InternalError: 500,
-    Unavailable: 503, ChronoError: 200,  # a business refusal: HTTP 200 with a non-zero `err`
+    BadRequest: 400,
+    Unauthorized: 401,
+    NotFound: 404,
+    Conflict: 409,
+    Unprocessable: 422,
+    InternalError: 500,
+    Unavailable: 503,
+    ChronoError: 200,  # a business refusal: HTTP 200 with a non-zero `err`
 }
 
 

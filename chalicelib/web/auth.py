@@ -4,15 +4,16 @@ Failures are HTTP 401 with a generic message; the precise reason is logged once,
 operator looks for these), never the secret, the signature, the password nor the user name tried
 (people type passwords there).
 """
+
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Sequence
 
 from chalicelib import signature
 from chalicelib.errors import Unauthorized
@@ -60,8 +61,13 @@ def check_basic(header: str, clients: dict[str, str]) -> Caller:
     return Caller('basic', user)
 
 
-def check_signature(raw_query: str | None, pairs: Sequence[tuple[str, str]], keys: dict[str, str],
-                    now: datetime, claim_nonce: Callable[[str, str, datetime], bool]) -> Caller:
+def check_signature(
+    raw_query: str | None,
+    pairs: Sequence[tuple[str, str]],
+    keys: dict[str, str],
+    now: datetime,
+    claim_nonce: Callable[[str, str, datetime], bool],
+) -> Caller:
     """Verify the MAC over the raw query (or, without it, over rebuilt candidates), then the nonce."""
     if raw_query is not None:
         candidates = [raw_query]
@@ -84,9 +90,15 @@ def check_signature(raw_query: str | None, pairs: Sequence[tuple[str, str]], key
     return Caller('signature', signed.orig)
 
 
-def authenticate(authorization: str | None, raw_query: str | None, pairs: Sequence[tuple[str, str]],
-                 clients: dict[str, str], keys: dict[str, str], now: datetime,
-                 claim_nonce: Callable[[str, str, datetime], bool]) -> Caller:
+def authenticate(
+    authorization: str | None,
+    raw_query: str | None,
+    pairs: Sequence[tuple[str, str]],
+    clients: dict[str, str],
+    keys: dict[str, str],
+    now: datetime,
+    claim_nonce: Callable[[str, str, datetime], bool],
+) -> Caller:
     if authorization:
         return check_basic(authorization, clients)
     if any(name == 'signature' for name, _ in pairs):

@@ -6,11 +6,13 @@ Chalice itself only understands REST events, so this adapter turns a 2.0 event i
 REST shape, keeping the raw query in `requestContext.rawQueryString` where `http.raw_query`
 reads it. Behind REST, the signature check falls back to rebuilding the query (docs/api.md, signatures).
 """
+
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 
@@ -28,7 +30,7 @@ def match_route(path: str, routes: dict[str, Any]) -> tuple[str, dict[str, str]]
         if len(template_parts) != len(parts):
             continue
         captured, fixed = {}, 0
-        for part, pattern in zip(parts, template_parts):
+        for part, pattern in zip(parts, template_parts, strict=True):
             if pattern.startswith('{') and pattern.endswith('}'):
                 if not part:
                     break
@@ -85,12 +87,17 @@ def http_api_handler(app: Callable[[dict, Any], dict]) -> Callable[[dict, Any], 
     `make run` and the HTTP tests serve through this same handler (local/server.py), so every
     answer below (HEAD, unrouted methods, unknown paths) is the deployed one by construction.
     """
+
     def answer(event: dict[str, Any], context: Any) -> dict[str, Any]:
         rest_event = to_rest_event(event, app.routes)
         if rest_event is None:
             # Unlike API Gateway REST (403 "Missing Authentication Token"), an unknown path gets Chrono's 404.
-            return {'statusCode': 404, 'headers': {'Content-Type': 'application/json'}, 'isBase64Encoded': False,
-                    'body': json.dumps({'err': 1, 'err_class': 'not found', 'err_desc': 'unknown path'})}
+            return {
+                'statusCode': 404,
+                'headers': {'Content-Type': 'application/json'},
+                'isBase64Encoded': False,
+                'body': json.dumps({'err': 1, 'err_class': 'not found', 'err_desc': 'unknown path'}),
+            }
         response = app(rest_event, context)
         headers = dict(response.get('headers') or {})
         for name, values in (response.pop('multiValueHeaders', None) or {}).items():
@@ -112,8 +119,13 @@ def http_api_handler(app: Callable[[dict, Any], dict]) -> Callable[[dict, Any], 
         # GET's Content-Length, no body; Chalice alone would answer 405 (routes declare GET only).
         as_get = {**event, 'requestContext': {**event['requestContext'], 'http': {**http, 'method': 'GET'}}}
         response = answer(as_get, context)
-        return {**response, 'body': '', 'isBase64Encoded': False,
-                'headers': {**response['headers'], 'Content-Length': str(len(body_bytes(response)))}}
+        return {
+            **response,
+            'body': '',
+            'isBase64Encoded': False,
+            'headers': {**response['headers'], 'Content-Length': str(len(body_bytes(response)))},
+        }
+
     return handler
 
 

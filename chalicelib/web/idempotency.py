@@ -18,6 +18,7 @@ The choices (docs/api.md, "Answers and errors"):
 Each refusal is logged once at WARNING with its reason and client; the key itself only as a short
 digest (clients may build keys from personal data), which a client can compute to find its call.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,13 +26,14 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from chalicelib.web.auth import Caller
 from chalicelib.errors import Conflict, InvalidPayload, Unprocessable
 from chalicelib.store import idempotency_records as records
+from chalicelib.web.auth import Caller
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +64,14 @@ def read_key(headers: Mapping[str, str]) -> str | None:
     if not key:
         return None
     if not KEY_RE.fullmatch(key):
-        log.warning('idempotency key refused: malformed X-Idempotency-Key header',
-                    extra={'reason': 'malformed X-Idempotency-Key header'})
-        raise InvalidPayload({'X-Idempotency-Key': ['1 to 255 characters among letters, digits and -_.:~+=/@.']},
-                             err_desc='invalid X-Idempotency-Key header')
+        log.warning(
+            'idempotency key refused: malformed X-Idempotency-Key header',
+            extra={'reason': 'malformed X-Idempotency-Key header'},
+        )
+        raise InvalidPayload(
+            {'X-Idempotency-Key': ['1 to 255 characters among letters, digits and -_.:~+=/@.']},
+            err_desc='invalid X-Idempotency-Key header',
+        )
     return key
 
 
@@ -79,12 +85,18 @@ def key_digest(key: str) -> str:
 
 
 def _refusal(client: str, key: str, reason: str) -> None:
-    log.warning('idempotency key refused: %s', reason,
-                extra={'reason': reason, 'client': client, 'key_sha256': key_digest(key)})
+    log.warning(
+        'idempotency key refused: %s', reason, extra={'reason': reason, 'client': client, 'key_sha256': key_digest(key)}
+    )
 
 
-def fingerprint(route: str, path: Mapping[str, str], query: list[tuple[str, str]], body: dict[str, Any],
-                raw_body: bytes | str | None) -> str:
+def fingerprint(
+    route: str,
+    path: Mapping[str, str],
+    query: list[tuple[str, str]],
+    body: dict[str, Any],
+    raw_body: bytes | str | None,
+) -> str:
     """What makes two requests "the same" for a key, hashed."""
     query = sorted(pair for pair in query if pair[0] not in SIGNATURE_PARAMS)
     try:
@@ -95,8 +107,14 @@ def fingerprint(route: str, path: Mapping[str, str], query: list[tuple[str, str]
     return hashlib.sha256(document.encode('utf-8', 'surrogatepass')).hexdigest()
 
 
-def run_once(client: str, key: str, request: str, now: datetime, run: Callable[[], Answer],
-             render: Callable[[dict[str, Any]], Answer]) -> Answer:
+def run_once(
+    client: str,
+    key: str,
+    request: str,
+    now: datetime,
+    run: Callable[[], Answer],
+    render: Callable[[dict[str, Any]], Answer],
+) -> Answer:
     """Run `run` for the first request of the key; a repeat gets its kept answer (or 409 while it
     runs, 422 when the key came with another request). `render` turns a handler's result into its
     answer: the transaction that makes the change keeps it (store.idempotency.commit)."""
@@ -109,8 +127,9 @@ def run_once(client: str, key: str, request: str, now: datetime, run: Callable[[
             continue  # released or expired since the claim failed: claim again
         if record.fingerprint != request:
             _refusal(client, key, 'key reused with another request')
-            raise Unprocessable('idempotency key reused',
-                                'this X-Idempotency-Key was sent with another request: use a new key')
+            raise Unprocessable(
+                'idempotency key reused', 'this X-Idempotency-Key was sent with another request: use a new key'
+            )
         if record.state == records.RUNNING and record.leased_until < now:
             continue  # abandoned since the claim failed
         if record.state == records.DONE and record.status is not None and record.answer is not None:
@@ -126,6 +145,7 @@ def _keepable(render: Callable[[dict[str, Any]], Answer]) -> Callable[[dict[str,
         if len(answer.body.encode('utf-8')) > MAX_KEPT_ANSWER:
             return None
         return answer.status, answer.headers, answer.body
+
     return rendered
 
 
@@ -145,8 +165,10 @@ def _run_claimed(pending: records.PendingAnswer, run: Callable[[], Answer]) -> A
         return answer
     try:
         if not records.finish(client, key, owner, answer.status, answer.headers, answer.body):
-            log.warning('idempotency answer not kept: the lease ran out before it was',
-                        extra={'client': client, 'key_sha256': key_digest(key)})
+            log.warning(
+                'idempotency answer not kept: the lease ran out before it was',
+                extra={'client': client, 'key_sha256': key_digest(key)},
+            )
     except Exception:  # noqa: BLE001 - the change is made: answer it; the lease lets a repeat run later
         log.exception('idempotency answer not kept', extra={'client': client, 'key_sha256': key_digest(key)})
     return answer
@@ -156,5 +178,7 @@ def _release(client: str, key: str, owner: str) -> None:
     try:
         records.release(client, key, owner)
     except Exception:  # noqa: BLE001 - the lease frees the key soon anyway
-        log.exception('idempotency key not released (free again after the lease)',
-                      extra={'client': client, 'key_sha256': key_digest(key)})
+        log.exception(
+            'idempotency key not released (free again after the lease)',
+            extra={'client': client, 'key_sha256': key_digest(key)},
+        )

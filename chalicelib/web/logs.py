@@ -7,6 +7,7 @@ formatter, so each line is written once. Elsewhere (`make run`) a stderr handler
 What may be logged: reasons, ids, client names, hosts and paths. Never a secret, a signature, a
 password, a personal field or a URL's query (callbacks: `domain.callbacks.loggable_url`).
 """
+
 from __future__ import annotations
 
 import json

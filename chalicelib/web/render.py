@@ -6,6 +6,7 @@ renderer (`Api.route(render=...)`) and gets `(result, call)`: the request's base
 clock. The same renderer turns the result of an idempotent call into the answer its transaction
 keeps (store.idempotency_records.commit), so the answer kept is the answer sent.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 # ---- URLs -------------------------------------------------------------------------------------
 
+
 def agenda_url(base_url: str, agenda: str) -> str:
     return f'{base_url}/api/agenda/{agenda}'
 
@@ -49,10 +51,17 @@ def booking_urls(base_url: str, booking_id: int) -> dict[str, str]:
 
 # ---- agendas and their configuration (spec §4.1, §5.3-5.5) ---------------------------------------
 
+
 def resource_items(agenda: AgendaSpec, resources: dict[str, dict]) -> list[dict[str, Any]]:
     """The resources a meetings agenda uses (spec §5.5), in its order; a vanished one keeps its slug."""
-    return [{'id': slug, 'text': resources.get(slug, {}).get('label', slug),
-             'description': resources.get(slug, {}).get('description')} for slug in agenda.resources]
+    return [
+        {
+            'id': slug,
+            'text': resources.get(slug, {}).get('label', slug),
+            'description': resources.get(slug, {}).get('description'),
+        }
+        for slug in agenda.resources
+    ]
 
 
 def agenda_item(agenda: AgendaSpec, base_url: str, resources: dict[str, dict] | None = None) -> dict[str, Any]:
@@ -80,8 +89,9 @@ def agenda_item(agenda: AgendaSpec, base_url: str, resources: dict[str, dict] | 
             minimal_cancellation_delay=agenda.minimal_cancellation_delay,
             minimal_cancellation_delay_in_working_days=agenda.minimal_cancellation_delay_in_working_days,
             partial_bookings=agenda.partial_bookings,
-            absence_reasons=[{'id': s, 'slug': s, 'text': label, 'label': label}
-                             for s, label in agenda.absence_reasons],
+            absence_reasons=[
+                {'id': s, 'slug': s, 'text': label, 'label': label} for s, label in agenda.absence_reasons
+            ],
             api={'datetimes_url': f'{url}/datetimes/', 'fillslots_url': f'{url}/fillslots/'},
         )
     else:
@@ -149,8 +159,10 @@ def resources(result: tuple[AgendaSpec, dict[str, dict]], call: Call) -> dict[st
 
 # ---- events (spec §5.2, §7.1, §7.4) --------------------------------------------------------------
 
-def event_item(agenda: AgendaSpec, record: EventRecord, base_url: str, tz: ZoneInfo,
-               now: datetime, disabled: bool | None = None) -> dict[str, Any]:
+
+def event_item(
+    agenda: AgendaSpec, record: EventRecord, base_url: str, tz: ZoneInfo, now: datetime, disabled: bool | None = None
+) -> dict[str, Any]:
     """The status shape of an event (spec §7.1), also the base of datetimes items (which
     decide `disabled` with their own parameters)."""
     spec = record.spec
@@ -168,7 +180,8 @@ def event_item(agenda: AgendaSpec, record: EventRecord, base_url: str, tz: ZoneI
         'description': spec.description,
         'pricing': spec.pricing,
         'url': spec.url,
-        'disabled': (not can_take(places, 1) or not is_bookable(agenda, spec, now, tz)) if disabled is None
+        'disabled': (not can_take(places, 1) or not is_bookable(agenda, spec, now, tz))
+        if disabled is None
         else disabled,
         'checked': record.checked,
         'cancelled': spec.cancelled,
@@ -182,8 +195,7 @@ def event_item(agenda: AgendaSpec, record: EventRecord, base_url: str, tz: ZoneI
     }
 
 
-def event_detail(agenda: AgendaSpec, record: EventRecord, base_url: str, tz: ZoneInfo,
-                 now: datetime) -> dict[str, Any]:
+def event_detail(agenda: AgendaSpec, record: EventRecord, base_url: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
     """`GET /api/agenda/<agenda>/event/<event>/`: the status shape plus the event's settings."""
     spec = record.spec
     item = event_item(agenda, record, base_url, tz, now)
@@ -218,6 +230,7 @@ def event_bookings(result: list[Leg], call: Call) -> dict[str, Any]:
 
 
 # ---- datetimes (spec §5.1-5.2, §5.4, §5.7) ---------------------------------------------------------
+
 
 def with_meta(data: list[dict[str, Any]]) -> dict[str, Any]:
     available = [item for item in data if not item['disabled']]
@@ -275,29 +288,41 @@ def meeting_datetimes(result: tuple[AgendaSpec, list[ListedSlot]], call: Call) -
         if slot.booked_for_user is not None:
             item['booked_for_external_user'] = slot.booked_for_user
         if spec.kind == 'virtual':
-            item['agendas'] = [{'id': real.slug, 'text': real.label, 'api': {
-                'fillslot_url': f'{agenda_url(base_url, real.slug)}/fillslot/{slot.ident}/'}} for real in slot.serving]
+            item['agendas'] = [
+                {
+                    'id': real.slug,
+                    'text': real.label,
+                    'api': {'fillslot_url': f'{agenda_url(base_url, real.slug)}/fillslot/{slot.ident}/'},
+                }
+                for real in slot.serving
+            ]
         data.append(item)
     return with_meta(data)
 
 
 def recurring_events(result: list[tuple[AgendaSpec, EventSpec, int]], call: Call) -> dict[str, Any]:
     """`GET /api/agendas/recurring-events/`: one item per (recurring event, weekday), in the order given."""
-    return {'data': [{
-        'id': RecurringSlot(agenda.slug, primary.slug, day).id,
-        'text': f'{WEEKDAYS[day]}',
-        'label': primary.label or primary.slug,
-        'day': WEEKDAYS[day],
-        'weekday': day,
-        'slug': primary.slug,
-        'agenda_slug': agenda.slug,
-        'agenda_label': agenda.label,
-        'description': primary.description,
-        'recurrence_end_date': primary.recurrence_end_date,
-    } for agenda, primary, day in result]}
+    return {
+        'data': [
+            {
+                'id': RecurringSlot(agenda.slug, primary.slug, day).id,
+                'text': f'{WEEKDAYS[day]}',
+                'label': primary.label or primary.slug,
+                'day': WEEKDAYS[day],
+                'weekday': day,
+                'slug': primary.slug,
+                'agenda_slug': agenda.slug,
+                'agenda_label': agenda.label,
+                'description': primary.description,
+                'recurrence_end_date': primary.recurrence_end_date,
+            }
+            for agenda, primary, day in result
+        ]
+    }
 
 
 # ---- bookings (the seed document; spec §6.1-6.2, §8.1, §8.3) ------------------------------------------
+
 
 def booked(result: Booked | MeetingBooked, call: Call) -> dict[str, Any]:
     """The seed's fillslot answer. Events: `places` is the event's state right after this booking,
@@ -305,6 +330,7 @@ def booked(result: Booked | MeetingBooked, call: Call) -> dict[str, Any]:
     real agenda that took the booking (a virtual agenda's URL names another), `end_datetime` the
     end of the last slot."""
     from chalicelib.services.booking import MeetingBooked
+
     tz = call.tz
     if isinstance(result, MeetingBooked):
         answer: dict[str, Any] = {
@@ -331,14 +357,17 @@ def booked(result: Booked | MeetingBooked, call: Call) -> dict[str, Any]:
         if len(result.placements) == 1:
             answer['places'] = first.places_after(result.replaced).as_dict()
         else:
-            answer['events'] = [{
-                'slug': p.event.slug,
-                'text': p.event.spec.label or local_text(p.event.spec.start, tz),
-                'datetime': local_text(p.event.spec.start, tz),
-                'end_datetime': local_text(p.event.end, tz),
-                'description': p.event.spec.description,
-                'in_waiting_list': p.in_waiting_list,
-            } for p in result.placements]
+            answer['events'] = [
+                {
+                    'slug': p.event.slug,
+                    'text': p.event.spec.label or local_text(p.event.spec.start, tz),
+                    'datetime': local_text(p.event.spec.start, tz),
+                    'end_datetime': local_text(p.event.end, tz),
+                    'description': p.event.spec.description,
+                    'in_waiting_list': p.in_waiting_list,
+                }
+                for p in result.placements
+            ]
     if result.replaced:
         answer['cancelled_booking_id'] = result.replaced[0].booking_id
     return answer
@@ -379,17 +408,30 @@ def booking(result: list[Leg], call: Call) -> dict[str, Any]:
     data['extra_emails'] = fields.get('extra_emails') or []
     data['extra_phone_numbers'] = fields.get('extra_phone_numbers') or []
     if primary.meeting_type is not None:
-        data.update(desk=primary.desk, meeting_type=primary.meeting_type, use_color_for=primary.color,
-                    resources=list(primary.resources), end_datetime=local_text(result[-1].end, tz))
+        data.update(
+            desk=primary.desk,
+            meeting_type=primary.meeting_type,
+            use_color_for=primary.color,
+            resources=list(primary.resources),
+            end_datetime=local_text(result[-1].end, tz),
+        )
     elif len(result) > 1:
-        data['events'] = [{'agenda': leg.agenda, 'event': leg.event, 'datetime': local_text(leg.start, tz),
-                           'in_waiting_list': leg.in_waiting_list} for leg in result]
+        data['events'] = [
+            {
+                'agenda': leg.agenda,
+                'event': leg.event,
+                'datetime': local_text(leg.start, tz),
+                'in_waiting_list': leg.in_waiting_list,
+            }
+            for leg in result
+        ]
     data['api'] = booking_urls(call.base_url, primary.booking_id)
     return {**data, 'data': data}
 
 
-def listed_booking(leg: Leg, event: EventRecord | None, agenda: AgendaSpec | None, tz: ZoneInfo,
-                   base_url: str) -> dict[str, Any]:
+def listed_booking(
+    leg: Leg, event: EventRecord | None, agenda: AgendaSpec | None, tz: ZoneInfo, base_url: str
+) -> dict[str, Any]:
     """One booked event of `GET /api/bookings/` (a fillslots group gives one item per event, all with
     the booking's id)."""
     fields = leg.fields
@@ -410,19 +452,30 @@ def listed_booking(leg: Leg, event: EventRecord | None, agenda: AgendaSpec | Non
         'api': booking_urls(base_url, leg.booking_id),
     }
     if leg.event is not None:
-        item['event'] = {'slug': leg.event, 'label': event.spec.label if event else None,
-                         'datetime': local_text(leg.start, tz), 'agenda': leg.agenda}
+        item['event'] = {
+            'slug': leg.event,
+            'label': event.spec.label if event else None,
+            'datetime': local_text(leg.start, tz),
+            'agenda': leg.agenda,
+        }
     else:
         item.update(desk=leg.desk, meeting_type=leg.meeting_type)
     return item
 
 
-def user_bookings(result: tuple[list[Leg], dict[tuple[str, str], EventRecord], dict[str, AgendaSpec | None]],
-                  call: Call) -> dict[str, Any]:
+def user_bookings(
+    result: tuple[list[Leg], dict[tuple[str, str], EventRecord], dict[str, AgendaSpec | None]], call: Call
+) -> dict[str, Any]:
     """`GET /api/bookings/?user_external_id=` (spec §8.1): (the legs, their events, their agendas)."""
     legs, events, agendas_by_slug = result
-    return {'data': [listed_booking(leg, events.get((leg.agenda, leg.event)), agendas_by_slug[leg.agenda], call.tz,
-                                    call.base_url) for leg in legs]}
+    return {
+        'data': [
+            listed_booking(
+                leg, events.get((leg.agenda, leg.event)), agendas_by_slug[leg.agenda], call.tz, call.base_url
+            )
+            for leg in legs
+        ]
+    }
 
 
 def ics(result: str, call: Call) -> Response:
@@ -431,6 +484,7 @@ def ics(result: str, call: Call) -> Response:
 
 
 # ---- bookings over many events (spec §6.3-6.5) ---------------------------------------------------------
+
 
 def _summary(result: BulkResult, record: EventRecord, tz: ZoneInfo) -> dict[str, Any]:
     spec = record.spec
@@ -452,10 +506,14 @@ def _summary(result: BulkResult, record: EventRecord, tz: ZoneInfo) -> dict[str,
 def bulk_changes(result: BulkResult, tz: ZoneInfo) -> dict[str, Any]:
     """What a call over many events did (also the body of a stop part-way, errors.PartlyDone)."""
     changes = result.changes
-    booked_items = [{**_summary(result, p.event, tz), 'booking_id': booking_id, 'in_waiting_list': p.in_waiting_list}
-                    for p, booking_id in changes.booked]
-    cancelled = [{**_summary(result, result.events[(leg.agenda, leg.event)], tz), 'booking_id': leg.booking_id}
-                 for leg in changes.cancelled]
+    booked_items = [
+        {**_summary(result, p.event, tz), 'booking_id': booking_id, 'in_waiting_list': p.in_waiting_list}
+        for p, booking_id in changes.booked
+    ]
+    cancelled = [
+        {**_summary(result, result.events[(leg.agenda, leg.event)], tz), 'booking_id': leg.booking_id}
+        for leg in changes.cancelled
+    ]
     return {
         'booking_count': len(booked_items),
         'booked_events': booked_items,
@@ -472,7 +530,19 @@ def bulk(result: BulkResult, call: Call) -> dict[str, Any]:
 
 # ---- callbacks (design.md §3.4) ------------------------------------------------------------------------
 
+
 def failed_callbacks(result: list[CallbackRecord], call: Call) -> dict[str, Any]:
     """`GET /api/callbacks/failed/`."""
-    return {'data': [{'id': r.ident, 'booking_id': r.booking_id, 'kind': r.kind, 'url': r.url,
-                      'attempts': r.attempts, 'last_error': r.last_error} for r in result]}
+    return {
+        'data': [
+            {
+                'id': r.ident,
+                'booking_id': r.booking_id,
+                'kind': r.kind,
+                'url': r.url,
+                'attempts': r.attempts,
+                'last_error': r.last_error,
+            }
+            for r in result
+        ]
+    }
