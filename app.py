@@ -19,6 +19,7 @@ from chalicelib.services import (
     callbacks,
     events,
     listings,
+    retention,
     transfer,
 )
 from chalicelib.web import api as web
@@ -263,6 +264,11 @@ def callbacks_failed(call: Call):
     return callbacks.failed_list()
 
 
+@api.route('/api/retention/anonymize', methods=('POST',))
+def retention_anonymize(call: Call):
+    return retention.anonymize_past_bookings(call.now).as_dict()
+
+
 @api.route('/api/callbacks/failed/redrive', methods=('POST',))
 def callbacks_redrive(call: Call):
     return {'data': callbacks.redrive(call.now)}
@@ -295,6 +301,12 @@ def sweep_callbacks(event):
 def extend_recurrences(event):
     """Occurrences of the open-ended recurring events for the year ahead (domain/recurrence.py)."""
     return {'created': events.extend_recurrences(config.settings().time_zone, web.utcnow())}
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def anonymize_past_bookings(event):
+    """Anonymise the bookings past their agenda's anonymize_delay (services/retention.py)."""
+    return retention.anonymize_past_bookings(web.utcnow()).as_dict()
 
 
 # The Lambda handler behind an HTTP API or a function URL (docs/api.md: signatures and the raw query).

@@ -25,7 +25,7 @@ from chalicelib.errors import BadRequest, Busy
 from chalicelib.store import outbox
 from chalicelib.store.configuration import _event_record
 from chalicelib.store.idempotency_records import commit
-from chalicelib.store.legs import STORED_FIELDS, USER_COUNT_SK, UserDays, span_text
+from chalicelib.store.legs import RETENTION_SK, STORED_FIELDS, USER_COUNT_SK, UserDays, span_text
 from chalicelib.store.models import (
     EVENT_PREFIX,
     LOCK_SK,
@@ -34,6 +34,7 @@ from chalicelib.store.models import (
     Event,
     Lock,
     ResourceUse,
+    RetentionMark,
     UserEventBookings,
     UserMeetings,
     agenda_pk,
@@ -48,7 +49,7 @@ from chalicelib.store.models import (
     user_key,
     user_meetings_pk,
 )
-from chalicelib.store.tables import MAX_TRANSACTION_ITEMS, Tag, Transaction, _bind, _utc_key
+from chalicelib.store.tables import MAX_TRANSACTION_ITEMS, Tag, Transaction, _bind, _utc_key, conditional
 
 ID_EPOCH_MS = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 ID_RANDOM_BITS = 12
@@ -700,3 +701,11 @@ def _user_counts(legs: list[Leg]) -> dict[str, int]:
     if not keys:
         return {}
     return {item.pk: int(item.bookings or 0) for item in UserEventBookings.batch_get(keys, consistent_read=True)}
+
+
+def advance_retention(agenda: str, read: datetime | None, until: datetime) -> bool:
+    """Move the agenda's retention mark from `read` to `until`; False when another run moved it
+    meanwhile (that run's mark stands)."""
+    item = RetentionMark(agenda_pk(agenda), RETENTION_SK, until=until)
+    condition = RetentionMark.pk.does_not_exist() if read is None else RetentionMark.until == read
+    return conditional(lambda: item.save(condition=condition))

@@ -26,6 +26,7 @@ from chalicelib.store.models import (
     Booking,
     Event,
     ResourceUse,
+    RetentionMark,
     TableItem,
     UserEventBookings,
     UserMeetings,
@@ -51,6 +52,7 @@ STORED_FIELDS = (
     'client',
 )
 USER_COUNT_SK = 'count'
+RETENTION_SK = 'retention'
 
 
 def _leg(item: Booking) -> Leg:
@@ -297,3 +299,34 @@ def get_events(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], EventRe
         return {}
     items = Event.batch_get([(agenda_pk(a), f'{EVENT_PREFIX}{s}') for a, s in wanted], consistent_read=True)
     return {(item.agenda, item.slug): _event_record(item) for item in items}
+
+
+def booking_ids_starting(agenda: str, kind: str, start: datetime | None, end: datetime) -> list[tuple[datetime, int]]:
+    """(start, booking id) of every leg of an agenda starting in [start, end), live, cancelled or
+    anonymised, by start time (gsi2: events by start, then each event's legs; meetings by start): the
+    candidates of the retention job, which reads each booking again consistently before it writes."""
+    _bind()
+    bounds = _time_range(start, end)
+    if bounds is None:
+        return []
+    found: list[tuple[datetime, int]] = []
+    if kind == 'events':
+        for record in events_between(agenda, start, end):
+            found += [
+                (record.spec.start, int(i.booking_id))
+                for i in Booking.by_gsi2.query(event_bookings_key(agenda, record.slug))
+                if isinstance(i, Booking)
+            ]
+    else:
+        items = Booking.by_gsi2.query(meeting_bookings_key(agenda), Booking.gsi2sk.between(*bounds))
+        found += [(i.start, int(i.booking_id)) for i in items if isinstance(i, Booking) and i.start < end]
+    return sorted(set(found))
+
+
+def retention_mark(agenda: str) -> datetime | None:
+    """How far the retention job has looked at an agenda's bookings (consistent read)."""
+    _bind()
+    try:
+        return RetentionMark.get(agenda_pk(agenda), RETENTION_SK, consistent_read=True).until
+    except RetentionMark.DoesNotExist:
+        return None

@@ -371,30 +371,19 @@ class Callback(TableItem, discriminator='callback'):
     last_error = UnicodeAttribute(null=True)
 
 
+class RetentionMark(TableItem, discriminator='retention'):
+    """pk AGENDA#<slug>, sk retention: the retention job's progress on an agenda: every booking whose
+    legs start before `until` has been looked at (services/retention.py). Updated with a condition
+    on the value read, so that two runs never move it back."""
+
+    until = UTCDateTimeAttribute()
+
+
 class Nonce(TableItem, discriminator='nonce'):
     """pk NONCE#<orig>#<nonce>, sk nonce: a used signature nonce, kept past the clock window (TTL)."""
 
 
-MODELS = (
-    TableItem,
-    Agenda,
-    Event,
-    MeetingType,
-    Desk,
-    TimePeriod,
-    TimePeriodException,
-    Resource,
-    Booking,
-    UserEventBookings,
-    UserMeetings,
-    Lock,
-    ResourceUse,
-    Callback,
-    Nonce,
-)
-
-
-# ---- idempotent retries (design.md §3.5; chalicelib/idempotency.py) --------------------------
+# ---- idempotent retries (design.md §3.5; web/idempotency.py) --------------------------
 
 
 def idempotency_pk(client: str, key: str) -> str:
@@ -419,4 +408,23 @@ class IdempotentRequest(TableItem, discriminator='idempotency'):
     answer = UnicodeAttribute(null=True)  # the body exactly as it was sent
 
 
-MODELS = MODELS + (IdempotentRequest,)
+# Every model of the table (tables._bind points them all at the configured table).
+MODELS = (
+    TableItem,
+    Agenda,
+    Event,
+    MeetingType,
+    Desk,
+    TimePeriod,
+    TimePeriodException,
+    Resource,
+    Booking,
+    UserEventBookings,
+    UserMeetings,
+    Lock,
+    ResourceUse,
+    Callback,
+    RetentionMark,
+    Nonce,
+    IdempotentRequest,
+)

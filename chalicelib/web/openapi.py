@@ -647,6 +647,12 @@ OPERATIONS = (
     Operation('POST', f'{BOOKING}/agent-cancel', 'An agent cancels a booking (callback)', BOOKED),
     Operation('GET', '/api/callbacks/failed', 'Callbacks given up', data(array(ref('FailedCallback')))),
     Operation('POST', '/api/callbacks/failed/redrive', 'Send the failed callbacks again', data(obj({'redriven': I}))),
+    Operation(
+        'POST',
+        '/api/retention/anonymize',
+        'Anonymise now the bookings past their agenda\'s anonymize_delay',
+        answer({'anonymized': I, 'agendas': I, 'unfinished': array(S)}),
+    ),
     Operation('GET', '/api/openapi.json', 'This description', {'type': 'object'}),
     Operation(
         'POST',

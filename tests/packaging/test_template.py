@@ -26,7 +26,8 @@ from tests.conftest import BASIC, ROOT, TEST_ENV
 
 # Chalice's logical ids for the functions of app.py, and the handler each one must run.
 FUNCTIONS = {'APIHandler': 'app.http_handler', 'DeliverCallbacks': 'app.deliver_callbacks',
-             'SweepCallbacks': 'app.sweep_callbacks', 'ExtendRecurrences': 'app.extend_recurrences'}
+             'SweepCallbacks': 'app.sweep_callbacks', 'ExtendRecurrences': 'app.extend_recurrences',
+             'AnonymizePastBookings': 'app.anonymize_past_bookings'}
 # What only tests, the local stack and the packaging tools may bring (tests/api/test_packaging.py).
 FORBIDDEN_TOP_LEVEL = {'moto', 'boto3', 'local', 'tests', 'pytest', '_pytest', 'hypothesis', 'responses',
                        'werkzeug', 'flask', 'cfnlint', 'requests', 'pip', 'setuptools', 'click', 'inquirer'}
@@ -203,6 +204,8 @@ def test_the_callback_queue_feeds_the_worker_with_partial_batch_failures(templat
         'SweepCallbacksEvent': {'Type': 'Schedule', 'Properties': {'Schedule': 'rate(1 minute)'}}}
     assert r['ExtendRecurrences']['Properties']['Events'] == {
         'ExtendRecurrencesEvent': {'Type': 'Schedule', 'Properties': {'Schedule': 'rate(1 day)'}}}
+    assert r['AnonymizePastBookings']['Properties']['Events'] == {
+        'AnonymizePastBookingsEvent': {'Type': 'Schedule', 'Properties': {'Schedule': 'rate(1 hour)'}}}
 
 
 def test_a_message_in_the_dead_letter_queue_raises_the_alarm_and_tells_the_topic_if_given(template):
@@ -293,7 +296,8 @@ def granted(template: dict[str, Any], function: str) -> set[tuple[str, str]]:
 
 def test_no_role_grants_a_wildcard_action_or_resource(template):
     roles = resources(template, 'AWS::IAM::Role')
-    assert sorted(roles) == ['ApiHandlerRole', 'DeliverCallbacksRole', 'ExtendRecurrencesRole', 'SweepCallbacksRole']
+    assert sorted(roles) == ['AnonymizePastBookingsRole', 'ApiHandlerRole', 'DeliverCallbacksRole', 'ExtendRecurrencesRole',
+                             'SweepCallbacksRole']
     assert '*' not in json.dumps([role['Properties']['Policies'] for role in roles.values()])
     for name, role in roles.items():
         assert role['Properties']['AssumeRolePolicyDocument']['Statement'] == [
@@ -402,6 +406,9 @@ def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch) -> None
     ok(api.post('/api/agenda/rdv/fillslot/court:2030-03-04-1020/', {}))
     ok(api.post(f"/api/booking/{meeting['booking_id']}/cancel/", {}))
     ok(api.get('/api/callbacks/failed/'))
+    ok(api.post('/api/agenda/', {'slug': 'passe', 'label': 'Passé', 'minimal_booking_delay': 0, 'anonymize_delay': 1}))
+    ok(api.post('/api/agenda/passe/event/', {'slug': 'hier', 'start_datetime': '2030-03-02 10:00', 'places': 5}))
+    ok(api.post('/api/agenda/passe/fillslot/hier/', {'user_external_id': 'u2', 'user_email': 'u2@example.org'}))
     ok(api.post('/api/agenda/', {'slug': 'bassin', 'label': 'Bassin'}))
     ok(api.post('/api/agenda/bassin/event/', {'slug': 'nage', 'start_datetime': '2030-03-04 17:00', 'places': 1,
                                               'recurrence_days': '0,3', 'recurrence_end_date': ''}))
@@ -423,6 +430,9 @@ def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch) -> None
     # logged and the job goes on with the other events (none here).
     assert client.lambda_.invoke('extend_recurrences', scheduled).payload == {'created': 0}
     assert client.lambda_.invoke('extend_recurrences', scheduled).payload == {'created': 103}
+    recorder.function = 'AnonymizePastBookings'  # a year on: the booking of 2 March 2030 is past its day of delay
+    assert client.lambda_.invoke('anonymize_past_bookings', scheduled).payload == {
+        'anonymized': 1, 'agendas': 1, 'unfinished': []}
     recorder.function = None
 
 
