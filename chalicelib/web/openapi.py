@@ -650,7 +650,7 @@ OPERATIONS = (
     Operation(
         'POST',
         '/api/retention/anonymize',
-        'Anonymise now the bookings past their agenda\'s anonymize_delay',
+        "Anonymise now the bookings past their agenda's anonymize_delay",
         answer({'anonymized': I, 'agendas': I, 'unfinished': array(S)}),
     ),
     Operation('GET', '/api/openapi.json', 'This description', {'type': 'object'}),
