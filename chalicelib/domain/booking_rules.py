@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -173,7 +174,7 @@ class Placement:
     in_waiting_list: bool
     forced: bool = False
 
-    def places_after(self, replaced: list[Leg] = ()) -> Places:
+    def places_after(self, replaced: Sequence[Leg] = ()) -> Places:
         """The event's places once this booking is written and `replaced` cancelled."""
         changes = [(self.in_waiting_list, self.count)] + [
             (leg.in_waiting_list, -leg.count)
