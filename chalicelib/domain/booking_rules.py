@@ -247,6 +247,14 @@ class Leg:
     def user_external_id(self) -> str | None:
         return self.fields.get('user_external_id')
 
+    @property
+    def event_slug(self) -> str:
+        """The event of a leg known to book one: only a meeting's leg has none, and the code that
+        changes events' places keeps those out first (require_events_booking, check_resizable...)."""
+        if self.event is None:
+            raise ValueError(f'booking {self.booking_id} is a meeting: its leg {self.leg} has no event')
+        return self.event
+
 
 def check_replaceable(legs: list[Leg], count: int) -> list[Leg]:
     """`cancel_booking_id` (spec §9.4): the booking to replace exists, is live, and holds as
