@@ -33,7 +33,7 @@ from chalicelib.domain.recurrence import occurrence_weekday, read_recurring_slot
 from chalicelib.domain.specs import AgendaSpec
 from chalicelib.domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
 from chalicelib.errors import BadRequest, BusinessError, ChronoError, PartlyDone
-from chalicelib.parsing import SLUG_RE, Payload
+from chalicelib.parsing import SLUG_RE, Payload, is_blank
 from chalicelib.services.listings import read_agendas
 from chalicelib.services.lookup import events_agenda_or_404
 from chalicelib.services.retry import DECISIONS, until_written
@@ -66,7 +66,7 @@ def _read_request(body: Payload, client: str) -> tuple[list[str], BookingRequest
     slots = list(dict.fromkeys(body.list('slots') or []))
     if len(slots) > MAX_SLOTS:
         body.error('slots', f'Ensure this list has no more than {MAX_SLOTS} slots.')
-    if not body.data.get('user_external_id'):
+    if is_blank(body.data.get('user_external_id')):  # as Payload reads it: '  ' is no user either
         body.error('user_external_id', 'This field is required.')
     body.read.update(('date_start', 'date_end', 'check_overlaps'))
     return slots, read_booking_request(body, client)
