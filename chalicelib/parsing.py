@@ -31,6 +31,7 @@ FIRST_YEAR, LAST_YEAR = 1900, 2999
 URL_FORBIDDEN_RE = re.compile(r'[\x00-\x20\x7f-\x9f]|\s')
 URL_SCHEMES = ('http', 'https')
 T = TypeVar('T')
+D = TypeVar('D')  # a getter's default
 
 
 def nesting_depth(value: Any) -> int:
@@ -218,7 +219,7 @@ class Payload:
             return None
         return value
 
-    def _convert(self, name: builtins.str, required: builtins.bool, default: Any, convert: Callable[[Any], Any]) -> Any:
+    def _convert(self, name: builtins.str, required: builtins.bool, default: D, convert: Callable[[Any], T]) -> T | D:
         value = self._get(name, required)
         if value is None:
             return default
