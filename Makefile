@@ -28,11 +28,12 @@ run: install
 test: install lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
-# What a Python team expects to hold at every commit: ruff's lint and format check (ruff.toml) on the code that
-# ships. `make test` runs it first.
+# What a Python team expects to hold at every commit: ruff's lint and format check (ruff.toml) and mypy's type
+# check (mypy.ini) on the code that ships. `make test` runs it first.
 lint: $(STAMP)
 	$(BIN)/ruff check app.py chalicelib
 	$(BIN)/ruff format --check app.py chalicelib
+	$(BIN)/mypy --config-file mypy.ini
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit

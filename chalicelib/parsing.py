@@ -7,10 +7,11 @@ problem per field, and raises one `InvalidPayload` (HTTP 400) listing them.
 
 from __future__ import annotations
 
+import builtins
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timezone
-from typing import Any
+from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,8 @@ FIRST_YEAR, LAST_YEAR = 1900, 2999
 # Any space or control character (C0, DEL, C1, Unicode blanks and line separators): never in a URL.
 URL_FORBIDDEN_RE = re.compile(r'[\x00-\x20\x7f-\x9f]|\s')
 URL_SCHEMES = ('http', 'https')
+T = TypeVar('T')
+D = TypeVar('D')  # a getter's default
 
 
 def nesting_depth(value: Any) -> int:
@@ -188,20 +191,26 @@ def localize(naive: datetime, tz: ZoneInfo) -> datetime:
 
 
 class Payload:
-    """Typed, lenient access to a request body or query, collecting errors per field."""
+    """Typed, lenient access to a request body or query, collecting errors per field.
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    Its getters are named after the types they return (`str`, `bool`, `int`...), which hides those
+    builtins in this class: its annotations name them `builtins.str`... A getter returns its
+    `default` when the field is blank or wrong, so a getter with a default never returns None, and
+    one with `required=True` returns None only after recording an error (`checked`).
+    """
+
+    def __init__(self, data: dict[builtins.str, Any]) -> None:
         self.data = data
-        self.errors: dict[str, list[str]] = {}
-        self.read: set[str] = set()
+        self.errors: dict[builtins.str, builtins.list[builtins.str]] = {}
+        self.read: set[builtins.str] = set()
 
-    def __contains__(self, name: str) -> bool:
+    def __contains__(self, name: builtins.str) -> builtins.bool:
         return name in self.data and not is_blank(self.data[name])
 
-    def error(self, name: str, message: str) -> None:
+    def error(self, name: builtins.str, message: builtins.str) -> None:
         self.errors.setdefault(name, []).append(message)
 
-    def _get(self, name: str, required: bool) -> Any:
+    def _get(self, name: builtins.str, required: builtins.bool) -> Any:
         self.read.add(name)
         value = self.data.get(name)
         if is_blank(value):
@@ -210,7 +219,7 @@ class Payload:
             return None
         return value
 
-    def _convert(self, name: str, required: bool, default: Any, convert) -> Any:
+    def _convert(self, name: builtins.str, required: builtins.bool, default: D, convert: Callable[[Any], T]) -> T | D:
         value = self._get(name, required)
         if value is None:
             return default
@@ -221,9 +230,13 @@ class Payload:
             return default
 
     def str(
-        self, name: str, required: bool = False, default: str | None = None, max_length: int = MAX_STRING
-    ) -> str | None:
-        def convert(value: Any) -> str:
+        self,
+        name: builtins.str,
+        required: builtins.bool = False,
+        default: builtins.str | None = None,
+        max_length: builtins.int = MAX_STRING,
+    ) -> builtins.str | None:
+        def convert(value: Any) -> builtins.str:
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 raise ValueError('Not a valid string.')
             text = str(value)
@@ -233,48 +246,100 @@ class Payload:
 
         return self._convert(name, required, default, convert)
 
-    def url(self, name: str, required: bool = False, max_length: int = MAX_STRING) -> str | None:
+    def url(
+        self, name: builtins.str, required: builtins.bool = False, max_length: builtins.int = MAX_STRING
+    ) -> builtins.str | None:
         return self._convert(name, required, None, lambda v: to_url(v, max_length))
 
-    def slug(self, name: str, required: bool = False, default: str | None = None) -> str | None:
-        def convert(value: Any) -> str:
+    def slug(
+        self, name: builtins.str, required: builtins.bool = False, default: builtins.str | None = None
+    ) -> builtins.str | None:
+        def convert(value: Any) -> builtins.str:
             if not isinstance(value, str) or not SLUG_RE.match(value):
                 raise ValueError('Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.')
             return value
 
         return self._convert(name, required, default, convert)
 
-    def bool(self, name: str, required: bool = False, default: bool = False) -> bool:
+    def bool(
+        self, name: builtins.str, required: builtins.bool = False, default: builtins.bool = False
+    ) -> builtins.bool:
         return self._convert(name, required, default, to_bool)
+
+    @overload
+    def int(
+        self,
+        name: builtins.str,
+        required: builtins.bool = False,
+        *,
+        default: builtins.int,
+        minimum: builtins.int | None = None,
+        maximum: builtins.int = MAX_INT,
+    ) -> builtins.int: ...
+
+    @overload
+    def int(
+        self,
+        name: builtins.str,
+        required: builtins.bool = False,
+        default: builtins.int | None = None,
+        minimum: builtins.int | None = None,
+        maximum: builtins.int = MAX_INT,
+    ) -> builtins.int | None: ...
 
     def int(
         self,
-        name: str,
-        required: bool = False,
-        default: int | None = None,
-        minimum: int | None = None,
-        maximum: int = MAX_INT,
-    ) -> int | None:
+        name: builtins.str,
+        required: builtins.bool = False,
+        default: builtins.int | None = None,
+        minimum: builtins.int | None = None,
+        maximum: builtins.int = MAX_INT,
+    ) -> builtins.int | None:
         return self._convert(name, required, default, lambda v: to_int(v, minimum, maximum))
 
-    def list(self, name: str, required: bool = False, default: list | None = None) -> list[str] | None:
+    def list(
+        self, name: builtins.str, required: builtins.bool = False, default: builtins.list[builtins.str] | None = None
+    ) -> builtins.list[builtins.str] | None:
         return self._convert(name, required, default, to_list)
 
-    def date(self, name: str, required: bool = False) -> date | None:
+    def date(self, name: builtins.str, required: builtins.bool = False) -> date | None:
         return self._convert(name, required, None, to_date)
 
-    def time(self, name: str, required: bool = False, default: time | None = None) -> time | None:
+    def time(self, name: builtins.str, required: builtins.bool = False, default: time | None = None) -> time | None:
         return self._convert(name, required, default, to_time)
 
-    def datetime(self, name: str, tz: ZoneInfo, required: bool = False) -> datetime | None:
+    def datetime(self, name: builtins.str, tz: ZoneInfo, required: builtins.bool = False) -> datetime | None:
         return self._convert(name, required, None, lambda v: to_datetime(v, tz))
 
+    @overload
     def choice(
-        self, name: str, choices: Iterable[str], required: bool = False, default: str | None = None
-    ) -> str | None:
+        self,
+        name: builtins.str,
+        choices: Iterable[builtins.str],
+        required: builtins.bool = False,
+        *,
+        default: builtins.str,
+    ) -> builtins.str: ...
+
+    @overload
+    def choice(
+        self,
+        name: builtins.str,
+        choices: Iterable[builtins.str],
+        required: builtins.bool = False,
+        default: builtins.str | None = None,
+    ) -> builtins.str | None: ...
+
+    def choice(
+        self,
+        name: builtins.str,
+        choices: Iterable[builtins.str],
+        required: builtins.bool = False,
+        default: builtins.str | None = None,
+    ) -> builtins.str | None:
         allowed = tuple(choices)
 
-        def convert(value: Any) -> str:
+        def convert(value: Any) -> builtins.str:
             if not isinstance(value, str) or value not in allowed:
                 # Never echo a non-string: its repr can be huge or deeper than the recursion limit.
                 shown = f'"{value}"' if isinstance(value, str) and len(value) <= 100 else 'This value'
@@ -283,10 +348,18 @@ class Payload:
 
         return self._convert(name, required, default, convert)
 
-    def unread(self) -> dict[str, Any]:
+    def unread(self) -> dict[builtins.str, Any]:
         """Keys no getter asked for (fillslot stores them in `extra_data`)."""
         return {k: v for k, v in self.data.items() if k not in self.read}
 
     def check(self) -> None:
         if self.errors:
             raise InvalidPayload(self.errors)
+
+    def checked(self, value: T | None) -> T:
+        """`value` once this payload is checked (raises `InvalidPayload` with every error so far): what
+        a getter with `required=True`, or a reader that returns None only after recording an error, gave."""
+        self.check()
+        if value is None:
+            raise AssertionError('a required value is missing, but no error was recorded for it')
+        return value

@@ -97,7 +97,8 @@ def read_event(
 ) -> EventSpec | None:
     """An event from a payload; with `current`, absent fields keep their current value (PATCH)."""
     partial = current is not None
-    if partial:
+    slug: str | None
+    if current is not None:
         slug = current.slug
     else:
         slug = p.slug('slug', required=slug_required)
@@ -129,13 +130,13 @@ def read_event(
         values['primary_event'] = p.slug('primary_event')
     if p.errors:
         return None
-    if partial:
+    if current is not None:
         if start is not None:
             values['start'] = start
         if places is not None:
             values['places'] = places
         return replace(current, **values)
-    return EventSpec(slug=slug or '', start=start, places=places, **values)
+    return EventSpec(slug=slug or '', start=p.checked(start), places=p.checked(places), **values)
 
 
 def _read_timeperiod(r: Reader, data: Any, path: str) -> TimePeriodSpec | None:
@@ -165,8 +166,8 @@ def _read_timeperiod(r: Reader, data: Any, path: str) -> TimePeriodSpec | None:
     if p.errors:
         return None
     return TimePeriodSpec(
-        start_time=start,
-        end_time=end,
+        start_time=p.checked(start),
+        end_time=p.checked(end),
         weekday=None if single_date else weekday,
         weekday_indexes=None if single_date else weekday_indexes,
         date=single_date.isoformat() if single_date else None,
@@ -183,14 +184,15 @@ def _read_exception(r: Reader, data: Any, path: str, tz: ZoneInfo) -> ExceptionS
     if start and end and start >= end:
         p.error('end_datetime', 'End must be after start.')
     r.merge(p, path)
-    return None if p.errors else ExceptionSpec(start=start, end=end, label=label)
+    return None if p.errors else ExceptionSpec(start=p.checked(start), end=p.checked(end), label=label)
 
 
 def _read_sources(
     r: Reader, data: Any, path: str, tz: ZoneInfo, now: datetime, budget: closures.Budget | None
 ) -> tuple[tuple[ExceptionsSourceSpec, ...], list[ExceptionSpec]]:
     """A desk's `exceptions_sources`, and the closures their ICS files give for the next 600 days."""
-    sources, found = [], []
+    sources: list[ExceptionsSourceSpec] = []
+    found: list[ExceptionSpec] = []
     for index, item in enumerate(r.items(data, path, MAX_SOURCES)):
         source_path = f'{path}.{index}'
         source = r.payload(item, source_path)
@@ -270,7 +272,7 @@ def read_agenda(
     r = Reader()
     agenda = r.payload(data, path)
     if agenda is None:
-        r.check()
+        raise InvalidPayload(r.errors)
     label = agenda.str('label', required=True, max_length=250)
     slug = agenda.slug('slug') or (slugify(label) if label else None)
     if label and not slug:
@@ -294,8 +296,8 @@ def read_agenda(
     r.merge(agenda, path)
     r.check()
     return AgendaSpec(
-        slug=slug,
-        label=label,
+        slug=agenda.checked(slug),
+        label=agenda.checked(label),
         kind=kind,
         category=category,
         category_label=category_label,
@@ -335,11 +337,11 @@ def _read_settings(agenda: Payload) -> dict[str, Any]:
     )
 
 
-def _read_roles(agenda: Payload) -> dict[str, str | None]:
+def _read_roles(agenda: Payload) -> dict[str, Any]:
     """`permissions: {"admin", "edit", "view"}` (the export), or `admin_role`... at the top level."""
     permissions = agenda.data.get('permissions')
     agenda.read.add('permissions')
-    roles = {}
+    roles: dict[str, Any] = {}  # AgendaSpec's `*_role` arguments
     if isinstance(permissions, dict):
         given = Payload(permissions)
         roles = {f'{k}_role': given.str(k, max_length=250) for k in ('admin', 'edit', 'view')}
@@ -354,7 +356,7 @@ def _read_roles(agenda: Payload) -> dict[str, str | None]:
 
 
 def _read_absence_reasons(r: Reader, agenda: Payload, path: str) -> tuple[tuple[str, str], ...]:
-    reasons = []
+    reasons: list[tuple[str, str]] = []
     for index, item in enumerate(
         r.items(agenda.data.get('absence_reasons'), f'{path}.absence_reasons'.lstrip('.'), MAX_AGENDA_LIST)
     ):
@@ -366,7 +368,7 @@ def _read_absence_reasons(r: Reader, agenda: Payload, path: str) -> tuple[tuple[
             if not reason_slug:
                 reason.error('label', 'This field is required.')
             r.merge(reason, reason_path)
-            if not reason.errors:
+            if reason_slug and not reason.errors:
                 reasons.append((reason_slug, reason_label or reason_slug))
     agenda.read.add('absence_reasons')
     return tuple(reasons)
@@ -418,7 +420,11 @@ def _read_meeting_type(r: Reader, data: Any, path: str) -> MeetingTypeSpec | Non
     slug = _slug_or_derived(meeting_type, label)
     duration = meeting_type.int('duration', required=True, minimum=1, maximum=MAX_DURATION)
     r.merge(meeting_type, path)
-    return None if meeting_type.errors else MeetingTypeSpec(slug=slug, label=label, duration=duration)
+    if meeting_type.errors:
+        return None
+    return MeetingTypeSpec(
+        slug=meeting_type.checked(slug), label=meeting_type.checked(label), duration=meeting_type.checked(duration)
+    )
 
 
 def _read_desk(
@@ -445,8 +451,8 @@ def _read_desk(
     if desk.errors:
         return None
     return DeskSpec(
-        slug=slug,
-        label=label,
+        slug=desk.checked(slug),
+        label=desk.checked(label),
         timeperiods=tuple(x for x in periods if x),
         exceptions=tuple(sorted([x for x in exceptions if x] + from_sources, key=exception_order)),
         unavailability_calendars=tuple(calendars or ()),
@@ -475,7 +481,13 @@ def _read_virtual(r: Reader, agenda: Payload, prefix: str) -> dict[str, Any]:
                 period.error('end_time', 'End time must be after start time.')
             r.merge(period, period_path)
             if not period.errors:
-                excluded.append(ExcludedPeriodSpec(weekday=weekday, start_time=start, end_time=end))
+                excluded.append(
+                    ExcludedPeriodSpec(
+                        weekday=period.checked(weekday),
+                        start_time=period.checked(start),
+                        end_time=period.checked(end),
+                    )
+                )
     return {'real_agendas': tuple(dict.fromkeys(real)), 'excluded_timeperiods': tuple(excluded)}
 
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -173,7 +174,7 @@ class Placement:
     in_waiting_list: bool
     forced: bool = False
 
-    def places_after(self, replaced: list[Leg] = ()) -> Places:
+    def places_after(self, replaced: Sequence[Leg] = ()) -> Places:
         """The event's places once this booking is written and `replaced` cancelled."""
         changes = [(self.in_waiting_list, self.count)] + [
             (leg.in_waiting_list, -leg.count)
@@ -245,6 +246,14 @@ class Leg:
     @property
     def user_external_id(self) -> str | None:
         return self.fields.get('user_external_id')
+
+    @property
+    def event_slug(self) -> str:
+        """The event of a leg known to book one: only a meeting's leg has none, and the code that
+        changes events' places keeps those out first (require_events_booking, check_resizable...)."""
+        if self.event is None:
+            raise ValueError(f'booking {self.booking_id} is a meeting: its leg {self.leg} has no event')
+        return self.event
 
 
 def check_replaceable(legs: list[Leg], count: int) -> list[Leg]:

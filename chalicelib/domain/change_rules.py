@@ -91,7 +91,7 @@ def check_attendance(legs: list[Leg], events: dict[tuple[str, str], EventRecord]
     if any(leg.in_waiting_list for leg in legs):
         raise BusinessError('booking is in waiting list', err=3)
     for leg in legs:
-        record = events.get((leg.agenda, leg.event))
+        record = events.get((leg.agenda, leg.event)) if leg.event is not None else None  # a meeting has no event
         if record is not None and record.check_locked:
             raise BusinessError('event is locked', f'attendance of event {leg.event} is locked', err=6)
 

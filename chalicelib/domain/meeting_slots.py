@@ -89,8 +89,8 @@ def _to_utc(day: date, tz: ZoneInfo) -> Callable[[datetime], datetime | None]:
     """Wall time of `day` -> UTC instant, None for a wall time that does not exist (spring gap);
     an ambiguous one (autumn) is its first occurrence. A day with no offset change converts by
     subtraction (a listing converts tens of thousands of wall times)."""
-    midnight = datetime.combine(day, time(0), tzinfo=tz).utcoffset()
-    if midnight == datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).utcoffset():
+    midnight = datetime.combine(day, time(0), tzinfo=tz).utcoffset()  # never None with a ZoneInfo
+    if midnight is not None and midnight == datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).utcoffset():
         return lambda wall: (wall - midnight).replace(tzinfo=timezone.utc)
 
     def convert(wall: datetime) -> datetime | None:
@@ -120,15 +120,16 @@ def desk_slots(desk: DeskSpec, duration: int, step: int, first_day: date, last_d
     day = first_day
     while day <= last_day:
         periods = [period for period in desk.timeperiods if opens_on(period, day)]
-        to_utc = _to_utc(day, tz) if periods else None
-        for period in periods:
-            closing = _closing(day, period.end_time, tz)
-            wall, last = datetime.combine(day, period.start_time), datetime.combine(day, period.end_time)
-            while wall < last:
-                start = to_utc(wall)
-                if start is not None and start + length <= closing and not closures.overlap(start, start + length):
-                    slots.append(Slot(desk.slug, start, start + length))
-                wall += every
+        if periods:
+            to_utc = _to_utc(day, tz)
+            for period in periods:
+                closing = _closing(day, period.end_time, tz)
+                wall, last = datetime.combine(day, period.start_time), datetime.combine(day, period.end_time)
+                while wall < last:
+                    start = to_utc(wall)
+                    if start is not None and start + length <= closing and not closures.overlap(start, start + length):
+                        slots.append(Slot(desk.slug, start, start + length))
+                    wall += every
         day += timedelta(days=1)
     return slots
 
@@ -228,7 +229,9 @@ def lock_step(agenda: AgendaSpec, tz: ZoneInfo) -> int:
         for desk in agenda.desks
         for p in desk.timeperiods
     ]
-    values += [int(tz.utcoffset(datetime(2000, month, 1)).total_seconds()) for month in (1, 7)]
+    # A ZoneInfo has an offset at every datetime (typeshed's Optional is for utcoffset(None)).
+    offsets = (tz.utcoffset(datetime(2000, month, 1)) for month in (1, 7))
+    values += [int(offset.total_seconds()) for offset in offsets if offset is not None]
     return reduce(gcd, values, 24 * 3600)
 
 

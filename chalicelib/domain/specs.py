@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -28,6 +28,14 @@ MAX_AGENDA_LIST = 200
 def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize('NFKD', text).encode('ascii', 'ignore').decode('ascii')
     return re.sub(r'[^a-z0-9]+', '-', ascii_text.lower()).strip('-')[:160]
+
+
+@overload
+def local_text(moment: datetime, tz: ZoneInfo) -> str: ...
+
+
+@overload
+def local_text(moment: datetime | None, tz: ZoneInfo) -> str | None: ...
 
 
 def local_text(moment: datetime | None, tz: ZoneInfo) -> str | None:

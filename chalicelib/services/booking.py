@@ -127,7 +127,8 @@ def _book(
         nonlocal events, replaced
         if isinstance(stale, store.EventsChanged):  # the counters as the transaction found them: no read
             events = [_fresh(agenda.slug, event, stale.events) for event in events]
-        elif isinstance(stale, store.BookingChanged):  # the booking to replace changed: is it still replaceable?
+        elif isinstance(stale, store.BookingChanged) and request.cancel_booking_id is not None:
+            # the booking to replace changed: is it still replaceable?
             replaced = check_replaceable(store.get_legs(request.cancel_booking_id), request.count)
         # The first refusal in the order of `slots` is the answer.
         placements = [

@@ -50,7 +50,7 @@ def resize_booking(booking_id: str, body: Payload) -> dict[str, Any]:
     legs = booking_or_404(booking_id)
     count = read_count(body)
     check_resizable(require_live(legs))
-    events = store.get_events((leg.agenda, leg.event) for leg in legs)
+    events = store.get_events((leg.agenda, leg.event_slug) for leg in legs)
 
     def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
         if isinstance(stale, store.EventsChanged):  # decide again on the counters as the transaction found them
@@ -60,11 +60,11 @@ def resize_booking(booking_id: str, body: Payload) -> dict[str, Any]:
                 events[(record.agenda, slug)] = record
         legs = require_live(legs)
         for leg in legs:
-            if (leg.agenda, leg.event) not in events:
-                raise unknown_event(leg.agenda, leg.event)
-            check_growth(leg, events[(leg.agenda, leg.event)], count)
+            if (leg.agenda, leg.event_slug) not in events:
+                raise unknown_event(leg.agenda, leg.event_slug)
+            check_growth(leg, events[(leg.agenda, leg.event_slug)], count)
         answer = {'booking_id': legs[0].booking_id}
-        store.resize(legs, count, {leg.event: events[(leg.agenda, leg.event)] for leg in legs}, answer=answer)
+        store.resize(legs, count, {leg.event_slug: events[(leg.agenda, leg.event_slug)] for leg in legs}, answer=answer)
         return answer
 
     return on_booking(booking_id, decide, DECISIONS, 'places')

@@ -33,7 +33,7 @@ from chalicelib.domain.recurrence import occurrence_weekday, read_recurring_slot
 from chalicelib.domain.specs import AgendaSpec
 from chalicelib.domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
 from chalicelib.errors import BadRequest, BusinessError, ChronoError, PartlyDone
-from chalicelib.parsing import SLUG_RE, Payload
+from chalicelib.parsing import SLUG_RE, Payload, is_blank
 from chalicelib.services.listings import read_agendas
 from chalicelib.services.lookup import events_agenda_or_404
 from chalicelib.services.retry import DECISIONS, until_written
@@ -66,7 +66,7 @@ def _read_request(body: Payload, client: str) -> tuple[list[str], BookingRequest
     slots = list(dict.fromkeys(body.list('slots') or []))
     if len(slots) > MAX_SLOTS:
         body.error('slots', f'Ensure this list has no more than {MAX_SLOTS} slots.')
-    if not body.data.get('user_external_id'):
+    if is_blank(body.data.get('user_external_id')):  # as Payload reads it: '  ' is no user either
         body.error('user_external_id', 'This field is required.')
     body.read.update(('date_start', 'date_end', 'check_overlaps'))
     return slots, read_booking_request(body, client)
@@ -296,7 +296,7 @@ def _events_fillslots(
         _check_overlaps(wanted, multi)
     start = min([r[0] for r in ranges.values()] + [r.spec.start for r in wanted])
     end = max([r[1] for r in ranges.values()] + [r.spec.start + timedelta(seconds=1) for r in wanted])
-    held = _user_legs(request.user_external_id, by_slug, start, end)
+    held = _user_legs(body.checked(request.user_external_id), by_slug, start, end)  # required: _read_request
 
     def cancellable(leg: Leg) -> bool:
         low, high = ranges[leg.agenda]
@@ -307,7 +307,7 @@ def _events_fillslots(
     # user holds already is kept as it is, even out of the window now).
     for record in changes.to_book:
         check_bookable(by_slug[record.agenda], record, now, tz, request)
-    events.update(store.get_events((leg.agenda, leg.event) for leg in changes.to_cancel))
+    events.update(store.get_events((leg.agenda, leg.event_slug) for leg in changes.to_cancel))
     return _run(changes, by_slug, events, request, tz, now, multi)
 
 
@@ -348,7 +348,7 @@ def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: dateti
             ((agenda.slug, r.slug), r) for r in store.events_between(agenda.slug, low, high) if r.spec.primary_event
         )
 
-    def pair(record: EventRecord) -> tuple[str, str, int]:
+    def pair(record: EventRecord) -> tuple[str, str | None, int]:
         return record.agenda, record.spec.primary_event, occurrence_weekday(record.spec, tz)
 
     wanted = (
@@ -363,12 +363,15 @@ def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: dateti
         ]
     )
     held = _user_legs(
-        request.user_external_id, by_slug, min(r[0] for r in ranges.values()), max(r[1] for r in ranges.values())
+        body.checked(request.user_external_id),  # required: _read_request
+        by_slug,
+        min(r[0] for r in ranges.values()),
+        max(r[1] for r in ranges.values()),
     )
     held = [leg for leg in held if (leg.agenda, leg.event) in occurrences]
 
     def cancellable(leg: Leg) -> bool:
-        listed = pair(occurrences[(leg.agenda, leg.event)]) in pairs
+        listed = pair(occurrences[(leg.agenda, leg.event_slug)]) in pairs
         return action == 'update' and not listed or action == 'unbook' and listed
 
     changes = _plan(sorted(wanted, key=lambda r: (r.spec.start, r.agenda, r.slug)), held, cancellable)

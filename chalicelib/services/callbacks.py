@@ -125,15 +125,15 @@ def deliver(ident: str, now: datetime) -> str:
     try:
         url = sendable_url(record.url)
         target = check_target(url, settings.callback_hosts, record.client, settings.callback_owners, _resolve)
-        key = settings.callback_key(target.host)
+        signing_key = settings.callback_key(target.host)
         orig = settings.orig or record.orig
-        if key is None or not orig:
+        if signing_key is None or not orig:
             raise TargetRefused(f'no signature key for {target.host} in CHRONO_SIGNATURE_KEYS (or no CHRONO_ORIG)')
     except TargetRefused as refused:
         outbox.attempt_failed(record, f'refused: {refused}', None)  # never fetched, never retried
         log.warning('callback refused: %s', refused, extra={**fields, 'reason': str(refused)})
         return 'refused'
-    error = _post(target, sign_url(url, key, orig, now=now), record.body)
+    error = _post(target, sign_url(url, signing_key, orig, now=now), record.body)
     if error is None:
         outbox.sent(record, now)
         log.info('callback sent', extra=fields)
@@ -175,7 +175,9 @@ def redrive(now: datetime) -> dict[str, int]:
 
 
 def _resolve(host: str, port: int) -> list[str]:
-    return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)))
+    # A TCP address is an IPv4 or IPv6 one: its host is a str (typeshed also allows AF_PACKET's int).
+    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -191,12 +193,13 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, target: Target, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self._ssl_context = ssl.create_default_context()  # http.client keeps it as `_context`, untyped
+        super().__init__(target.host, target.port, timeout=timeout, context=self._ssl_context)
         self._address = target.address
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._ssl_context.wrap_socket(sock, server_hostname=self.host)
 
 
 def _post(target: Target, signed_url: str, body: dict[str, Any] | None) -> str | None:

@@ -24,8 +24,7 @@ RECURRENCE_FIELDS = ('recurrence_days', 'recurrence_week_interval', 'recurrence_
 
 def create_event(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime) -> tuple[AgendaSpec, EventRecord]:
     agenda = events_agenda_or_404(agenda_slug)
-    spec = read_event(body, tz, slug_required=False)
-    body.check()
+    spec = body.checked(read_event(body, tz, slug_required=False))
     _check_recurrence_fields(body, None)
     if not spec.slug:
         base = slugify(spec.label or '') or f'{agenda.slug}-{spec.start.astimezone(tz):%Y-%m-%d-%H%M}'
@@ -64,25 +63,22 @@ def _occurrences_of(agenda: str, primary: str) -> list[EventRecord]:
     return [r for r in store.list_events(agenda) if r.spec.primary_event == primary]
 
 
-def _sync_recurrence(agenda: str, old: EventRecord | None, new: EventSpec | None, tz: ZoneInfo, now: datetime) -> None:
+def _sync_recurrence(agenda: str, old: EventRecord, new: EventSpec | None, tz: ZoneInfo, now: datetime) -> None:
     """Write a primary event (`new`; None deletes it) and its occurrences as derived from it, in
     as few transactions as fit; an occurrence with bookings is never removed nor shrunk."""
-    stored = _occurrences_of(agenda, (old or new).slug)
-    cancelled = new.cancelled if new and old and new.cancelled != old.spec.cancelled else None
+    stored = _occurrences_of(agenda, old.slug)
+    cancelled = new.cancelled if new and new.cancelled != old.spec.cancelled else None
     wanted = derive_occurrences(new, [r.spec for r in stored], tz, now, cancelled) if new else []
     kept = {e.slug for e in wanted}
     booked = [r.slug for r in stored if r.has_bookings and r.slug not in kept]
     if booked:
         raise BusinessError('event has bookings', f'occurrences with bookings would be deleted: {", ".join(booked)}')
     try:
-        store.apply_operations(
-            store.plan_events(agenda, ([new] if new else []) + wanted, ([old] if old else []) + stored)
-        )
+        store.apply_operations(store.plan_events(agenda, ([new] if new else []) + wanted, [old, *stored]))
     except store.Refused:
         raise BusinessError(
             'event has bookings',
-            f'event {(old or new).slug} or its occurrences have more bookings '
-            "than that, or an occurrence's slug is taken",
+            f"event {old.slug} or its occurrences have more bookings than that, or an occurrence's slug is taken",
         ) from None
     derived = {e.slug: e for e in wanted}
     for record in stored:  # a booked occurrence whose time changed: its bookings follow
@@ -106,8 +102,7 @@ def update_event(
     if 'slug' in body and body.data.get('slug') != record.slug:
         raise invalid('slug', 'The slug of an event cannot change.')
     body.read.add('slug')
-    spec = read_event(body, tz, current=record.spec)
-    body.check()
+    spec = body.checked(read_event(body, tz, current=record.spec))
     _check_recurrence_fields(body, record.spec)
     problem = shrink_problem(record, spec)
     if problem:

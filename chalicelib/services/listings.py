@@ -149,8 +149,8 @@ def listed_events(
         key=lambda r: (r.spec.start, r.spec.label or '', r.slug),
     )  # spec §5.2: start, then label
 
-    booked: dict[str, set[str]] = {}
-    for name in {q.user, q.excluded_user} - {None}:
+    booked: dict[str | None, set[str | None]] = {}  # by user (None: no user asked for)
+    for name in {user for user in (q.user, q.excluded_user) if user is not None}:
         legs = store.user_legs(name, q.start, q.end) if records else []
         booked[name] = {leg.event for leg in legs if leg.agenda == agenda.slug and not leg.cancelled}
     listed = []
@@ -171,8 +171,7 @@ def status(agenda_slug: str, event_slug: str) -> tuple[AgendaSpec, EventRecord]:
 def event_bookings(agenda_slug: str, event_slug: str, query: Payload) -> list[Leg]:
     """`GET /api/agenda/<agenda>/bookings/<event>/?user_external_id=` (spec §7.2)."""
     agenda = events_agenda_or_404(agenda_slug)
-    user = query.str('user_external_id', required=True, max_length=MAX_USER_ID)
-    query.check()
+    user = query.checked(query.str('user_external_id', required=True, max_length=MAX_USER_ID))
     record = event_or_404(agenda.slug, event_slug)
     legs = store.user_legs(user, record.spec.start, record.spec.start + timedelta(seconds=1))
     return [leg for leg in legs if leg.agenda == agenda.slug and leg.event == record.slug and not leg.cancelled]
@@ -195,26 +194,30 @@ def meeting_datetimes(
     first_day, last_day = start.astimezone(tz).date(), end.astimezone(tz).date()
     unavailable = []  # for every desk: the excluded user's meetings, the requested resources' bookings
     if q.excluded_user:
-        unavailable = [(leg.start, leg.end) for leg in store.user_meetings(q.excluded_user, start, end)]
+        unavailable = [
+            (leg.start, leg.end) for leg in store.user_meetings(q.excluded_user, start, end) if leg.end is not None
+        ]
     if resources:
         unavailable += store.resource_uses(resources, start, end)
     held = None  # the user_external_id's meetings in these agendas: `booked_for_external_user`
     if q.user:
         serving_slugs = {real.slug for real in reals}
         held = Intervals(
-            (leg.start, leg.end) for leg in store.user_meetings(q.user, start, end) if leg.agenda in serving_slugs
+            (leg.start, leg.end)
+            for leg in store.user_meetings(q.user, start, end)
+            if leg.agenda in serving_slugs and leg.end is not None
         )
     ends: dict[datetime, datetime] = {}
     serving: dict[datetime, list[AgendaSpec]] = {}  # start -> the real agendas with a free desk then
     for real in reals:
-        slots = [
+        candidates = [
             s
             for desk in real.desks
             for s in desk_slots(desk, meeting_type.duration, grid_step(real), first_day, last_day, tz)
             if start <= s.start < end and not excluded(agenda, s.start, s.end, tz)
         ]
         busy = busy_by_desk(store.meeting_legs(real.slug, start, end, longest(real)))
-        for time in meeting_times(slots, busy, unavailable, [d.slug for d in real.desks]):
+        for time in meeting_times(candidates, busy, unavailable, [d.slug for d in real.desks]):
             ends[time.start] = time.end
             serving.setdefault(time.start, []).extend([real] if time.free_desks else [])
     slots = []
@@ -341,7 +344,7 @@ def _user_legs(query: Payload, tz: ZoneInfo) -> list[Leg]:
     agenda = query.slug('agenda')
     category = query.slug('category')
     date_start, date_end = query.date('date_start'), query.date('date_end')
-    query.check()
+    user = query.checked(user)  # raises with every error read above
     # Nothing is stored outside these years: clamp (year 1 in Paris is before year 1 in UTC).
     start = local_midnight(min(max(date_start, FIRST_DAY), LAST_DAY), tz) if date_start else None
     end = local_midnight(min(max(date_end, FIRST_DAY), LAST_DAY), tz) if date_end else None
@@ -351,8 +354,8 @@ def _user_legs(query: Payload, tz: ZoneInfo) -> list[Leg]:
         if not leg.cancelled and (agenda is None or leg.agenda == agenda)
     ]
     if category is not None:
-        agendas = _agendas(legs)
-        legs = [leg for leg in legs if agendas[leg.agenda] and agendas[leg.agenda].category == category]
+        categories = {slug: spec.category for slug, spec in _agendas(legs).items() if spec is not None}
+        legs = [leg for leg in legs if categories.get(leg.agenda) == category]
     return legs
 
 

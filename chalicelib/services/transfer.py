@@ -108,7 +108,9 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
     agendas, resources = _read_document(body.data, tz, now)
     check_references([(f'agendas.{i}.', a) for i, a in enumerate(agendas)], resources, tz)
     operations = store.plan_resources(resources)
-    created, updated, problems = [], [], []
+    created: list[str] = []
+    updated: list[str] = []
+    problems: list[str] = []
     moved: list[tuple[str, EventRecord]] = []  # booked events whose time changes: their bookings follow
     for index, agenda in enumerate(agendas):
         current = store.load_agenda(agenda.slug)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import random
 import time as clock
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pynamodb.exceptions import CancellationReason
+from pynamodb.expressions.update import Action
 
 from chalicelib.domain.booking_rules import BookingRequest, Leg, Placement
 from chalicelib.domain.event_rules import EventRecord
@@ -323,6 +324,11 @@ def _user_sort_key(start: datetime, sort_id: str) -> str:
     return f'{_utc_key(start)}#{sort_id}'
 
 
+def _stored_fields(request: BookingRequest) -> dict[str, Any]:
+    """The fields of the request a leg keeps (None: not given)."""
+    return {name: request.fields.get(name) for name in STORED_FIELDS}
+
+
 def _booking_item(
     booking_id: int, index: int, agenda: str, placement: Placement, request: BookingRequest, legs: int, now: datetime
 ) -> Booking:
@@ -346,7 +352,7 @@ def _booking_item(
         gsi1sk=_user_sort_key(event.spec.start, sort_id) if user else None,
         gsi2pk=event_bookings_key(agenda, event.slug),
         gsi2sk=sort_id,
-        **{name: request.fields.get(name) for name in STORED_FIELDS},
+        **_stored_fields(request),
     )
 
 
@@ -376,7 +382,7 @@ def _meeting_item(
         gsi1sk=_user_sort_key(leg.start, sort_id) if user else None,
         gsi2pk=meeting_bookings_key(leg.agenda),
         gsi2sk=_user_sort_key(leg.start, sort_id),
-        **{name: request.fields.get(name) for name in STORED_FIELDS},
+        **_stored_fields(request),
     )
 
 
@@ -417,12 +423,12 @@ def _hold_desk(tx: Transaction, booking_id: int, index: int, leg: MeetingLeg, re
 
 def book(
     agenda: str,
-    placements: list[Placement] | list[MeetingLeg],
+    placements: Sequence[Placement | MeetingLeg],  # all of one kind
     request: BookingRequest,
     replaced: list[Leg],
     now: datetime,
     user_days: UserDays | None = None,
-    answer: Callable[[int], dict[str, Any]] | None = None,
+    answer: Callable[[int], object] | None = None,
 ) -> int:
     """Write a booking (one leg per placement: an event's places, or a meeting's desk time) and
     cancel `replaced`, in one transaction; `answer(booking_id)` is the call's answer, kept with
@@ -467,13 +473,16 @@ def book(
             return booking_id
         kinds = {tag.kind for tag, _ in failures}
         if 'leg' in kinds:
-            raise BookingChanged({tag.booking_id for tag, _ in failures if tag.kind == 'leg'})
+            # Every 'leg' tag names its booking.
+            raise BookingChanged(
+                {tag.booking_id for tag, _ in failures if tag.kind == 'leg' and tag.booking_id is not None}
+            )
         if 'user_meetings' in kinds:
             raise UserMeetingsChanged()
         if 'resource' in kinds:
             raise ResourceTaken(next(tag.key for tag, _ in failures if tag.kind == 'resource'))
         if 'lock' in kinds:
-            raise DeskTaken(placements[0].agenda, next(tag.key for tag, _ in failures if tag.kind == 'lock'))
+            raise DeskTaken(agenda, next(tag.key for tag, _ in failures if tag.kind == 'lock'))
         if 'user' in kinds:
             raise AlreadyBookedByUser(next(tag.key for tag, _ in failures if tag.kind == 'user'))
         if 'event' in kinds:
@@ -507,7 +516,7 @@ def book_each(
     request: BookingRequest,
     cancelled: list[Leg],
     now: datetime,
-    answer: Callable[[list[int]], dict[str, Any]] | None = None,
+    answer: Callable[[list[int]], object] | None = None,
 ) -> list[int]:
     """A booking of its own for each placement (one leg, one event, any agenda) and the
     cancellation of `cancelled`, in one transaction (events fillslots, spec §6.3-6.5): each
@@ -538,7 +547,7 @@ def book_each(
         failures = commit(tx, answer(booking_ids) if answer else None)
         if not failures:
             return booking_ids
-        changed = {tag.booking_id for tag, _ in failures if tag.kind == 'leg'}
+        changed = {tag.booking_id for tag, _ in failures if tag.kind == 'leg' and tag.booking_id is not None}
         if changed:
             raise BookingChanged(changed)
         users = [(tag.agenda, tag.key) for tag, _ in failures if tag.kind == 'user']
@@ -558,7 +567,7 @@ def follow_event(agenda: str, event: EventRecord) -> int:
     for item in Booking.by_gsi2.query(event_bookings_key(agenda, event.slug)):
         if not isinstance(item, Booking) or (item.start, item.end) == (event.spec.start, event.end):
             continue
-        actions = [
+        actions: list[Action] = [
             Booking.start.set(event.spec.start),
             Booking.end.set(event.end) if event.end else Booking.end.remove(),
             Booking.version.add(1),
@@ -600,8 +609,8 @@ def move(legs: list[Leg], to_waiting_list: bool, answer: dict[str, Any] | None =
     shared = _Shared()
     for leg in legs:
         _write_leg(tx, leg, [Booking.in_waiting_list.set(to_waiting_list)])
-        shared.event(leg.agenda, leg.event, leg.in_waiting_list, -leg.count)
-        shared.event(leg.agenda, leg.event, to_waiting_list, leg.count)
+        shared.event(leg.agenda, leg.event_slug, leg.in_waiting_list, -leg.count)
+        shared.event(leg.agenda, leg.event_slug, to_waiting_list, leg.count)
     shared.write(tx)
     if commit(tx, answer):
         raise BookingChanged({leg.booking_id for leg in legs})
@@ -648,8 +657,8 @@ def resize(legs: list[Leg], count: int, events: dict[str, EventRecord], answer: 
         if delta == 0:
             continue
         _write_leg(tx, leg, [Booking.count.set(count)])
-        growth = Placement(events[leg.event], delta, leg.in_waiting_list, forced=True) if delta > 0 else None
-        shared.event(leg.agenda, leg.event, leg.in_waiting_list, delta, growth)
+        growth = Placement(events[leg.event_slug], delta, leg.in_waiting_list, forced=True) if delta > 0 else None
+        shared.event(leg.agenda, leg.event_slug, leg.in_waiting_list, delta, growth)
     shared.write(tx)
     failures = commit(tx, answer) if len(tx) else []
     if any(tag.kind == 'leg' for tag, _ in failures):
@@ -667,7 +676,7 @@ def anonymize(legs: list[Leg], now: datetime, answer: dict[str, Any] | None = No
     _bind()
     tx = Transaction()
     shared = _Shared()
-    counts = _user_counts([leg for leg in legs if leg.event and leg.user_external_id])
+    counts = _user_counts(legs)
     for leg in legs:
         if leg.anonymized_at is not None:
             continue
@@ -697,7 +706,14 @@ def anonymize(legs: list[Leg], now: datetime, answer: dict[str, Any] | None = No
 
 
 def _user_counts(legs: list[Leg]) -> dict[str, int]:
-    keys = sorted({(user_event_pk(leg.agenda, leg.event, leg.user_external_id), USER_COUNT_SK) for leg in legs})
+    """The count items of the users of these legs on their events, by key."""
+    keys = sorted(
+        {
+            (user_event_pk(leg.agenda, leg.event, leg.user_external_id), USER_COUNT_SK)
+            for leg in legs
+            if leg.event and leg.user_external_id
+        }
+    )
     if not keys:
         return {}
     return {item.pk: int(item.bookings or 0) for item in UserEventBookings.batch_get(keys, consistent_read=True)}

@@ -343,7 +343,10 @@ def _source_spec(value: dict[str, Any]) -> ExceptionsSourceSpec:
 
 def _assemble(agenda: Agenda, items: Iterable[TableItem]) -> AgendaSpec:
     spec = _agenda_spec(agenda)
-    types, desks, periods, exceptions = [], [], {}, {}
+    types: list[tuple[float, MeetingTypeSpec]] = []
+    desks: list[Desk] = []
+    periods: dict[str, list[tuple[float, TimePeriodSpec]]] = {}
+    exceptions: dict[str, list[ExceptionSpec]] = {}
     for item in items:
         if isinstance(item, MeetingType):
             types.append(
@@ -440,6 +443,23 @@ def _delete(item: TableItem, condition=None) -> Callable[[TransactWrite], None]:
     return lambda tx: tx.delete(item, condition=condition)
 
 
+def _update(event: Event, spec: EventSpec) -> Callable[[TransactWrite], None]:
+    """The event item becomes `spec`, if its bookings still fit."""
+    return lambda tx: tx.update(event, actions=_event_update_actions(spec), condition=_fits_bookings(spec))
+
+
+def _writes(ops: list[Operation], undo: bool = False) -> Callable[[TransactWrite], None]:
+    """One transaction of operations: each one's write, or each one's undo (none: nothing to undo)."""
+
+    def build(tx: TransactWrite) -> None:
+        for op in ops:
+            write = op.undo if undo else op.apply
+            if write is not None:
+                write(tx)
+
+    return build
+
+
 def plan_agenda(new: AgendaSpec, current: LoadedAgenda | None) -> list[Operation]:
     """The writes that turn `current` into `new`; each event write guarded by its bookings."""
     ops: list[Operation] = []
@@ -482,12 +502,8 @@ def plan_events(agenda: str, new: list[EventSpec], current: list[EventRecord]) -
             target = Event(pk, f'{EVENT_PREFIX}{slug}')
             ops.append(
                 Operation(
-                    lambda tx, t=target, s=spec: tx.update(
-                        t, actions=_event_update_actions(s), condition=_fits_bookings(s)
-                    ),
-                    lambda tx, t=target, s=record.spec: tx.update(
-                        t, actions=_event_update_actions(s), condition=_fits_bookings(s)
-                    ),
+                    _update(target, spec),
+                    _update(target, record.spec),
                     _size(_event_item(agenda, spec), _event_item(agenda, record.spec)),
                 )
             )
@@ -518,12 +534,12 @@ def apply_operations(ops: list[Operation]) -> None:
     applied: list[list[Operation]] = []
     for chunk in batches(ops):
         try:
-            with_transaction(lambda tx, c=chunk: [op.apply(tx) for op in c])
+            with_transaction(_writes(chunk))
         except Exception:
             for done in reversed(applied):
                 for undo in batches([op for op in done if op.undo is not None]):
                     try:
-                        with_transaction(lambda tx, u=undo: [op.undo(tx) for op in u])
+                        with_transaction(_writes(undo, undo=True))
                     except Exception:  # noqa: BLE001 - one at a time then: an undo a booking refuses stays done
                         _undo_each(undo)
             raise
@@ -533,7 +549,7 @@ def apply_operations(ops: list[Operation]) -> None:
 def _undo_each(ops: list[Operation]) -> None:
     for op in ops:
         try:
-            with_transaction(op.undo)
+            with_transaction(_writes([op], undo=True))
         except Exception:  # noqa: BLE001 - keep undoing the rest, then report
             log.exception('rollback step not undone (a booking holds the new state, or an outage)')
 

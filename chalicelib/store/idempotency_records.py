@@ -132,7 +132,7 @@ class PendingAnswer:
     client: str
     key: str
     owner: str
-    render: Callable[[dict[str, Any]], Rendered | None]  # None: an answer too large to keep
+    render: Callable[[Any], Rendered | None]  # the call's result -> its answer; None: too large to keep
     kept: bool = False
 
 
@@ -149,13 +149,14 @@ def answering(pending: PendingAnswer) -> Iterator[PendingAnswer]:
         _pending.reset(token)
 
 
-def commit(tx: Transaction, answer: dict[str, Any] | None = None) -> list[tuple[Tag, CancellationReason]]:
-    """Run the transaction of a call's change (`run_guarded`); with `answer` and a claimed key,
-    the key's record becomes `done` with that answer in the same transaction. A key taken over
-    meanwhile (this run outlived its lease) refuses the whole transaction: 409, nothing written."""
+def commit(tx: Transaction, answer: object | None = None) -> list[tuple[Tag, CancellationReason]]:
+    """Run the transaction of a call's change (`run_guarded`); with `answer` (the call's result, which
+    its route renders) and a claimed key, the key's record becomes `done` with that answer in the same
+    transaction. A key taken over meanwhile (this run outlived its lease) refuses the whole transaction:
+    409, nothing written."""
     pending = _pending.get()
     rendered = pending.render(answer) if pending is not None and answer is not None and not pending.kept else None
-    if rendered is not None:
+    if pending is not None and rendered is not None:
         status, headers, body = rendered
         tx.update(
             IdempotentRequest(idempotency_pk(pending.client, pending.key), SK),
@@ -171,6 +172,6 @@ def commit(tx: Transaction, answer: dict[str, Any] | None = None) -> list[tuple[
     failures = run_guarded(tx)
     if any(tag.kind == 'idempotency' for tag, _ in failures):
         raise Conflict('request in progress', 'a request with this X-Idempotency-Key is still running: retry later')
-    if rendered is not None and not failures:
+    if pending is not None and rendered is not None and not failures:
         pending.kept = True
     return failures

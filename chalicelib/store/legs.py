@@ -117,7 +117,7 @@ def read_for_booking(
             snapshot.user_bookings[user_counts[item.pk]] = int(item.bookings or 0)
         elif isinstance(item, Booking):
             snapshot.replaced = [_leg(item)]
-    if snapshot.replaced and snapshot.replaced[0].legs > 1:
+    if replaced_id is not None and snapshot.replaced and snapshot.replaced[0].legs > 1:
         snapshot.replaced = get_legs(replaced_id)
     return snapshot
 
@@ -189,8 +189,10 @@ def resource_uses(resources: Iterable[str], start: datetime, end: datetime) -> l
     A use may have started up to the longest meeting allowed before `start`."""
     _bind()
     bounds = _time_range(start - timedelta(minutes=MAX_DURATION), end)
+    if bounds is None:
+        return []
     uses = []
-    for resource in resources if bounds else ():
+    for resource in resources:
         for item in ResourceUse.by_gsi2.query(resource_uses_key(resource), ResourceUse.gsi2sk.between(*bounds)):
             if isinstance(item, ResourceUse) and item.end > start:
                 uses.append((item.start, item.end))
@@ -235,7 +237,7 @@ def user_meeting_days(user_external_id: str, start: datetime, end: datetime) -> 
     days = utc_days(start, end)
     pk = user_meetings_pk(user_external_id)
     versions: dict[str, int | None] = dict.fromkeys(days)
-    spans = {day: frozenset() for day in days}
+    spans: dict[str, frozenset[str]] = {day: frozenset() for day in days}
     for item in UserMeetings.batch_get([(pk, day) for day in days], consistent_read=True):
         versions[item.sk] = int(item.version or 0)
         spans[item.sk] = frozenset(item.spans or ())

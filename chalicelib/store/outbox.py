@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from pynamodb.expressions.update import Action
+
 from chalicelib.domain.callback_rules import CallbackRecord
 from chalicelib.store.models import Callback, callback_pk
 from chalicelib.store.tables import Tag, Transaction, _bind, _utc_key, conditional, put_new
@@ -193,7 +195,11 @@ def anonymize(booking_id: int) -> int:
     for item in Callback.query(callback_pk(booking_id), consistent_read=True):
         if not isinstance(item, Callback) or (item.url == '' and item.body is None):
             continue
-        actions = [Callback.url.set(''), Callback.body.remove(), Callback.last_error.set('booking anonymized')]
+        actions: list[Action] = [
+            Callback.url.set(''),
+            Callback.body.remove(),
+            Callback.last_error.set('booking anonymized'),
+        ]
         if item.state == PENDING:
             actions += [Callback.state.set(FAILED), Callback.gsi1pk.set(_queue_key(FAILED))]
         item.update(actions=actions)

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from chalice import Chalice, Response
+from chalice.app import Request
 
 from chalicelib import config, store
 from chalicelib.errors import (
@@ -91,19 +92,21 @@ def error_answer(error: ChronoError) -> Response:
     return respond(error_outcome(error))
 
 
-def query_pairs(request) -> list[tuple[str, str]]:
-    params = request.query_params or {}
+def query_pairs(request: Request) -> list[tuple[str, str]]:
+    params = request.query_params
+    if params is None:
+        return []
     return [(name, value) for name in params for value in params.getlist(name)]
 
 
-def raw_query(request) -> str | None:
+def raw_query(request: Request) -> str | None:
     """The query string exactly as sent, when the front door passes it (docs/api.md, signatures)."""
     context = request.context or {}
     raw = context.get('rawQueryString')
     return raw if isinstance(raw, str) else None
 
 
-def base_url(request) -> str:
+def base_url(request: Request) -> str:
     configured = config.settings().base_url
     if configured:
         return configured
@@ -133,7 +136,7 @@ def has_lone_surrogate(data: Any) -> bool:
     return False
 
 
-def read_body(request) -> dict[str, Any]:
+def read_body(request: Request) -> dict[str, Any]:
     """An object from a JSON or form-encoded body; no body is `{}` (w.c.s. POSTs without one)."""
     if request.method in BODYLESS_METHODS:
         return {}  # Lingo sends `{}` with its GETs: accepted and ignored.
@@ -158,10 +161,10 @@ def read_body(request) -> dict[str, Any]:
             raise InvalidPayload({'non_field_errors': ['The body holds an invalid \\u escape (lone surrogate).']})
         return data
     if content_type == 'application/x-www-form-urlencoded':
-        data: dict[str, Any] = {}
+        fields: dict[str, list[str]] = {}
         for name, value in parse_qsl(text, keep_blank_values=True):
-            data.setdefault(name, []).append(value)
-        return {name: values[0] if len(values) == 1 else values for name, values in data.items()}
+            fields.setdefault(name, []).append(value)
+        return {name: values[0] if len(values) == 1 else values for name, values in fields.items()}
     raise InvalidPayload(
         {'non_field_errors': [f'Unsupported media type "{content_type}".']},
         err_desc='invalid payload: send application/json',
@@ -202,6 +205,7 @@ class Api:
 
     def dispatch(self, handler: Callable[..., Any], params: dict[str, str], renderer: Renderer | None) -> Response:
         request = self.app.current_request
+        assert request is not None, 'Chalice sets the current request before it calls a view'
         try:
             call = read_call(request)
             path = decode_path(params)
@@ -239,7 +243,7 @@ class Api:
             return respond(failure(exc, handler.__name__))
 
 
-def read_call(request) -> Call:
+def read_call(request: Request) -> Call:
     """Authenticate the request and parse what every handler reads."""
     settings = config.settings()
     now = utcnow()

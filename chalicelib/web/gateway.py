@@ -12,8 +12,11 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
+
+if TYPE_CHECKING:
+    from chalice import Chalice
 
 
 def match_route(path: str, routes: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
@@ -81,7 +84,7 @@ def to_rest_event(event: dict[str, Any], routes: dict[str, Any]) -> dict[str, An
     }
 
 
-def http_api_handler(app: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
+def http_api_handler(app: Chalice) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler for an HTTP API / function URL; REST events pass through unchanged.
 
     `make run` and the HTTP tests serve through this same handler (local/server.py), so every

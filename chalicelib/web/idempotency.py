@@ -113,7 +113,7 @@ def run_once(
     request: str,
     now: datetime,
     run: Callable[[], Answer],
-    render: Callable[[dict[str, Any]], Answer],
+    render: Callable[[Any], Answer],
 ) -> Answer:
     """Run `run` for the first request of the key; a repeat gets its kept answer (or 409 while it
     runs, 422 when the key came with another request). `render` turns a handler's result into its
@@ -139,8 +139,8 @@ def run_once(
     raise Conflict('request in progress', 'a request with this X-Idempotency-Key is still running: retry later')
 
 
-def _keepable(render: Callable[[dict[str, Any]], Answer]) -> Callable[[dict[str, Any]], records.Rendered | None]:
-    def rendered(result: dict[str, Any]) -> records.Rendered | None:
+def _keepable(render: Callable[[Any], Answer]) -> Callable[[Any], records.Rendered | None]:
+    def rendered(result: Any) -> records.Rendered | None:
         answer = render(result)
         if len(answer.body.encode('utf-8')) > MAX_KEPT_ANSWER:
             return None

@@ -727,7 +727,7 @@ SECURITY_SCHEMES = {
         )
     },
 }
-SIGNED = {f'publik_{name}': [] for name in ('orig', 'algo', 'timestamp', 'nonce', 'signature')}
+SIGNED: dict[str, list[str]] = {f'publik_{name}': [] for name in ('orig', 'algo', 'timestamp', 'nonce', 'signature')}
 DESCRIPTION = (
     "The booking API of Chrono (Publik's agendas), served by AWS Lambda. Every path also answers without its "
     'trailing slash. Success: HTTP 200 with `err: 0`; a business refusal is HTTP 200 with `err` > 0, `err_class` '

@@ -471,7 +471,11 @@ def user_bookings(
     return {
         'data': [
             listed_booking(
-                leg, events.get((leg.agenda, leg.event)), agendas_by_slug[leg.agenda], call.tz, call.base_url
+                leg,
+                events.get((leg.agenda, leg.event)) if leg.event is not None else None,  # a meeting has no event
+                agendas_by_slug[leg.agenda],
+                call.tz,
+                call.base_url,
             )
             for leg in legs
         ]
@@ -511,7 +515,7 @@ def bulk_changes(result: BulkResult, tz: ZoneInfo) -> dict[str, Any]:
         for p, booking_id in changes.booked
     ]
     cancelled = [
-        {**_summary(result, result.events[(leg.agenda, leg.event)], tz), 'booking_id': leg.booking_id}
+        {**_summary(result, result.events[(leg.agenda, leg.event_slug)], tz), 'booking_id': leg.booking_id}
         for leg in changes.cancelled
     ]
     return {

@@ -147,6 +147,15 @@ def test_user_external_id_is_required_and_other_bad_input_is_a_400(api, agenda):
     assert counters(api, 'mon')['reserved'] == 0
 
 
+@pytest.mark.parametrize('path, slots', [('/api/agenda/foo-bar/events/fillslots/', 'mon'),
+                                         ('/api/agendas/events/fillslots/?agendas=foo-bar', 'foo-bar@mon')])
+def test_a_blank_user_external_id_is_missing_and_books_nothing(api, agenda, path, slots):
+    # Blank as Payload reads it: the call sets a user's bookings, so it needs one (it booked without one).
+    status, answer = api.post(path, {'user_external_id': '  ', 'slots': slots})
+    assert (status, answer['errors']) == (400, {'user_external_id': ['This field is required.']})
+    assert counters(api, 'mon')['reserved'] == 0
+
+
 def test_an_event_that_cannot_be_booked_refuses_the_whole_call(api, agenda):
     new_event(api, 'late', start='2030-06-01 17:00')
     answer = events_fillslots(api, 'mon,late')
