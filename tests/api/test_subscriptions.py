@@ -276,3 +276,12 @@ def test_an_import_with_bad_or_overlapping_subscriptions_is_refused_before_anyth
         'agendas.0.subscriptions.5': ['Expected an object.'],
     }})
     assert export() == before
+
+
+def test_a_subscription_sent_again_with_its_idempotency_key_is_made_once(site):
+    body = {'user_external_id': 'enfant:1', 'date_start': '2030-03-01', 'date_end': '2030-04-01'}
+    first = site.post('/api/agenda/cantine/subscription/', body, headers={'X-Idempotency-Key': 'inscription-1'})
+    again = site.post('/api/agenda/cantine/subscription/', body, headers={'X-Idempotency-Key': 'inscription-1'})
+    assert first[0] == again[0] == 200 and first[1]['err'] == 0
+    assert again == first
+    assert [s['id'] for s in listed(site)] == [first[1]['id']]
