@@ -13,6 +13,7 @@ from chalicelib import config
 from chalicelib.services import (
     agendas,
     agent,
+    billing,
     booking,
     booking_changes,
     bulk_booking,
@@ -20,6 +21,7 @@ from chalicelib.services import (
     events,
     listings,
     retention,
+    subscriptions,
     transfer,
 )
 from chalicelib.web import api as web
@@ -203,6 +205,57 @@ def recurring_events(call: Call):
 @api.route('/api/agendas/recurring-events/fillslots', methods=('POST',), render=render.bulk)
 def recurring_fillslots(call: Call):
     return bulk_booking.recurring_fillslots(call.query, call.body, call.tz, call.now, call.caller.client)
+
+
+# ---- billing: Lingo's calls (spec §7.5) ------------------------------------------------------
+
+
+@api.route('/api/agendas/events', methods=('POST',), render=render.events_details)
+def agendas_events(call: Call):
+    return billing.events_details(call.body)
+
+
+@api.route('/api/agendas/events/check-lock', methods=('POST',))
+def agendas_events_check_lock(call: Call):
+    return billing.check_lock(call.body, call.tz)
+
+
+@api.route('/api/agendas/events/invoiced', methods=('POST',))
+def agendas_events_invoiced(call: Call):
+    return billing.mark_invoiced(call.body, call.tz)
+
+
+@api.route('/api/agendas/events/check-status', methods=('POST',), render=render.check_statuses)
+def agendas_events_check_status(call: Call):
+    return billing.check_statuses(call.body, call.tz)
+
+
+# ---- subscriptions (spec §2.5) ------------------------------------------------------------
+
+
+@api.route('/api/agenda/{agenda}/subscription', methods=('GET',), render=render.subscriptions)
+def subscription_list(call: Call, agenda: str):
+    return subscriptions.list_subscriptions(agenda, call.query)
+
+
+@api.route('/api/agenda/{agenda}/subscription', methods=('POST',), render=render.subscription)
+def subscription_create(call: Call, agenda: str):
+    return subscriptions.create_subscription(agenda, call.body)
+
+
+@api.route('/api/agenda/{agenda}/subscription/{subscription_id}', methods=('GET',), render=render.subscription)
+def subscription_detail(call: Call, agenda: str, subscription_id: str):
+    return subscriptions.get_subscription(agenda, subscription_id)
+
+
+@api.route('/api/agenda/{agenda}/subscription/{subscription_id}', methods=('PATCH',), render=render.subscription)
+def subscription_update(call: Call, agenda: str, subscription_id: str):
+    return subscriptions.update_subscription(agenda, subscription_id, call.body)
+
+
+@api.route('/api/agenda/{agenda}/subscription/{subscription_id}', methods=('DELETE',))
+def subscription_delete(call: Call, agenda: str, subscription_id: str):
+    return subscriptions.delete_subscription(agenda, subscription_id, call.now, call.tz, call.host)
 
 
 # ---- events (spec §7.4) ------------------------------------------------------------------

@@ -143,11 +143,16 @@ def fillslot(r, t, s):
     return status, _made(r, answer)
 
 
+def unsubscribe(r, t, s):
+    """The target's user's subscription deleted: their bookings of its days to come are cancelled."""
+    return r.api.call('DELETE', f"/api/agenda/{AGENDA}/subscription/{_booking(r, t)['subscription']}/", session=s)
+
+
 OPERATIONS: dict[str, Callable] = {
     'cancel': cancel, 'delete': delete, 'agent-cancel': agent_cancel, 'event-cancel': event_cancel, 'check': check,
     'accept': accept, 'suspend': suspend, 'resize-up': resize_up, 'resize-down': resize_down, 'anonymize': anonymize,
     'patch': patch, 'move': move, 'move-same': move_same, 'unbook': unbook, 'recurring-unbook': recurring_unbook,
-    'fillslot': fillslot,
+    'fillslot': fillslot, 'unsubscribe': unsubscribe,
 }
 PAIRS = list(itertools.combinations_with_replacement(sorted(OPERATIONS), 2))
 TARGETS = (('B', 'B'), ('B', 'C'), ('D', 'B'))  # the same booking, two of the main list, waiting and main
@@ -182,6 +187,11 @@ def new_round(api, number: int) -> Round:
             'user_external_id': user, 'count': count})
         assert (status, answer['err'], answer['in_waiting_list']) == (200, 0, name == 'D'), answer
         r.bookings[name] = {'id': answer['booking_id'], 'user': user, 'count': count}
+        status, answer = api.call('POST', f'/api/agenda/{AGENDA}/subscription/', {
+            'user_external_id': user, 'date_start': f'{start - timedelta(days=1):%Y-%m-%d}',
+            'date_end': f'{start + timedelta(days=2):%Y-%m-%d}'})
+        assert (status, answer['err']) == (200, 0), answer
+        r.bookings[name]['subscription'] = answer['id']
     return r
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.event_rules import EventRecord, is_bookable, is_recurring_primary
+from chalicelib.domain.partial_bookings import check_hours
 from chalicelib.domain.places import Places, goes_to_waiting_list
 from chalicelib.domain.specs import MAX_PLACES, AgendaSpec
 from chalicelib.errors import BadRequest, BusinessError, InvalidPayload, NotFound
@@ -70,6 +71,12 @@ class BookingRequest:
     resources: tuple[str, ...] = ()  # meetings: resources to book with the slot
     # Stored as given: TEXT_FIELDS, URL_FIELDS, extra_emails, extra_phone_numbers, extra_data.
     fields: dict[str, Any] = field(default_factory=dict)
+    # Booked through `subscribed=`: (agenda, version of the user's subscription periods read); the
+    # booking holds only while they are unchanged (store.book_each checks them).
+    subscriptions: tuple[tuple[str, int], ...] = ()
+    # Agendas with partial bookings: the hours booked inside the event (domain/partial_bookings.py).
+    start_time: time | None = None
+    end_time: time | None = None
 
 
 def _read_count(p: Payload) -> int:
@@ -133,6 +140,8 @@ def read_booking_request(p: Payload, client: str | None = None) -> BookingReques
         color=p.str('use_color_for', max_length=MAX_TEXT),
         resources=tuple(p.list('resources') or ()),
         fields=fields,
+        start_time=p.time('start_time'),
+        end_time=p.time('end_time'),
     )
     p.read.update(CONTROL_KEYS)
     extra_data = p.unread()
@@ -202,6 +211,7 @@ def place(
     """Where the booking goes on `event`, or the refusal, checked in Chrono's order: bookable,
     not already booked by the user (`exclude_user`), room in a list."""
     check_bookable(agenda, event, now, tz, request)
+    check_hours(agenda, event, request.start_time, request.end_time, tz)
     if booked_by_user and request.exclude_user and request.user_external_id:
         raise already_booked(event.slug)
     waiting = goes_to_waiting_list(event.places, request.count, request.force_waiting_list)
@@ -238,6 +248,11 @@ class Leg:
     user_check_type_label: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     version: int = 0  # moved on by every write: a write decided on this leg holds only while it is unchanged
+    # Partial bookings: the hours booked, and the real arrival and departure recorded with the attendance.
+    start_time: time | None = None
+    end_time: time | None = None
+    check_start_time: time | None = None
+    check_end_time: time | None = None
 
     @property
     def cancelled(self) -> bool:

@@ -10,13 +10,21 @@ from typing import Any
 
 from chalicelib.domain.booking_rules import MAX_EXTRA_DATA, MAX_EXTRA_DEPTH, MAX_TEXT, Leg
 from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.partial_bookings import CHECK_HOURS, hours_text
 from chalicelib.domain.specs import MAX_PLACES, AgendaSpec
 from chalicelib.errors import BadRequest, BusinessError, InvalidPayload
 from chalicelib.parsing import Payload, is_blank, nesting_depth, to_bool, to_int
 
 PATCH_ERR = 4  # spec §8.4: a PATCH's invalid payload carries err 4
 # Attendance: refused on a waiting-list booking (err 3) or a locked event (err 6).
-ATTENDANCE = ('user_was_present', 'user_absence_reason', 'user_check_type_slug', 'user_check_type_label')
+ATTENDANCE = (
+    'user_was_present',
+    'user_absence_reason',
+    'user_check_type_slug',
+    'user_check_type_label',
+    'check_start_time',
+    'check_end_time',
+)
 CHECK_TYPE = ('user_check_type_slug', 'user_check_type_label')
 
 
@@ -70,12 +78,27 @@ def read_patch(p: Payload, agenda: AgendaSpec | None) -> PatchRequest:
             values[name] = p.str(name, max_length=MAX_TEXT)
     if 'use_color_for' in data:
         values['color'] = p.str('use_color_for', max_length=MAX_TEXT)
+    _read_check_hours(p, agenda, values)
     extra = p.unread()
     if nesting_depth(extra) > MAX_EXTRA_DEPTH + 1:
         p.error('non_field_errors', f'The extra keys (extra_data) nest deeper than {MAX_EXTRA_DEPTH} levels.')
     if p.errors:
         raise _patch_error(p.errors)
     return PatchRequest(values=values, extra_data=extra)
+
+
+def _read_check_hours(p: Payload, agenda: AgendaSpec | None, values: dict[str, Any]) -> None:
+    """`user_check_start_time`/`user_check_end_time` (HH:MM, blank clears): the real arrival and departure
+    of a partial booking (domain/partial_bookings.py), only on an agenda with partial bookings."""
+    given = [name for name in CHECK_HOURS if name in p.data]
+    read = {name: p.time(name) for name in given}
+    for name in given:
+        if name not in p.errors and (agenda is None or not agenda.partial_bookings):
+            p.error(name, 'Only on an agenda with partial bookings.')
+        values[name.removeprefix('user_')] = hours_text(read[name])
+    arrival, departure = read.get(CHECK_HOURS[0]), read.get(CHECK_HOURS[1])
+    if arrival is not None and departure is not None and arrival >= departure and not p.errors:
+        p.error(CHECK_HOURS[1], 'Must be after user_check_start_time.')
 
 
 def check_extra_data_size(legs: list[Leg], extra: dict[str, Any]) -> None:
@@ -86,14 +109,20 @@ def check_extra_data_size(legs: list[Leg], extra: dict[str, Any]) -> None:
             raise _patch_error({'non_field_errors': [f'The extra keys (extra_data) exceed {MAX_EXTRA_DATA} bytes.']})
 
 
+def event_locked(event: str) -> BusinessError:
+    return BusinessError('event is locked', f'attendance of event {event} is locked', err=6)
+
+
 def check_attendance(legs: list[Leg], events: dict[tuple[str, str], EventRecord]) -> None:
     """Attendance is for the main list, on an event whose attendance is not locked (spec §8.4)."""
     if any(leg.in_waiting_list for leg in legs):
         raise BusinessError('booking is in waiting list', err=3)
     for leg in legs:
-        record = events.get((leg.agenda, leg.event)) if leg.event is not None else None  # a meeting has no event
+        if leg.event is None:  # a meeting has no event
+            continue
+        record = events.get((leg.agenda, leg.event))
         if record is not None and record.check_locked:
-            raise BusinessError('event is locked', f'attendance of event {leg.event} is locked', err=6)
+            raise event_locked(leg.event)
 
 
 # ---- resize (spec §8.9) ---------------------------------------------------------------------

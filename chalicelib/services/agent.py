@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib import store
 from chalicelib.domain.booking_rules import Leg
 from chalicelib.domain.callback_rules import attendance_body
+from chalicelib.domain.change_rules import event_locked
 from chalicelib.errors import BusinessError
 from chalicelib.services import callbacks
 from chalicelib.services.lookup import event_or_404, events_agenda_or_404, unknown_event
@@ -35,6 +36,8 @@ def check_event(agenda_slug: str, event_slug: str, now: datetime, orig: str | No
     Checking again sends only what was not sent (a booking marked since)."""
     agenda = events_agenda_or_404(agenda_slug)
     record = event_or_404(agenda.slug, event_slug)
+    if record.check_locked:
+        raise event_locked(record.slug)
     written = []
     for leg in _complete_legs(agenda.slug, record.slug):
         if leg.user_was_present is None or leg.in_waiting_list:  # the waiting list attended nothing
@@ -47,8 +50,16 @@ def check_event(agenda_slug: str, event_slug: str, now: datetime, orig: str | No
         callback = outbox.new_callback(leg.booking_id, kind, leg.leg, url, body, now, orig, leg.fields.get('client'))
         if outbox.put_once(callback):
             written.append(callback)
-    store.mark_event(agenda.slug, record.slug, checked=True)
+    # Locked meanwhile (check-lock): the check is refused; the callbacks written report attendance
+    # recorded before the lock (a PATCH is conditioned on it), and are sent.
+    locked = not store.mark_event(agenda.slug, record.slug, unlocked=True, checked=True)
     callbacks.enqueue(outbox.records(written))
+    if locked:
+        raise (
+            event_locked(record.slug)
+            if store.get_event(agenda.slug, record.slug)
+            else unknown_event(agenda.slug, record.slug)
+        )
     return {'checked': True, 'callbacks': len(written)}
 
 
@@ -73,6 +84,12 @@ def cancel_booking(booking_id: str, now: datetime, orig: str | None = None) -> d
     if not legs:
         raise BusinessError('already cancelled')
     return {'booking_id': legs[0].booking_id}
+
+
+def cancel_leg(booking_id: int, leg: int, now: datetime, orig: str | None = None) -> bool:
+    """An agent's cancellation of one event of a booking, with its cancel callback (a subscription
+    deleted: services/subscriptions.py); False when it was cancelled already."""
+    return bool(_cancel_as_agent(str(booking_id), now, orig, only=leg))
 
 
 def _cancel_as_agent(booking_id: str, now: datetime, orig: str | None, only: int | None = None) -> list[Leg]:

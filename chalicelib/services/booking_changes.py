@@ -19,6 +19,7 @@ from chalicelib.domain.change_rules import (
     read_count,
     read_patch,
 )
+from chalicelib.domain.partial_bookings import CHECK_HOURS
 from chalicelib.parsing import Payload
 from chalicelib.services.lookup import booking_or_404, unknown_event
 from chalicelib.services.retry import DECISIONS, on_booking
@@ -28,18 +29,20 @@ from chalicelib.store import outbox
 def patch_booking(booking_id: str, body: Payload) -> dict[str, Any]:
     """`PATCH /api/booking/<id>/` (spec §8.4): attendance and extra data, on every leg."""
     legs = require_live(booking_or_404(booking_id))
-    agenda = store.get_agenda(legs[0].agenda) if 'user_absence_reason' in body.data else None
+    needs_agenda = ('user_absence_reason', *CHECK_HOURS)  # its absence reasons; partial bookings or not
+    agenda = store.get_agenda(legs[0].agenda) if any(name in body.data for name in needs_agenda) else None
     patch = read_patch(body, agenda)
 
     def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
         legs = require_live(legs)
+        events = [(leg.agenda, leg.event) for leg in legs if leg.event] if patch.attendance else []
         if patch.attendance:
-            events = [(leg.agenda, leg.event) for leg in legs if leg.event]
             check_attendance(legs, store.get_events(events) if events else {})
         if patch.extra_data:  # merged into each leg's extra data as read now: no concurrent key is lost
             check_extra_data_size(legs, patch.extra_data)
         answer = {'booking_id': legs[0].booking_id}
-        store.update_legs(legs, patch.values, patch.extra_data, answer=answer)
+        # Attendance holds only while the events are not locked (check-lock): a condition, not this read.
+        store.update_legs(legs, patch.values, patch.extra_data, answer=answer, unlocked=events)
         return answer
 
     return on_booking(booking_id, decide)

@@ -14,7 +14,7 @@ same call again completes it: what is booked is not booked twice, what is cancel
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,9 +34,10 @@ from chalicelib.domain.specs import AgendaSpec
 from chalicelib.domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
 from chalicelib.errors import BadRequest, BusinessError, ChronoError, PartlyDone
 from chalicelib.parsing import SLUG_RE, Payload, is_blank
-from chalicelib.services.listings import read_agendas
+from chalicelib.services.listings import read_scope
 from chalicelib.services.lookup import events_agenda_or_404
 from chalicelib.services.retry import DECISIONS, until_written
+from chalicelib.services.subscriptions import Scope
 
 MAX_SLOTS = 1000
 BATCH_EVENTS = 33  # 3 writes per event: a transaction holds at most 100
@@ -117,9 +118,10 @@ def _apply(
     """Write the changes by batches; a full event is skipped and reported. The last batch's
     transaction keeps the call's answer (an idempotent call: store.idempotency.commit)."""
     items: list[EventRecord | Leg] = [*changes.to_cancel, *changes.to_book]
-    for start in range(0, len(items), BATCH_EVENTS):
-        batch = items[start : start + BATCH_EVENTS]
-        last = start + BATCH_EVENTS >= len(items)
+    size = BATCH_EVENTS - (len(request.subscriptions) + 2) // 3  # room for a check per subscribed agenda
+    for start in range(0, len(items), size):
+        batch = items[start : start + size]
+        last = start + size >= len(items)
         _apply_batch(
             [i for i in batch if isinstance(i, EventRecord)],
             [i for i in batch if isinstance(i, Leg)],
@@ -266,14 +268,28 @@ def events_fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetim
 def agendas_events_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> BulkResult:
     """`POST /api/agendas/events/fillslots/?agendas=a,b`: the same over several agendas, with
     `agenda@event` slots; only the listed agendas' bookings are cancelled."""
-    agendas = read_agendas(query)
-    return _events_fillslots(agendas, body, tz, now, client, multi=True)
+    scope = read_scope(query, tz, _body_user(body))
+    return _events_fillslots(scope.agendas, body, tz, now, client, multi=True, scope=scope)
+
+
+def _body_user(body: Payload) -> str | None:
+    """The user a fillslots body books for, as `subscribed=` needs it (the body is read later)."""
+    user = body.data.get('user_external_id')
+    return user if isinstance(user, str) and user.strip() else None
 
 
 def _events_fillslots(
-    agendas: list[AgendaSpec], body: Payload, tz: ZoneInfo, now: datetime, client: str, multi: bool
+    agendas: list[AgendaSpec],
+    body: Payload,
+    tz: ZoneInfo,
+    now: datetime,
+    client: str,
+    multi: bool,
+    scope: Scope | None = None,
 ) -> BulkResult:
     slots, request = _read_request(body, client)
+    if scope is not None:  # `subscribed=`: each booking holds only while the subscriptions it relied on do
+        request = replace(request, subscriptions=scope.versions)
     check_overlaps = body.bool('check_overlaps')
     by_slug = {a.slug: a for a in agendas}
     sent: dict[Key, str] = {}  # each event as the client named it, for errors
@@ -288,9 +304,11 @@ def _events_fillslots(
     keys = list(sent)
     ranges = {a.slug: _range(a, body, request, tz, now) for a in agendas}
     events = store.get_events(keys)
-    invalid += [slot for key, slot in sent.items() if key not in events]
+    invalid += [slot for key, slot in sent.items() if key not in events or (scope and not scope.admits(events[key]))]
     if invalid:
         raise invalid_slots(invalid)
+    if not agendas:  # subscribed to nothing: nothing to book nor to cancel
+        return _run(Changes(), by_slug, events, request, tz, now, multi)
     wanted = [events[key] for key in keys]
     if check_overlaps:
         _check_overlaps(wanted, multi)
@@ -300,7 +318,7 @@ def _events_fillslots(
 
     def cancellable(leg: Leg) -> bool:
         low, high = ranges[leg.agenda]
-        return low <= leg.start < high
+        return low <= leg.start < high and (scope is None or scope.admits_at(leg.agenda, leg.start))
 
     changes = _plan(wanted, held, cancellable)
     # The first event to book that cannot be booked at all refuses the call, before any write (one the
@@ -321,8 +339,10 @@ def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: dateti
     the other recurring events' occurrences of these agendas in the range. Occurrences that
     cannot be booked (cancelled, outside the window) are left out; full ones are listed."""
     action = query.choice('action', ACTIONS, required=True)
-    agendas = read_agendas(query)
+    scope = read_scope(query, tz, _body_user(body))
+    agendas = scope.agendas
     slots, request = _read_request(body, client)
+    request = replace(request, subscriptions=scope.versions)
     by_slug = {a.slug: a for a in agendas}
     pairs, invalid = set(), []
     for slot in slots:
@@ -341,11 +361,15 @@ def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: dateti
     )
     if invalid:
         raise invalid_slots(invalid)
+    if not agendas:  # subscribed to nothing
+        return _run(Changes(), by_slug, {}, request, tz, now, multi=True)
     occurrences: dict[Key, EventRecord] = {}
     for agenda in agendas:
         low, high = ranges[agenda.slug]
         occurrences.update(
-            ((agenda.slug, r.slug), r) for r in store.events_between(agenda.slug, low, high) if r.spec.primary_event
+            ((agenda.slug, r.slug), r)
+            for r in store.events_between(agenda.slug, low, high)
+            if r.spec.primary_event and scope.admits(r)
         )
 
     def pair(record: EventRecord) -> tuple[str, str | None, int]:

@@ -6,7 +6,7 @@ layer renders it (web/render.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from chalicelib import store
@@ -36,6 +36,7 @@ from chalicelib.services.lookup import (
     meeting_type_or_404,
     serving_agendas_or_404,
 )
+from chalicelib.services.subscriptions import Scope, check_no_agendas_with_subscribed, subscribed_scope
 
 MAX_LISTED_DAYS = 366
 MAX_AGENDAS = 50  # agendas of one multi-agenda call
@@ -106,6 +107,7 @@ class ListedEvent:
     disabled: bool
     booked_for_user: bool | None = None
     overlaps: tuple[str, ...] | None = None
+    status: str | None = None  # with_status: the user's booking status there
 
     @property
     def ident(self) -> str:
@@ -160,6 +162,30 @@ def listed_events(
             continue
         listed.append(ListedEvent(agenda, record, disabled, record.slug in booked[q.user] if q.user else None))
     return listed
+
+
+def with_statuses(listed: list[ListedEvent], user: str) -> list[ListedEvent]:
+    """`with_status`: the user's booking status on each listed event (the user index, as
+    `booked_for_external_user`): `booked`, `waiting-list`, `cancelled` (only cancelled bookings) or
+    `not-booked`."""
+    if not listed:
+        return listed
+    legs = store.user_legs(
+        user, listed[0].record.spec.start, max(e.record.spec.start for e in listed) + timedelta(seconds=1)
+    )
+    held: dict[tuple[str, str | None], list[Leg]] = {}
+    for leg in legs:
+        held.setdefault((leg.agenda, leg.event), []).append(leg)
+
+    def status_of(found: list[Leg]) -> str:
+        live = [leg for leg in found if not leg.cancelled]
+        if any(not leg.in_waiting_list for leg in live):
+            return 'booked'
+        if live:
+            return 'waiting-list'
+        return 'cancelled' if found else 'not-booked'
+
+    return [replace(e, status=status_of(held.get((e.agenda.slug, e.record.slug), []))) for e in listed]
 
 
 def status(agenda_slug: str, event_slug: str) -> tuple[AgendaSpec, EventRecord]:
@@ -241,6 +267,21 @@ def meeting_datetimes(
 # ---- several agendas (spec §5.7, §6.5) ------------------------------------------------------------
 
 
+def read_scope(query: Payload, tz: ZoneInfo, user: str | None = None) -> Scope:
+    """`agendas=a,b`, or `subscribed=all|<category>,...` with the user (services/subscriptions.py): the
+    agendas of a multi-agenda call, and with `subscribed` the periods its events must start in.
+    `guardian_external_id` (shared custody) is read: without custody calendars here, every day is each
+    guardian's, so it narrows nothing (docs/api.md)."""
+    query.str('guardian_external_id', max_length=MAX_USER_ID)
+    if 'subscribed' not in query:
+        return Scope(read_agendas(query))
+    check_no_agendas_with_subscribed(query)
+    scope = subscribed_scope(query, tz, user)
+    if len(scope.agendas) > MAX_AGENDAS:
+        raise InvalidPayload({'subscribed': [f'The user is subscribed to more than {MAX_AGENDAS} agendas: list them.']})
+    return scope
+
+
 def read_agendas(query: Payload) -> list[AgendaSpec]:
     """`agendas=a,b` (required): events agendas, in the given order."""
     slugs = list(dict.fromkeys(query.list('agendas', required=True) or []))
@@ -248,10 +289,7 @@ def read_agendas(query: Payload) -> list[AgendaSpec]:
         query.error('agendas', 'This field is required.')
     if len(slugs) > MAX_AGENDAS:
         query.error('agendas', f'Ensure this list has no more than {MAX_AGENDAS} agendas.')
-    if 'subscribed' in query.data:
-        query.read.add('subscribed')
-        query.error('subscribed', 'Subscriptions are not supported by this service: list the agendas.')
-    query.read.update(('guardian_external_id',))  # shared custody: no subscriptions here, nothing to narrow
+    query.read.update(('guardian_external_id',))
     query.check()
     agendas, unknown = [], []
     for slug in slugs:
@@ -273,15 +311,20 @@ def agendas_datetimes(query: Payload, tz: ZoneInfo, now: datetime) -> list[Liste
     if query.bool('show_past_events') and events == 'future':
         events = 'all'
     check_overlaps = query.bool('check_overlaps')
-    query.read.update(('with_status',))
-    agendas = read_agendas(query)
+    with_status = query.bool('with_status')
+    scope = read_scope(query, tz)
     params = read_slot_params(query, tz)
+    if with_status and params.user is None:
+        raise InvalidPayload({'with_status': ['Requires user_external_id.']})
     found = []
-    for position, agenda in enumerate(agendas):
+    for position, agenda in enumerate(scope.agendas):
         for listed in listed_events(agenda, params.for_agenda(agenda, tz, now, events), min_places, events, tz, now):
-            found.append((listed.record.spec.start, position, listed))
+            if scope.admits(listed.record):
+                found.append((listed.record.spec.start, position, listed))
     found.sort(key=lambda entry: entry[:2])
     listed_all = [listed for _, _, listed in found]
+    if with_status and params.user is not None:
+        listed_all = with_statuses(listed_all, params.user)
     if not check_overlaps:
         return listed_all
     overlapping: dict[str, set[str]] = {listed.ident: set() for listed in listed_all}
@@ -299,14 +342,22 @@ def recurring_events(query: Payload, tz: ZoneInfo, now: datetime) -> list[tuple[
     whose rule has not ended, ids `agenda@event:weekday`, by agenda, time of day, event and
     weekday; `sort=day` orders them by weekday first."""
     by_day = query.choice('sort', ('day',)) == 'day'
-    query.read.update(('user_external_id',))
-    agendas = read_agendas(query)
+    query.str('user_external_id', max_length=MAX_USER_ID)  # with `subscribed`: whose subscriptions
+    scope = read_scope(query, tz)
     today = now.astimezone(tz).date().isoformat()
     items = []
-    for position, agenda in enumerate(agendas):
+    for position, agenda in enumerate(scope.agendas):
         for record in store.list_events(agenda.slug):
             spec = record.spec
-            if is_recurring_primary(spec) and not spec.cancelled and (spec.recurrence_end_date or '9') > today:
+            ends = (
+                local_midnight(date.fromisoformat(spec.recurrence_end_date), tz) if spec.recurrence_end_date else None
+            )
+            if (
+                is_recurring_primary(spec)
+                and not spec.cancelled
+                and (spec.recurrence_end_date or '9') > today
+                and scope.admits_span(agenda.slug, spec.start, ends)
+            ):
                 local = spec.start.astimezone(tz)
                 for day in spec.recurrence_days or ():
                     order = (

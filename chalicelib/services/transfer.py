@@ -18,6 +18,7 @@ from chalicelib.domain.specs import AgendaSpec
 from chalicelib.domain.window import LAST_INSTANT
 from chalicelib.errors import BusinessError, InvalidPayload
 from chalicelib.parsing import SLUG_RE, Payload
+from chalicelib.services import subscriptions
 from chalicelib.services.agendas import check_references, with_occurrences
 
 
@@ -107,6 +108,7 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
     now = now or datetime.now(timezone.utc)
     agendas, resources = _read_document(body.data, tz, now)
     check_references([(f'agendas.{i}.', a) for i, a in enumerate(agendas)], resources, tz)
+    subscribed = subscriptions.plan_import(body.data.get('agendas'), agendas)
     operations = store.plan_resources(resources)
     created: list[str] = []
     updated: list[str] = []
@@ -142,6 +144,7 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
         ) from None
     for agenda_slug, record in moved:
         store.follow_event(agenda_slug, record)
+    subscriptions.apply_import(subscribed)
     return {'created': created, 'updated': updated}
 
 
@@ -153,6 +156,9 @@ def export_document(tz: ZoneInfo) -> dict[str, Any]:
         if loaded is None:
             continue
         agendas.append(loaded.spec.export(tz))
+        listed = subscriptions.export_agenda(summary.slug) if loaded.spec.kind == 'events' else []
+        if listed:  # personal data: only where there is some
+            agendas[-1]['subscriptions'] = listed
         if loaded.spec.category:
             categories[loaded.spec.category] = loaded.spec.category_label or loaded.spec.category
     resources = store.list_resources()

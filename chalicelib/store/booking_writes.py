@@ -22,6 +22,7 @@ from pynamodb.expressions.update import Action
 from chalicelib.domain.booking_rules import BookingRequest, Leg, Placement
 from chalicelib.domain.event_rules import EventRecord
 from chalicelib.domain.meeting_slots import MeetingLeg, lock_cells, resource_step, utc_days
+from chalicelib.domain.partial_bookings import hours_text
 from chalicelib.errors import BadRequest, Busy
 from chalicelib.store import outbox
 from chalicelib.store.configuration import _event_record
@@ -38,6 +39,7 @@ from chalicelib.store.models import (
     RetentionMark,
     UserEventBookings,
     UserMeetings,
+    UserSubscriptions,
     agenda_pk,
     booking_pk,
     desk_lock_pk,
@@ -46,6 +48,7 @@ from chalicelib.store.models import (
     meeting_bookings_key,
     resource_lock_pk,
     resource_uses_key,
+    subscriber_pk,
     user_event_pk,
     user_key,
     user_meetings_pk,
@@ -352,6 +355,8 @@ def _booking_item(
         gsi1sk=_user_sort_key(event.spec.start, sort_id) if user else None,
         gsi2pk=event_bookings_key(agenda, event.slug),
         gsi2sk=sort_id,
+        start_time=hours_text(request.start_time),
+        end_time=hours_text(request.end_time),
         **_stored_fields(request),
     )
 
@@ -544,9 +549,12 @@ def book_each(
             shared.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
             shared.user(agenda, placement.event.slug, request.user_external_id, 1, exclusive=True)
         shared.write(tx)
+        _check_subscriptions(tx, request, {p.event.agenda for p in placements})
         failures = commit(tx, answer(booking_ids) if answer else None)
         if not failures:
             return booking_ids
+        if any(tag.kind == 'subscriptions' for tag, _ in failures):
+            raise Busy('busy', "the user's subscriptions changed meanwhile: try again")
         changed = {tag.booking_id for tag, _ in failures if tag.kind == 'leg' and tag.booking_id is not None}
         if changed:
             raise BookingChanged(changed)
@@ -557,6 +565,18 @@ def book_each(
         if events:
             raise EventsChanged(events)
     raise Busy('busy', 'could not allocate a booking id: try again')
+
+
+def _check_subscriptions(tx: Transaction, request: BookingRequest, agendas: set[str]) -> None:
+    """Booked through `subscribed=`: the user's subscription periods on each agenda booked here are
+    still the version the decision read (a subscription deleted or changed meanwhile refuses it)."""
+    for agenda, version in request.subscriptions:
+        if agenda in agendas and request.user_external_id:
+            tx.check(
+                UserSubscriptions(subscriber_pk(request.user_external_id), agenda),
+                condition=UserSubscriptions.version == version,
+                tag=Tag('subscriptions', agenda),
+            )
 
 
 def follow_event(agenda: str, event: EventRecord) -> int:
@@ -622,13 +642,24 @@ def move(legs: list[Leg], to_waiting_list: bool, answer: dict[str, Any] | None =
 
 
 def update_legs(
-    legs: list[Leg], values: dict[str, Any], extra_data: dict[str, Any] | None, answer: dict[str, Any] | None = None
+    legs: list[Leg],
+    values: dict[str, Any],
+    extra_data: dict[str, Any] | None,
+    answer: dict[str, Any] | None = None,
+    unlocked: Iterable[tuple[str, str]] = (),
 ) -> None:
     """PATCH: set `values` (None removes the attribute) on every leg and merge `extra_data` into
     each leg's own; BookingChanged when a leg changed since the read (the merge is then done
-    again on the fresh legs, so that no concurrent key is lost)."""
+    again on the fresh legs, so that no concurrent key is lost), or when one of the `unlocked`
+    (agenda, event) got its attendance locked meanwhile (check-lock: the caller reads it again)."""
     _bind()
     tx = Transaction()
+    for agenda, event in sorted(set(unlocked)):
+        tx.check(
+            Event(agenda_pk(agenda), f'{EVENT_PREFIX}{event}'),
+            condition=Event.check_locked.does_not_exist() | (Event.check_locked == False),  # noqa: E712
+            tag=Tag('event', event, agenda),
+        )
     for leg in legs:
         actions = [
             getattr(Booking, name).set(value) if value is not None else getattr(Booking, name).remove()

@@ -29,7 +29,15 @@ from chalicelib.store.models import (
     TimePeriodException,
     agenda_pk,
 )
-from chalicelib.store.tables import MAX_TRANSACTION_ITEMS, _bind, _utc, _utc_key, put_new, with_transaction
+from chalicelib.store.tables import (
+    MAX_TRANSACTION_ITEMS,
+    _bind,
+    _utc,
+    _utc_key,
+    conditional,
+    put_new,
+    with_transaction,
+)
 
 log = logging.getLogger(__name__)
 MAX_TRANSACTION_BYTES = 3_000_000
@@ -223,11 +231,17 @@ def create_event(agenda: str, spec: EventSpec) -> bool:
     return put_new(_event_item(agenda, spec))
 
 
-def mark_event(agenda: str, slug: str, **flags: bool) -> None:
-    """Set `checked` or `cancelled` on an event that exists (agent actions)."""
+def mark_event(agenda: str, slug: str, unlocked: bool = False, **flags: bool) -> bool:
+    """Set `checked` or `cancelled` on an event that exists (agent actions); with `unlocked`, only while
+    its attendance is not locked (check-lock). False when the condition failed."""
     _bind()
-    Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}').update(
-        actions=[getattr(Event, name).set(value) for name, value in flags.items()], condition=Event.pk.exists()
+    condition = Event.pk.exists()
+    if unlocked:
+        condition &= Event.check_locked.does_not_exist() | (Event.check_locked == False)  # noqa: E712
+    return conditional(
+        lambda: Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}').update(
+            actions=[getattr(Event, name).set(value) for name, value in flags.items()], condition=condition
+        )
     )
 
 

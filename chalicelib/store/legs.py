@@ -9,7 +9,7 @@ from __future__ import annotations
 import time as clock
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from chalicelib.domain.booking_rules import TEXT_FIELDS, URL_FIELDS, Leg
 from chalicelib.domain.event_rules import EventRecord
@@ -80,7 +80,15 @@ def _leg(item: Booking) -> Leg:
         user_check_type_label=item.user_check_type_label,
         fields={name: getattr(item, name) for name in STORED_FIELDS},
         version=int(item.version or 0),
+        **{name: _hours(getattr(item, name)) for name in HOURS_FIELDS},
     )
+
+
+HOURS_FIELDS = ('start_time', 'end_time', 'check_start_time', 'check_end_time')  # partial bookings, HH:MM
+
+
+def _hours(text: str | None) -> time | None:
+    return time.fromisoformat(text) if text else None
 
 
 @dataclass

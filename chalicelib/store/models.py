@@ -317,6 +317,11 @@ class Booking(TableItem, discriminator='booking'):
     user_check_type_slug = UnicodeAttribute(null=True)
     user_check_type_label = UnicodeAttribute(null=True)
     client = UnicodeAttribute(null=True)  # who booked (`basic:<user>`, `signature:<orig>`): owns its callbacks
+    # Partial bookings (HH:MM): the hours booked inside the event, the real arrival and departure.
+    start_time = UnicodeAttribute(null=True)
+    end_time = UnicodeAttribute(null=True)
+    check_start_time = UnicodeAttribute(null=True)
+    check_end_time = UnicodeAttribute(null=True)
     # Moved on by every write to the leg (store/bookings.py `_write_leg`), each conditioned on the version
     # it read: a decision taken on a leg (its count, list, state, user) never lands on a leg changed since.
     version = NumberAttribute(null=True)
@@ -420,6 +425,50 @@ class IdempotentRequest(TableItem, discriminator='idempotency'):
     answer = UnicodeAttribute(null=True)  # the body exactly as it was sent
 
 
+# ---- subscriptions (spec §2.5; docs/table-design.md) -----------------------------------------------------
+
+
+def subscriptions_pk(agenda: str) -> str:
+    return f'SUBSCRIPTIONS#{agenda}'
+
+
+def subscriber_pk(user_external_id: str) -> str:
+    return f'SUBSCRIBER#{user_external_id}'
+
+
+SUBSCRIPTION_PREFIX = 'sub#'
+
+
+class Subscription(TableItem, discriminator='subscription'):
+    """pk SUBSCRIPTIONS#<agenda>, sk sub#<id 16 digits>: a user's subscription to an events agenda, from
+    `date_start` to `date_end` (excluded). Written with its user's periods item, in one transaction.
+    `ending`: being deleted (its bookings being cancelled); `version` moves on with every write."""
+
+    subscription_id = NumberAttribute()
+    agenda = UnicodeAttribute()
+    user_external_id = UnicodeAttribute()
+    user_first_name = UnicodeAttribute(null=True)
+    user_last_name = UnicodeAttribute(null=True)
+    user_email = UnicodeAttribute(null=True)
+    user_phone_number = UnicodeAttribute(null=True)
+    date_start = UnicodeAttribute()  # YYYY-MM-DD
+    date_end = UnicodeAttribute()  # YYYY-MM-DD, excluded
+    extra_data = JSONAttribute(null=True)
+    ending = BooleanAttribute(null=True)
+    version = NumberAttribute(default=0)
+
+
+class UserSubscriptions(TableItem, discriminator='user_subscriptions'):
+    """pk SUBSCRIBER#<user>, sk <agenda>: the periods of the user's subscriptions to that agenda, read
+    consistently (overlaps are refused on it; `subscribed=` lists the user's agendas with one Query of
+    the partition). Every subscription write sets it under a condition on `version` and moves that on; a
+    booking made through `subscribed=` checks the version it read. Never deleted (a version that started
+    again from 0 would let a stale read pass)."""
+
+    periods = JSONAttribute(null=True)  # {"<id>": ["YYYY-MM-DD", "YYYY-MM-DD"]}
+    version = NumberAttribute(default=0)
+
+
 # Every model of the table (tables._bind points them all at the configured table).
 MODELS: tuple[type[TableItem], ...] = (
     TableItem,
@@ -439,4 +488,6 @@ MODELS: tuple[type[TableItem], ...] = (
     RetentionMark,
     Nonce,
     IdempotentRequest,
+    Subscription,
+    UserSubscriptions,
 )

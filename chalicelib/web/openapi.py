@@ -143,9 +143,19 @@ EVENT_ITEM = {
     'url': S_,
     'disabled': B,
     'checked': B,
+    'check_locked': B,
+    'invoiced': B,
     'cancelled': B,
     'places': ref('Places'),
     'api': URLS,
+}
+PARTIAL = {  # a partial booking's keys (agendas with partial_bookings)
+    'start_time': S,
+    'end_time': S,
+    'user_check_start_time': S_,
+    'user_check_end_time': S_,
+    'computed_duration': I_,
+    'adjusted_duration': I_,
 }
 BOOKING_STATE = {
     'booking_id': I,
@@ -230,7 +240,17 @@ ANSWERS: dict[str, dict[str, Any]] = {
         },
         tuple(AGENDA_ITEM),
     ),
-    'EventItem': obj({**EVENT_ITEM, 'booked_for_external_user': B}, tuple(EVENT_ITEM)),
+    'EventItem': obj(
+        {
+            **EVENT_ITEM,
+            'booked_for_external_user': B,
+            'status': {
+                'enum': ['booked', 'waiting-list', 'cancelled', 'not-booked'],
+                'description': "`with_status`: the user's booking status on the event.",
+            },
+        },
+        tuple(EVENT_ITEM),
+    ),
     'EventDetail': obj(
         {
             **EVENT_ITEM,
@@ -298,6 +318,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
             'use_color_for': S_,
             'resources': array(S),
             'events': array(obj({'agenda': S, 'event': S, 'datetime': S, 'in_waiting_list': B})),
+            **PARTIAL,
         },
         (
             *BOOKING_STATE,
@@ -325,6 +346,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
             'api': URLS,
             'desk': S_,
             'meeting_type': S_,
+            **PARTIAL,
         },
         (*BOOKING_STATE, *PERSON, 'creation_datetime', 'datetime', 'end_datetime', 'agenda', 'event', 'api'),
     ),
@@ -337,6 +359,63 @@ ANSWERS: dict[str, dict[str, Any]] = {
             'cancelled_events': array({'type': 'object'}),
             'full_events': array({'type': 'object'}),
         }
+    ),
+    'BillingEvent': {
+        'allOf': [
+            ref('EventDetail'),
+            obj({'agenda_slug': S, 'agenda_label': S}),
+        ],
+        'description': 'An event as Lingo reads it: `id` is `agenda@event`, `start_datetime` ISO 8601 with its offset.',
+    },
+    'BillingBooking': obj(
+        {
+            **BOOKING_STATE,
+            **PARTIAL,
+            'label': S_,
+            'user_first_name': S_,
+            'user_last_name': S_,
+            'user_external_id': S_,
+            'creation_datetime': S,
+            'cancellation_datetime': S_,
+        },
+        (
+            *BOOKING_STATE,
+            'label',
+            'user_first_name',
+            'user_last_name',
+            'user_external_id',
+            'creation_datetime',
+            'cancellation_datetime',
+        ),
+    ),
+    'CheckStatus': obj(
+        {
+            'event': ref('BillingEvent'),
+            'check_status': obj(
+                {
+                    'status': {'enum': ['not-booked', 'cancelled', 'presence', 'absence', 'error']},
+                    'check_type': S_,
+                    'error_reason': {
+                        'enum': ['event-not-checked', 'booking-not-checked', 'too-many-bookings-found', None]
+                    },
+                }
+            ),
+            'booking': {'anyOf': [ref('BillingBooking'), obj({})]},
+        }
+    ),
+    'Subscription': obj(
+        {
+            'id': I,
+            'user_external_id': S,
+            'user_first_name': S_,
+            'user_last_name': S_,
+            'user_email': S_,
+            'user_phone_number': S_,
+            'date_start': S,
+            'date_end': S,
+            'extra_data': {'type': ['object', 'null']},
+        },
+        description='A subscription: `date_end` is excluded.',
     ),
     'FailedCallback': obj(
         {
@@ -374,6 +453,8 @@ BOOKING_FIELDS = {
     'use_color_for': TEXT,
     'resources': LIST,
     'lock_code': TEXT,
+    'start_time': TIME,
+    'end_time': TIME,
 }
 
 INPUTS: dict[str, dict[str, Any]] = {
@@ -475,12 +556,40 @@ INPUTS: dict[str, dict[str, Any]] = {
             'user_check_type_slug': TEXT,
             'user_check_type_label': TEXT,
             'use_color_for': TEXT,
+            'user_check_start_time': TIME,
+            'user_check_end_time': TIME,
         },
         (),
         additionalProperties=True,
         description='null or "" clears a value; any other key is merged into `extra_data`.',
     ),
     'Resize': obj({'count': INT}, ('count',)),
+    'SubscriptionInput': obj(
+        {
+            'user_external_id': {'type': ['string', 'null'], 'maxLength': MAX_USER_ID},
+            **{
+                name: {'type': ['string', 'null'], 'maxLength': MAX_TEXT}
+                for name in ('user_first_name', 'user_last_name', 'user_email', 'user_phone_number')
+            },
+            'date_start': DATE,
+            'date_end': DATE,
+            'extra_data': {'type': ['object', 'null']},
+        },
+        (),
+        additionalProperties=True,
+        description='POST requires `user_external_id`, `date_start` and `date_end` (excluded); PATCH changes '
+        'the keys given (not the user). Other keys are merged into `extra_data`.',
+    ),
+    'Slots': obj({'slots': LIST}, ('slots',), description='Events named `agenda@event`.'),
+    'Period': obj(
+        {'agendas': LIST, 'date_start': DATE, 'date_end': DATE},
+        description='The events of these events agendas starting from `date_start` to `date_end` (excluded).',
+    ),
+    'CheckLock': {'allOf': [ref('Period'), obj({'check_locked': BOOL})]},
+    'Invoiced': {'allOf': [ref('Period'), obj({'invoiced': BOOL})]},
+    'CheckStatusQuery': {
+        'allOf': [ref('Period'), obj({'user_external_id': {'type': 'string', 'maxLength': MAX_USER_ID}})]
+    },
     'EventsFillslots': {
         'allOf': [
             ref('Fillslot'),
@@ -512,7 +621,12 @@ QUERY: dict[str, dict[str, Any]] = {
     'check_overlaps': BOOL,
     'sort': {'enum': ['day', '']},
     'action': {'enum': ['book', 'unbook', 'update']},
+    'subscribed': LIST,
+    'guardian_external_id': S,
+    'with_status': BOOL,
 }
+# The agendas of a multi-agenda call: listed, or those the user is subscribed to (`all` or categories).
+SCOPE_QUERY = ('agendas', 'subscribed', 'user_external_id', 'guardian_external_id')
 SLOT_QUERY = (
     'date_start',
     'date_end',
@@ -528,6 +642,7 @@ PATH_PARAMS = {
     'meeting_type': 'A meeting type slug.',
     'booking_id': 'A booking id (an integer).',
     'slot': 'An event slug, or `<meeting type>:<YYYY-MM-DD-HHMM>` on a meetings or virtual agenda.',
+    'subscription_id': 'A subscription id (an integer).',
 }
 
 
@@ -546,7 +661,7 @@ class Operation:
 AGENDA, BOOKING = '/api/agenda/{agenda}', '/api/booking/{booking_id}'
 CALENDAR = 'text/calendar'
 BOOKED = answer({'booking_id': I})
-OPERATIONS = (
+OPERATIONS: tuple[Operation, ...] = (
     Operation(
         'GET',
         '/api/agenda',
@@ -666,7 +781,7 @@ OPERATIONS = (
         '/api/agendas/events/fillslots',
         'The same over several agendas (`agenda@event`)',
         'Changed',
-        ('agendas!',),
+        SCOPE_QUERY,
         body='EventsFillslots',
     ),
     Operation(
@@ -674,7 +789,16 @@ OPERATIONS = (
         '/api/agendas/datetimes',
         'Events of several agendas',
         'Datetimes',
-        ('agendas!', *SLOT_QUERY, 'min_places', 'events', 'show_past_events', 'check_overlaps'),
+        (
+            *SCOPE_QUERY[:2],
+            SCOPE_QUERY[3],
+            *SLOT_QUERY,
+            'min_places',
+            'events',
+            'show_past_events',
+            'check_overlaps',
+            'with_status',
+        ),
     ),
     Operation(
         'GET',
@@ -698,15 +822,72 @@ OPERATIONS = (
                 )
             )
         ),
-        ('agendas!', 'sort', 'user_external_id'),
+        (*SCOPE_QUERY, 'sort'),
     ),
     Operation(
         'POST',
         '/api/agendas/recurring-events/fillslots',
         'Book, unbook or update weekly occurrences',
         'Changed',
-        ('agendas!', 'action!', 'date_start', 'date_end'),
+        (*SCOPE_QUERY, 'action!', 'date_start', 'date_end'),
         body='EventsFillslots',
+    ),
+)
+OPERATIONS += (
+    Operation(
+        'POST',
+        '/api/agendas/events',
+        'Event details by `agenda@event` (Lingo)',
+        data(array(ref('BillingEvent'))),
+        body='Slots',
+    ),
+    Operation(
+        'POST',
+        '/api/agendas/events/check-lock',
+        "Lock or unlock the attendance of a period's events (Lingo)",
+        answer({}),
+        body='CheckLock',
+    ),
+    Operation(
+        'POST',
+        '/api/agendas/events/invoiced',
+        "Mark a period's events invoiced (Lingo)",
+        answer({}),
+        body='Invoiced',
+    ),
+    Operation(
+        'POST',
+        '/api/agendas/events/check-status',
+        "A user's check status on each event of a period (Lingo)",
+        data(array(ref('CheckStatus'))),
+        body='CheckStatusQuery',
+    ),
+)
+SUBSCRIPTION = f'{AGENDA}/subscription'
+SUBSCRIBED = answer({'id': I, 'data': ref('Subscription')}, ('id', 'data'))
+OPERATIONS += (
+    Operation(
+        'GET',
+        SUBSCRIPTION,
+        "An agenda's subscriptions",
+        data(array(ref('Subscription'))),
+        ('user_external_id', 'date_start', 'date_end'),
+    ),
+    Operation('POST', SUBSCRIPTION, 'Subscribe a user', SUBSCRIBED, body='SubscriptionInput', form=False),
+    Operation('GET', f'{SUBSCRIPTION}/{{subscription_id}}', 'A subscription', SUBSCRIBED),
+    Operation(
+        'PATCH',
+        f'{SUBSCRIPTION}/{{subscription_id}}',
+        'Change a subscription',
+        SUBSCRIBED,
+        body='SubscriptionInput',
+        form=False,
+    ),
+    Operation(
+        'DELETE',
+        f'{SUBSCRIPTION}/{{subscription_id}}',
+        "Delete a subscription; cancel the user's bookings of its days to come (callbacks)",
+        answer({'cancelled_bookings': I}),
     ),
 )
 EXTRA_INPUTS = {'EventCreate': {'allOf': [ref('Event'), {'required': ['start_datetime', 'places']}]}}

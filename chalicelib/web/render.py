@@ -19,11 +19,14 @@ from chalicelib.domain.booking_rules import TEXT_FIELDS, URL_FIELDS, Leg
 from chalicelib.domain.calendar import CONTENT_TYPE
 from chalicelib.domain.callback_rules import CallbackRecord
 from chalicelib.domain.event_rules import EventRecord, event_text, is_bookable
+from chalicelib.domain.partial_bookings import durations, hours_text
 from chalicelib.domain.places import can_take
 from chalicelib.domain.recurrence import WEEKDAYS, RecurringSlot
 from chalicelib.domain.specs import AgendaSpec, EventSpec, MeetingTypeSpec, local_text, time_text
+from chalicelib.domain.subscription_rules import SubscriptionSpec
 
 if TYPE_CHECKING:
+    from chalicelib.services.billing import EventStatus
     from chalicelib.services.booking import Booked, MeetingBooked
     from chalicelib.services.bulk_booking import BulkResult
     from chalicelib.services.listings import ListedEvent, ListedSlot
@@ -184,6 +187,8 @@ def event_item(
         if disabled is None
         else disabled,
         'checked': record.checked,
+        'check_locked': record.check_locked,
+        'invoiced': record.invoiced,
         'cancelled': spec.cancelled,
         'places': places.as_dict(),
         'api': {
@@ -265,6 +270,8 @@ def agendas_datetimes(result: list[ListedEvent], call: Call) -> dict[str, Any]:
         item.update(id=listed.ident, agenda_slug=listed.agenda.slug, agenda_label=listed.agenda.label)
         if listed.overlaps is not None:
             item['overlaps'] = list(listed.overlaps)
+        if listed.status is not None:
+            item['status'] = listed.status
         items.append(item)
     return with_meta(items)
 
@@ -374,8 +381,9 @@ def booked(result: Booked | MeetingBooked, call: Call) -> dict[str, Any]:
 
 
 def booking_state(leg: Leg) -> dict[str, Any]:
-    """The keys every view of a booking shows (spec §8.1, §8.3): its id, list and attendance."""
-    return {
+    """The keys every view of a booking shows (spec §8.1, §8.3): its id, list and attendance; a partial
+    booking also its hours, the real arrival and departure, and the durations billing reads."""
+    state = {
         'booking_id': leg.booking_id,
         'id': leg.booking_id,
         'in_waiting_list': leg.in_waiting_list,
@@ -386,6 +394,17 @@ def booking_state(leg: Leg) -> dict[str, Any]:
         'extra_data': leg.fields.get('extra_data'),
         'count': leg.count,
     }
+    if leg.start_time is not None:
+        spent = durations(leg.start_time, leg.end_time, leg.user_was_present, leg.check_start_time, leg.check_end_time)
+        state.update(
+            start_time=hours_text(leg.start_time),
+            end_time=hours_text(leg.end_time),
+            user_check_start_time=hours_text(leg.check_start_time),
+            user_check_end_time=hours_text(leg.check_end_time),
+            computed_duration=spent.computed,
+            adjusted_duration=spent.adjusted,
+        )
+    return state
 
 
 def booking(result: list[Leg], call: Call) -> dict[str, Any]:
@@ -550,3 +569,70 @@ def failed_callbacks(result: list[CallbackRecord], call: Call) -> dict[str, Any]
             for r in result
         ]
     }
+
+
+# ---- billing (Lingo, spec §7.5) --------------------------------------------------------------------------
+
+
+def billing_event(agenda: AgendaSpec, record: EventRecord, call: Call) -> dict[str, Any]:
+    """An event as Lingo reads it: the event detail with `agenda`, `primary_event`, the recurrence, and
+    `start_datetime` in ISO 8601 with the offset (Lingo parses it with `fromisoformat`); `id` is
+    `agenda@event`, as in the multi-agenda listings."""
+    item = event_detail(agenda, record, call.base_url, call.tz, call.now)
+    item.update(
+        id=f'{agenda.slug}@{record.slug}',
+        start_datetime=record.spec.start.astimezone(call.tz).isoformat(),
+        agenda_slug=agenda.slug,
+        agenda_label=agenda.label,
+    )
+    return item
+
+
+def events_details(result: list[tuple[AgendaSpec, EventRecord]], call: Call) -> dict[str, Any]:
+    """`POST /api/agendas/events/`: the events in the order asked."""
+    return {'data': [billing_event(agenda, record, call) for agenda, record in result]}
+
+
+def billing_booking(leg: Leg, tz: ZoneInfo) -> dict[str, Any]:
+    """The booking behind a check status: its state, attendance, person and `extra_data` (Lingo's payer
+    templates read `booking`)."""
+    fields = leg.fields
+    return {
+        **booking_state(leg),
+        **{name: fields.get(name) for name in ('label', 'user_first_name', 'user_last_name', 'user_external_id')},
+        'creation_datetime': local_text(leg.created_at, tz),
+        'cancellation_datetime': local_text(leg.cancelled_at, tz),
+    }
+
+
+def check_statuses(result: list[EventStatus], call: Call) -> dict[str, Any]:
+    """`POST /api/agendas/events/check-status/`: per event, the event, the status and the booking (`{}`
+    when none is shown)."""
+    return {
+        'data': [
+            {
+                'event': billing_event(item.agenda, item.record, call),
+                'check_status': {
+                    'status': item.status.status,
+                    'check_type': item.status.check_type,
+                    'error_reason': item.status.error_reason,
+                },
+                'booking': billing_booking(item.booking, call.tz) if item.booking is not None else {},
+            }
+            for item in result
+        ]
+    }
+
+
+# ---- subscriptions (spec §2.5) ---------------------------------------------------------------------------
+
+
+def subscriptions(result: list[SubscriptionSpec], call: Call) -> dict[str, Any]:
+    """`GET /api/agenda/<agenda>/subscription/`."""
+    return {'data': [spec.export() for spec in result]}
+
+
+def subscription(result: SubscriptionSpec, call: Call) -> dict[str, Any]:
+    """One subscription (created, read, changed): under `data`, and at the top level (as a booking)."""
+    item = result.export()
+    return {**item, 'data': item}

@@ -649,7 +649,8 @@ def e_item(disabled: bool = False, **extra) -> dict:
     api = {name: f'{BASE}/api/agenda/x/{name}/e/' for name in ('bookings', 'fillslot', 'status', 'check')}
     return {'id': 'e', 'slug': 'e', 'text': '2030-03-05 10:00:00', 'label': '', 'date': '2030-03-05',
             'datetime': '2030-03-05 10:00:00', 'end_datetime': '', 'description': None, 'pricing': None,
-            'url': None, 'disabled': disabled, 'checked': False, 'cancelled': False, 'places': places(1),
+            'url': None, 'disabled': disabled, 'checked': False, 'check_locked': False, 'invoiced': False,
+            'cancelled': False, 'places': places(1),
             'api': {f'{name}_url': url for name, url in api.items()}, **extra}
 
 

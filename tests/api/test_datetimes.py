@@ -72,7 +72,8 @@ def item(slug, start, place_data, agenda='x', label=None, disabled=False, **chan
     data = {
         'id': slug, 'slug': slug, 'text': label or start, 'label': label or '', 'date': start[:10],
         'datetime': start, 'end_datetime': '', 'description': None, 'pricing': None, 'url': None,
-        'disabled': disabled, 'checked': False, 'cancelled': False, 'places': place_data,
+        'disabled': disabled, 'checked': False, 'check_locked': False, 'invoiced': False, 'cancelled': False,
+        'places': place_data,
         'api': {'bookings_url': f'{url}/bookings/{slug}/', 'fillslot_url': f'{url}/fillslot/{slug}/',
                 'status_url': f'{url}/status/{slug}/', 'check_url': f'{url}/check/{slug}/'},
     }

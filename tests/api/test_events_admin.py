@@ -9,7 +9,8 @@ BASE = 'http://localhost'
 INVALID = {'err': 1, 'err_class': 'invalid payload', 'err_desc': 'invalid payload'}
 DETAIL_KEYS = {
     'id', 'slug', 'text', 'label', 'date', 'datetime', 'end_datetime', 'description', 'pricing', 'url', 'disabled',
-    'checked', 'cancelled', 'places', 'api', 'start_datetime', 'duration', 'waiting_list_places',
+    'checked', 'check_locked', 'invoiced', 'cancelled', 'places', 'api', 'start_datetime', 'duration',
+    'waiting_list_places',
     'publication_datetime', 'recurrence_days', 'recurrence_week_interval', 'recurrence_end_date', 'primary_event',
     'agenda',
 }
@@ -21,7 +22,7 @@ def detail(agenda, slug, start, total, reserved=0, label=None, **changes):
     item = {
         'id': slug, 'slug': slug, 'text': label or start, 'label': label or '', 'date': start[:10],
         'datetime': start, 'end_datetime': '', 'description': None, 'pricing': None, 'url': None,
-        'disabled': True, 'checked': False, 'cancelled': False,
+        'disabled': True, 'checked': False, 'check_locked': False, 'invoiced': False, 'cancelled': False,
         'places': {'total': total, 'reserved': reserved, 'available': max(0, total - reserved),
                    'full': total <= reserved, 'has_waiting_list': False},
         'api': {'bookings_url': f'{url}/bookings/{slug}/', 'fillslot_url': f'{url}/fillslot/{slug}/',

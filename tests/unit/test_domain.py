@@ -661,7 +661,7 @@ def test_event_item_shape():
         'id': 'natation', 'slug': 'natation', 'text': 'Natation', 'label': 'Natation',
         'date': '2026-06-15', 'datetime': '2026-06-15 10:00:00', 'end_datetime': '2026-06-15 10:45:00',
         'description': 'Bassin', 'pricing': '3 €', 'url': 'https://example.org/n',
-        'disabled': False, 'checked': False, 'cancelled': False,
+        'disabled': False, 'checked': False, 'check_locked': False, 'invoiced': False, 'cancelled': False,
         'places': {'total': 10, 'reserved': 3, 'available': 7, 'full': False, 'has_waiting_list': False},
         'api': {'bookings_url': f'{BASE}/api/agenda/piscine/bookings/natation/',
                 'fillslot_url': f'{BASE}/api/agenda/piscine/fillslot/natation/',
