@@ -5,8 +5,8 @@ The worker checks the target (listed, owned by the booking's client, public: dom
 any name resolution, signs each attempt afresh as a Publik client, POSTs it once to the checked address
 through the guarded client (services/guarded_http.py: no redirect, short timeout), and records the
 outcome: done, due again on the retry schedule (SQS delays stop at 15 minutes: longer waits are found
-again by the sweeper), or failed and parked for an operator to redrive. A lost SQS message loses nothing: the sweeper queues every
-pending callback whose time has come.
+again by the sweeper), or failed and parked for an operator to redrive. A lost SQS message loses
+nothing: the sweeper queues every pending callback whose time has come.
 """
 
 from __future__ import annotations
