@@ -20,6 +20,7 @@ from chalicelib.services import (
     events,
     listings,
     transfer,
+    unavailability,
 )
 from chalicelib.web import api as web
 from chalicelib.web import render
@@ -238,6 +239,34 @@ def import_agendas(call: Call):
 @api.route('/api/export', methods=('GET',))
 def export_agendas(call: Call):
     return transfer.export_document(call.tz)
+
+
+# ---- unavailability calendars and remote ICS sources (spec §2.3; docs/api.md "Closures") ---------
+
+
+@api.route('/api/unavailability-calendar', methods=('GET',), render=render.unavailability_calendars)
+def calendar_list(call: Call):
+    return unavailability.list_calendars()
+
+
+@api.route('/api/unavailability-calendar', methods=('POST',), render=render.unavailability_calendar)
+def calendar_create(call: Call):
+    return unavailability.create_calendar(call.body, call.tz, call.now)
+
+
+@api.route('/api/unavailability-calendar/{calendar}', methods=('GET',), render=render.unavailability_calendar)
+def calendar_detail(call: Call, calendar: str):
+    return unavailability.get_calendar(calendar)
+
+
+@api.route('/api/unavailability-calendar/{calendar}', methods=('PATCH',), render=render.unavailability_calendar)
+def calendar_update(call: Call, calendar: str):
+    return unavailability.update_calendar(calendar, call.body, call.tz, call.now)
+
+
+@api.route('/api/unavailability-calendar/{calendar}', methods=('DELETE',))
+def calendar_delete(call: Call, calendar: str):
+    return unavailability.delete_calendar(calendar)
 
 
 # ---- agent actions and callbacks (spec §7.3, §9.8; design.md §3.4) -------------------------
