@@ -18,6 +18,7 @@ from chalicelib.services import (
     bulk_booking,
     callbacks,
     events,
+    ics_sources,
     listings,
     transfer,
     unavailability,
@@ -269,6 +270,11 @@ def calendar_delete(call: Call, calendar: str):
     return unavailability.delete_calendar(calendar)
 
 
+@api.route('/api/exceptions-sources/refresh', methods=('POST',), render=render.refreshed_sources)
+def sources_refresh(call: Call):
+    return ics_sources.refresh(call.tz, call.now, ics_sources.REQUEST_SECONDS)
+
+
 # ---- agent actions and callbacks (spec §7.3, §9.8; design.md §3.4) -------------------------
 
 
@@ -324,6 +330,13 @@ def sweep_callbacks(event):
 def extend_recurrences(event):
     """Occurrences of the open-ended recurring events for the year ahead (domain/recurrence.py)."""
     return {'created': events.extend_recurrences(config.settings().time_zone, web.utcnow())}
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def refresh_closures(event):
+    """The remote ICS sources of calendars and desks fetched again (services/ics_sources.py)."""
+    outcomes = ics_sources.refresh(config.settings().time_zone, web.utcnow(), ics_sources.SCHEDULE_SECONDS)
+    return ics_sources.counts(outcomes)
 
 
 # The Lambda handler behind an HTTP API or a function URL (docs/api.md: signatures and the raw query).

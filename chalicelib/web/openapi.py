@@ -719,6 +719,26 @@ OPERATIONS = (
     Operation('DELETE', f'{CALENDARS}/{{calendar}}', 'Delete an unavailability calendar no desk names', answer({})),
     Operation(
         'POST',
+        '/api/exceptions-sources/refresh',
+        'Fetch the remote ICS sources again (hosts of CHRONO_ICS_HOSTS)',
+        data(
+            array(
+                obj(
+                    {
+                        'unavailability_calendar': S_,
+                        'agenda': S_,
+                        'desk': S_,
+                        'source': I,
+                        'ics_url': S,
+                        'status': {'enum': ['updated', 'unchanged', 'failed', 'skipped']},
+                        'error': S_,
+                    }
+                )
+            )
+        ),
+    ),
+    Operation(
+        'POST',
         f'{AGENDA}/check/{{event}}',
         'Mark an event checked; send attendance callbacks',
         answer({'checked': B, 'callbacks': I}),

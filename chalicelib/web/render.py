@@ -27,6 +27,7 @@ from chalicelib.domain.specs import AgendaSpec, EventSpec, MeetingTypeSpec, loca
 if TYPE_CHECKING:
     from chalicelib.services.booking import Booked, MeetingBooked
     from chalicelib.services.bulk_booking import BulkResult
+    from chalicelib.services.ics_sources import SourceOutcome
     from chalicelib.services.listings import ListedEvent, ListedSlot
     from chalicelib.web.api import Call
 
@@ -176,6 +177,24 @@ def unavailability_calendar(result: UnavailabilityCalendarSpec, call: Call) -> d
 
 def unavailability_calendars(result: list[UnavailabilityCalendarSpec], call: Call) -> dict[str, Any]:
     return {'data': [calendar.export(call.tz) for calendar in result]}
+
+
+def refreshed_sources(result: list[SourceOutcome], call: Call) -> dict[str, Any]:
+    """`POST /api/exceptions-sources/refresh/`: what the run did to each enabled URL source."""
+    return {
+        'data': [
+            {
+                'unavailability_calendar': o.calendar,
+                'agenda': o.agenda,
+                'desk': o.desk,
+                'source': o.index,
+                'ics_url': o.url,
+                'status': o.status,
+                'error': o.error,
+            }
+            for o in result
+        ]
+    }
 
 
 # ---- events (spec §5.2, §7.1, §7.4) --------------------------------------------------------------
