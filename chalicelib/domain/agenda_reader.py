@@ -206,8 +206,8 @@ def _read_sources(
             source.error('ics_url', 'Enter a valid URL (http or https).')
         enabled = source.bool('enabled', default=True)
         # A fetched source's status, as an export gives it back (closures.ExceptionsSourceSpec).
-        status = {name: source.datetime(name, tz) for name in ('last_fetch', 'last_attempt')}
-        status['last_error'] = source.str('last_error', max_length=closures.MAX_ERROR)
+        last_fetch, last_attempt = source.datetime('last_fetch', tz), source.datetime('last_attempt', tz)
+        last_error = source.str('last_error', max_length=closures.MAX_ERROR)
         text = None
         if 'ics_file' in source:
             try:
@@ -233,7 +233,9 @@ def _read_sources(
                     ics_packed=pack_ics(text) if text else None,
                     ics_url=url,
                     enabled=enabled,
-                    **(status if url else {}),
+                    last_fetch=last_fetch if url else None,
+                    last_attempt=last_attempt if url else None,
+                    last_error=last_error if url else None,
                 )
             )
     packed = sum(len(s.ics_packed or '') for s in sources)
@@ -562,7 +564,7 @@ def read_calendar(
     r = Reader()
     calendar = r.payload(data, path)
     if calendar is None:
-        r.check()
+        raise InvalidPayload(r.errors)
     prefix = f'{path}.' if path else ''
     label = calendar.str('label', required=current is None, max_length=250)
     slug = current.slug if current is not None else _slug_or_derived(calendar, label)

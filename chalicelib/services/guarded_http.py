@@ -23,7 +23,7 @@ class FetchFailed(Exception):
 
 
 def resolve(host: str, port: int) -> list[str]:
-    return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)))
+    return list(dict.fromkeys(str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)))
 
 
 def target(url: str, allowed_hosts: frozenset[str], hosts_variable: str, may_reach: HostCheck | None = None) -> Target:
@@ -44,12 +44,13 @@ class PinnedHTTPConnection(http.client.HTTPConnection):
 
 class PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, target: Target, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self._tls = ssl.create_default_context()
+        super().__init__(target.host, target.port, timeout=timeout, context=self._tls)
         self._address = target.address
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def _connection(target: Target, timeout: float) -> Any:
@@ -88,7 +89,8 @@ def get(target: Target, timeout: float, max_bytes: int) -> bytes:
         length = response.getheader('Content-Length')
         if length and length.isdigit() and int(length) > max_bytes:
             raise FetchFailed(f'too large: {int(length)} bytes, at most {max_bytes}')
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             left = deadline - time.monotonic()
             if left <= 0:

@@ -24,7 +24,7 @@ from chalicelib import config, store
 from chalicelib.domain import closures
 from chalicelib.domain.closures import ExceptionsSourceSpec
 from chalicelib.domain.http_targets import TargetRefused, loggable_url
-from chalicelib.domain.specs import AgendaSpec
+from chalicelib.domain.specs import AgendaSpec, DeskSpec
 from chalicelib.services import guarded_http
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class _Holder:
             return self.calendar.spec.exceptions_sources
         return self._desk().exceptions_sources
 
-    def _desk(self):
+    def _desk(self) -> DeskSpec:
         assert self.agenda is not None
         return next(d for d in self.agenda.spec.desks if d.slug == self.desk)
 
@@ -191,7 +191,9 @@ def _apply(holder: _Holder, fetched: dict[str, Fetched], tz: ZoneInfo, now: date
     return outcomes
 
 
-def _write(holder: _Holder, exceptions: tuple, sources: tuple) -> None:
+def _write(
+    holder: _Holder, exceptions: tuple[closures.ExceptionSpec, ...], sources: tuple[ExceptionsSourceSpec, ...]
+) -> None:
     if holder.calendar is not None:
         spec = replace(holder.calendar.spec, exceptions=exceptions, exceptions_sources=sources)
         store.apply_operations(store.plan_calendar(spec, holder.calendar))

@@ -192,7 +192,8 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
         store.apply_operations(operations)
     except store.Refused:
         raise BusinessError(
-            'import refused', 'bookings changed during the import: nothing was imported, try again'
+            'import refused',
+            'bookings or unavailability calendars changed during the import: nothing was imported, try again',
         ) from None
     for agenda_slug, record in moved:
         store.follow_event(agenda_slug, record)

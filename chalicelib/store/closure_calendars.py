@@ -120,27 +120,28 @@ def plan_calendar(new: UnavailabilityCalendarSpec | None, current: LoadedCalenda
     """The writes that turn `current` into `new` (None: delete it). The calendar item comes first,
     conditioned on the version read (or on not existing yet): a change made meanwhile refuses the
     whole plan (Refused), nothing of it written."""
-    slug = new.slug if new is not None else current.spec.slug if current is not None else ''
-    pk = calendar_pk(slug)
     ops: list[Operation] = []
-    version = current.spec.version if current else 0
-    old_item = _calendar_item(current.spec, version) if current else None
+    version = current.spec.version if current is not None else 0
+    old_item = _calendar_item(current.spec, version) if current is not None else None
     guard = UnavailabilityCalendar.version == version if current else UnavailabilityCalendar.pk.does_not_exist()
-    if new is None:
-        ops.append(Operation(_delete(old_item, guard), _put(old_item), _size(old_item)))
-        new_items: dict[str, TableItem] = {}
-    else:
+    new_items: dict[str, TableItem] = {}
+    if new is not None:
         item = _calendar_item(new, version + 1)
-        ops.append(Operation(_put(item, guard), _put(old_item) if old_item else _delete(item), _size(item, old_item)))
+        undo = _put(old_item) if old_item is not None else _delete(item)
+        ops.append(Operation(_put(item, guard), undo, _size(item, old_item)))
         new_items = {i.sk: i for i in _exception_items(new)}
-    old_items = {i.sk: i for i in _exception_items(current.spec)} if current else {}
-    for sk, item in new_items.items():
+    elif old_item is not None:
+        ops.append(Operation(_delete(old_item, guard), _put(old_item), _size(old_item)))
+    old_items: dict[str, TableItem] = {i.sk: i for i in _exception_items(current.spec)} if current else {}
+    for sk, new_item in new_items.items():
         old = old_items.get(sk)
-        if old is None or old.serialize() != item.serialize():
-            ops.append(Operation(_put(item), _put(old) if old is not None else _delete(item), _size(item, old)))
+        if old is None or old.serialize() != new_item.serialize():
+            undo = _put(old) if old is not None else _delete(new_item)
+            ops.append(Operation(_put(new_item), undo, _size(new_item, old)))
+    pk = old_item.pk if old_item is not None else ''
     for sk in (current.keys if current else set()) - set(new_items):
-        old = old_items.get(sk) or TableItem(pk, sk)
-        ops.append(Operation(_delete(old), _put(old) if sk in old_items else None, _size(old)))
+        stale = old_items.get(sk) or TableItem(pk, sk)
+        ops.append(Operation(_delete(stale), _put(stale) if sk in old_items else None, _size(stale)))
     return ops
 
 
