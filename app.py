@@ -19,10 +19,12 @@ from chalicelib.services import (
     bulk_booking,
     callbacks,
     events,
+    ics_sources,
     listings,
     retention,
     subscriptions,
     transfer,
+    unavailability,
 )
 from chalicelib.web import api as web
 from chalicelib.web import render
@@ -294,6 +296,39 @@ def export_agendas(call: Call):
     return transfer.export_document(call.tz)
 
 
+# ---- unavailability calendars and remote ICS sources (spec §2.3; docs/api.md "Closures") ---------
+
+
+@api.route('/api/unavailability-calendar', methods=('GET',), render=render.unavailability_calendars)
+def calendar_list(call: Call):
+    return unavailability.list_calendars()
+
+
+@api.route('/api/unavailability-calendar', methods=('POST',), render=render.unavailability_calendar)
+def calendar_create(call: Call):
+    return unavailability.create_calendar(call.body, call.tz, call.now)
+
+
+@api.route('/api/unavailability-calendar/{calendar}', methods=('GET',), render=render.unavailability_calendar)
+def calendar_detail(call: Call, calendar: str):
+    return unavailability.get_calendar(calendar)
+
+
+@api.route('/api/unavailability-calendar/{calendar}', methods=('PATCH',), render=render.unavailability_calendar)
+def calendar_update(call: Call, calendar: str):
+    return unavailability.update_calendar(calendar, call.body, call.tz, call.now)
+
+
+@api.route('/api/unavailability-calendar/{calendar}', methods=('DELETE',))
+def calendar_delete(call: Call, calendar: str):
+    return unavailability.delete_calendar(calendar)
+
+
+@api.route('/api/exceptions-sources/refresh', methods=('POST',), render=render.refreshed_sources)
+def sources_refresh(call: Call):
+    return ics_sources.refresh(call.tz, call.now, ics_sources.REQUEST_SECONDS)
+
+
 # ---- agent actions and callbacks (spec §7.3, §9.8; design.md §3.4) -------------------------
 
 
@@ -360,6 +395,13 @@ def extend_recurrences(event):
 def anonymize_past_bookings(event):
     """Anonymise the bookings past their agenda's anonymize_delay (services/retention.py)."""
     return retention.anonymize_past_bookings(web.utcnow()).as_dict()
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def refresh_closures(event):
+    """The remote ICS sources of calendars and desks fetched again (services/ics_sources.py)."""
+    outcomes = ics_sources.refresh(config.settings().time_zone, web.utcnow(), ics_sources.SCHEDULE_SECONDS)
+    return ics_sources.counts(outcomes)
 
 
 # The Lambda handler behind an HTTP API or a function URL (docs/api.md: signatures and the raw query).

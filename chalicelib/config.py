@@ -29,6 +29,7 @@ class Settings:
     time_zone: ZoneInfo
     base_url: str | None
     callback_hosts: frozenset[str]
+    ics_hosts: frozenset[str]  # the hosts remote ICS sources may be fetched from (CHRONO_ICS_HOSTS)
     callback_owners: dict[str, tuple[OwnedHost, ...]]  # Basic user or signing orig -> the callback hosts it owns
     orig: str | None
     callback_retry_delays: tuple[int, ...]
@@ -99,6 +100,11 @@ def _base_url() -> str | None:
     return raw.rstrip('/')
 
 
+def _hosts(name: str) -> frozenset[str]:
+    """A comma-separated list of host names (any case); empty: none."""
+    return frozenset(h.strip().lower() for h in os.environ.get(name, '').split(',') if h.strip())
+
+
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     tz_name = os.environ.get('CHRONO_TIME_ZONE', '').strip() or 'Europe/Paris'
@@ -108,13 +114,14 @@ def settings() -> Settings:
         raise ConfigurationError(f'CHRONO_TIME_ZONE: unknown time zone {tz_name!r}') from exc
     base_url = _base_url()
     orig = os.environ.get('CHRONO_ORIG', '').strip() or (urlsplit(base_url).hostname if base_url else None)
-    hosts = frozenset(h.strip().lower() for h in os.environ.get('CHRONO_CALLBACK_HOSTS', '').split(',') if h.strip())
+    hosts = _hosts('CHRONO_CALLBACK_HOSTS')
     return Settings(
         api_clients=_json_object('CHRONO_API_CLIENTS'),
         signature_keys=_json_object('CHRONO_SIGNATURE_KEYS'),
         time_zone=time_zone,
         base_url=base_url,
         callback_hosts=hosts,
+        ics_hosts=_hosts('CHRONO_ICS_HOSTS'),
         callback_owners=_callback_owners(),
         orig=orig,
         callback_retry_delays=_retry_delays(),

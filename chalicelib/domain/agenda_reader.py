@@ -13,12 +13,16 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.domain import closures
 from chalicelib.domain.closures import (
+    MAX_CALENDAR_EXCEPTIONS,
+    MAX_CALENDARS,
     MAX_PACKED_ICS,
     MAX_SOURCE_CLOSURES,
     MAX_SOURCES,
     ExceptionSpec,
     ExceptionsSourceSpec,
+    UnavailabilityCalendarSpec,
     exception_order,
+    keep_fetched,
     pack_ics,
 )
 from chalicelib.domain.specs import (
@@ -37,7 +41,7 @@ from chalicelib.domain.specs import (
     slugify,
 )
 from chalicelib.errors import InvalidPayload
-from chalicelib.parsing import Payload
+from chalicelib.parsing import SLUG_RE, Payload
 
 URL_RE = re.compile(r'\Ahttps?://[^\s]+\Z', re.IGNORECASE)
 
@@ -203,6 +207,9 @@ def _read_sources(
         if url and not URL_RE.match(url):
             source.error('ics_url', 'Enter a valid URL (http or https).')
         enabled = source.bool('enabled', default=True)
+        # A fetched source's status, as an export gives it back (closures.ExceptionsSourceSpec).
+        last_fetch, last_attempt = source.datetime('last_fetch', tz), source.datetime('last_attempt', tz)
+        last_error = source.str('last_error', max_length=closures.MAX_ERROR)
         text = None
         if 'ics_file' in source:
             try:
@@ -224,7 +231,13 @@ def _read_sources(
         if not source.errors:
             sources.append(
                 ExceptionsSourceSpec(
-                    ics_filename=filename, ics_packed=pack_ics(text) if text else None, ics_url=url, enabled=enabled
+                    ics_filename=filename,
+                    ics_packed=pack_ics(text) if text else None,
+                    ics_url=url,
+                    enabled=enabled,
+                    last_fetch=last_fetch if url else None,
+                    last_attempt=last_attempt if url else None,
+                    last_error=last_error if url else None,
                 )
             )
     packed = sum(len(s.ics_packed or '') for s in sources)
@@ -435,7 +448,7 @@ def _read_desk(
         return None
     label = desk.str('label', required=True, max_length=250)
     slug = _slug_or_derived(desk, label)
-    calendars = desk.list('unavailability_calendars', default=[])
+    calendars = _calendar_slugs(desk)
     r.merge(desk, path)
     periods = [
         _read_timeperiod(r, item, f'{path}.timeperiods.{i}')
@@ -455,9 +468,32 @@ def _read_desk(
         label=desk.checked(label),
         timeperiods=tuple(x for x in periods if x),
         exceptions=tuple(sorted([x for x in exceptions if x] + from_sources, key=exception_order)),
-        unavailability_calendars=tuple(calendars or ()),
+        unavailability_calendars=calendars,
         exceptions_sources=sources,
     )
+
+
+def _calendar_slugs(desk: Payload) -> tuple[str, ...]:
+    """A desk's `unavailability_calendars`: slugs, or `{"slug": ...}` objects (both spellings of an
+    export are read), at most MAX_CALENDARS, each once."""
+    name = 'unavailability_calendars'
+    value = desk.data.get(name)
+    desk.read.add(name)
+    if value in (None, '', []):
+        return ()
+    items = value if isinstance(value, list) else desk.list(name) or []
+    slugs = []
+    for item in items:
+        slug = item.get('slug') if isinstance(item, dict) else item
+        if not isinstance(slug, str) or not SLUG_RE.match(slug):
+            desk.error(name, 'Expected unavailability calendar slugs (or objects with a "slug").')
+            return ()
+        slugs.append(slug)
+    slugs = list(dict.fromkeys(slugs))
+    if len(slugs) > MAX_CALENDARS:
+        desk.error(name, f'Ensure this list has no more than {MAX_CALENDARS} items.')
+        return ()
+    return tuple(slugs)
 
 
 def _read_virtual(r: Reader, agenda: Payload, prefix: str) -> dict[str, Any]:
@@ -503,3 +539,80 @@ def keep_stored_instants(new: AgendaSpec, current: AgendaSpec, tz: ZoneInfo) -> 
             event = replace(event, start=old)
         events.append(event)
     return replace(new, events=tuple(sorted(events, key=lambda e: (e.start, e.slug))))
+
+
+def keep_fetched_sources(new: AgendaSpec, current: AgendaSpec, tz: ZoneInfo, now: datetime) -> AgendaSpec:
+    """A desk's URL source that the document gives without its file keeps the stored one's last good
+    fetch (closures.keep_fetched): importing a Chrono document again does not empty it."""
+    stored = {desk.slug: desk for desk in current.desks}
+    desks = []
+    for desk in new.desks:
+        old = stored.get(desk.slug)
+        if old is not None:
+            exceptions, sources = keep_fetched(
+                (desk.exceptions, desk.exceptions_sources), (old.exceptions, old.exceptions_sources), tz, now
+            )
+            desk = replace(desk, exceptions=exceptions, exceptions_sources=sources)
+        desks.append(desk)
+    return replace(new, desks=tuple(desks))
+
+
+# ---- unavailability calendars (spec §2.3; docs/api.md "Closures") ---------------------------------------
+
+
+def read_calendar(
+    data: Any,
+    tz: ZoneInfo,
+    path: str = '',
+    *,
+    now: datetime,
+    budget: closures.Budget | None = None,
+    current: UnavailabilityCalendarSpec | None = None,
+) -> UnavailabilityCalendarSpec:
+    """An unavailability calendar as an export gives it (`label`, `slug`, `permissions: {"view",
+    "edit"}`, `exceptions`, `exceptions_sources`). With `current` (PATCH), absent keys keep their
+    value: `exceptions` replaces the closures entered by hand, `exceptions_sources` the sources and
+    the closures they give."""
+    r = Reader()
+    calendar = r.payload(data, path)
+    if calendar is None:
+        raise InvalidPayload(r.errors)
+    prefix = f'{path}.' if path else ''
+    label = calendar.str('label', required=current is None, max_length=250)
+    slug = current.slug if current is not None else _slug_or_derived(calendar, label)
+    roles = {name: role for name, role in _read_roles(calendar).items() if name != 'admin_role'}
+    hand, from_sources = None, None
+    sources: tuple[ExceptionsSourceSpec, ...] | None = None
+    if current is None or 'exceptions' in calendar.data:
+        items = r.items(calendar.data.get('exceptions'), f'{prefix}exceptions', MAX_CALENDAR_EXCEPTIONS)
+        hand = [_read_exception(r, item, f'{prefix}exceptions.{i}', tz) for i, item in enumerate(items)]
+    if current is None or 'exceptions_sources' in calendar.data:
+        sources, from_sources = _read_sources(
+            r, calendar.data.get('exceptions_sources'), f'{prefix}exceptions_sources', tz, now, budget
+        )
+    calendar.read.update(('exceptions', 'exceptions_sources'))
+    r.merge(calendar, path)
+    r.check()
+    values: dict[str, Any] = dict(roles)
+    if label is not None:
+        values['label'] = label
+    if hand is not None or from_sources is not None:
+        old = current.exceptions if current is not None else ()
+        kept_hand = [x for x in hand if x] if hand is not None else [e for e in old if e.source is None]
+        kept_read = from_sources if from_sources is not None else [e for e in old if e.source is not None]
+        values['exceptions'] = tuple(sorted(kept_hand + kept_read, key=exception_order))
+    if sources is not None:
+        values['exceptions_sources'] = sources
+    if current is not None:
+        return replace(current, **values)
+    return UnavailabilityCalendarSpec(slug=slug or '', **values)
+
+
+def keep_fetched_calendar(
+    new: UnavailabilityCalendarSpec, current: UnavailabilityCalendarSpec, tz: ZoneInfo, now: datetime
+) -> UnavailabilityCalendarSpec:
+    """keep_fetched_sources for a calendar."""
+    exceptions, sources = keep_fetched(
+        (new.exceptions, new.exceptions_sources), (current.exceptions, current.exceptions_sources), tz, now
+    )
+    return replace(new, exceptions=exceptions, exceptions_sources=sources)

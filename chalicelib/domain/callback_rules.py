@@ -5,22 +5,21 @@ No I/O here but name resolution, passed in by the caller."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from chalicelib.domain import http_targets
+from chalicelib.domain.http_targets import DEFAULT_PORTS, Resolver, Target, TargetRefused
+from chalicelib.domain.http_targets import loggable_url as loggable_url  # callbacks' logs name their target
+
 KINDS = ('cancel', 'presence', 'absence')
-LOOPBACK_NAMES = frozenset({'localhost', 'localhost.localdomain', 'ip6-localhost'})
 SIGNING_PARAMETERS = frozenset({'orig', 'algo', 'timestamp', 'nonce', 'signature'})
 # Publik's identity parameters: a receiver takes them as the user the signed call acts for. Dropped
 # in any letter case: Publik reads them case-sensitively, but another receiver may not.
 IDENTITY_PARAMETERS = frozenset({'nameid', 'email'})
-DEFAULT_PORTS = {'http': 80, 'https': 443}
-# IPv6 ranges that carry an IPv4 address (NAT64, 6to4, IPv4-compatible): judged by that address.
-EMBEDDING = (ipaddress.ip_network('64:ff9b::/96'), ipaddress.ip_network('2002::/16'), ipaddress.ip_network('::/96'))
-Resolver = Callable[[str, int], Iterable[str]]  # host, port -> IP addresses
 
 
 @dataclass(frozen=True)
@@ -86,19 +85,6 @@ def sendable_url(url: str) -> str:
         if name not in SIGNING_PARAMETERS and name.lower() not in IDENTITY_PARAMETERS
     ]
     return urlunsplit(parts._replace(query=urlencode(query), fragment=''))
-
-
-def loggable_url(url: str) -> str:
-    """What a log line may say of a callback URL: scheme, host, port and path; never the query
-    (it may carry personal data) nor credentials."""
-    try:
-        parts = urlsplit(url)
-        port = f':{parts.port}' if parts.port else ''
-    except ValueError:
-        return '(malformed URL)'
-    host = parts.hostname or ''
-    host = f'[{host}]' if ':' in host else host
-    return f'{parts.scheme}://{host}{port}{parts.path}'[:300]
 
 
 # ---- who owns which callback host (CHRONO_CALLBACK_OWNERS) ---------------------------------------
@@ -176,29 +162,6 @@ def not_owned_reason(client: str | None, scheme: str, host: str, port: int) -> s
     return f'host {where} is not owned by client {client} (CHRONO_CALLBACK_OWNERS)'
 
 
-def _embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address):
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped:
-            return ip.ipv4_mapped
-        if any(ip in network for network in EMBEDDING):
-            packed = ip.packed
-            return ipaddress.IPv4Address(packed[2:6] if ip in EMBEDDING[1] else packed[12:16])
-    return None
-
-
-class TargetRefused(Exception):
-    """A callback URL that must never be fetched; the reason is shown to the operator."""
-
-
-@dataclass(frozen=True)
-class Target:
-    scheme: str
-    host: str
-    port: int
-    path: str  # with its query
-    address: str  # the checked IP address to connect to (no second resolution: DNS rebinding)
-
-
 def check_target(
     url: str,
     allowed_hosts: frozenset[str],
@@ -207,47 +170,15 @@ def check_target(
     resolve: Resolver,
 ) -> Target:
     """Where a callback may go: a host listed in CHRONO_CALLBACK_HOSTS and owned by the booking's
-    `client` (CHRONO_CALLBACK_OWNERS), over https (plain http only for a listed loopback name),
-    resolving to public addresses only, or to loopback when the listed name is a loopback one.
-    Raises TargetRefused with the reason otherwise; nothing is resolved before the host is known to
-    be listed and owned."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise TargetRefused('malformed URL') from None
-    host = (parts.hostname or '').lower()
-    if parts.scheme not in ('http', 'https') or not host:
-        raise TargetRefused('not an http(s) URL')
-    if parts.username or parts.password:
-        raise TargetRefused('credentials in the URL')
-    if host not in allowed_hosts:
-        raise TargetRefused(f'host {host} is not in CHRONO_CALLBACK_HOSTS')
-    port = port or DEFAULT_PORTS[parts.scheme]
-    if not owns(client, owners, parts.scheme, host, port):
-        raise TargetRefused(not_owned_reason(client, parts.scheme, host, port))
-    loopback_name = host in LOOPBACK_NAMES or _is_loopback_literal(host)
-    if parts.scheme == 'http' and not loopback_name:
-        raise TargetRefused('plain http is only allowed to a listed loopback name')
-    try:
-        addresses = list(resolve(host, port))
-    except OSError as exc:
-        raise TargetRefused(f'cannot resolve {host}: {exc.__class__.__name__}') from None
-    if not addresses:
-        raise TargetRefused(f'cannot resolve {host}')
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split('%')[0])
-        ip = _embedded_ipv4(ip) or ip
-        if ip.is_loopback and loopback_name:
-            continue
-        if not ip.is_global or ip.is_multicast:
-            raise TargetRefused(f'host {host} resolves to a non-public address ({ip})')
-    path = parts.path or '/'
-    return Target(parts.scheme, host, port, f'{path}?{parts.query}' if parts.query else path, addresses[0])
+    `client` (CHRONO_CALLBACK_OWNERS), under the rules of every request the service sends
+    (http_targets.check_target: https, public addresses, the address checked). Raises
+    TargetRefused with the reason otherwise; nothing is resolved before the host is known to be
+    listed and owned."""
 
+    def owned(scheme: str, host: str, port: int) -> None:
+        if not owns(client, owners, scheme, host, port):
+            raise TargetRefused(not_owned_reason(client, scheme, host, port))
 
-def _is_loopback_literal(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return http_targets.check_target(
+        url, allowed_hosts, resolve, hosts_variable='CHRONO_CALLBACK_HOSTS', may_reach=owned
+    )

@@ -1,8 +1,10 @@
-"""Closures of a desk read from an iCalendar file (spec chrono-api.md §2.3, §9.5).
+"""Closures of desks and of unavailability calendars, and how they are read from an iCalendar file
+(spec chrono-api.md §2.3, §9.5).
 
 Pure: ICS text in, `ExceptionSpec` items out, for the window [now, now + 600 days). The
-import document carries the file itself (`exceptions_sources[].ics_file`, raw text or base64
-as Chrono exports it); nothing is ever fetched from `ics_url`.
+import document may carry the file itself (`exceptions_sources[].ics_file`, raw text or base64
+as Chrono exports it); a source with `ics_url` is fetched by services/ics_sources.py, and its
+last good text is kept as a file would be.
 
 Rules, where RFC 5545 leaves room or admins' files stray from it:
 - a DATE is local midnight in the agenda's time zone and DTEND is exclusive; a DATE without
@@ -30,7 +32,7 @@ import binascii
 import re
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -80,13 +82,21 @@ def unpack_ics(packed: str) -> str:
 
 @dataclass(frozen=True)
 class ExceptionsSourceSpec:
-    """Where closures of a desk come from (Chrono's TimePeriodExceptionSource): an ICS file, read
-    at import time. `ics_url` is kept and exported but never fetched."""
+    """Where closures of a desk or of an unavailability calendar come from (Chrono's
+    TimePeriodExceptionSource): an ICS file given with the document, or fetched from `ics_url`
+    (services/ics_sources.py). `ics_packed` is the file's current text: the one given, or the last
+    one fetched and read without error (a failed fetch keeps it). A source with `ics_url` shows its
+    status: `last_fetch` (the last good fetch), `last_attempt` and `last_error` (None when the last
+    attempt succeeded); they are part of the source, exported and imported, so that re-importing an
+    export changes nothing."""
 
     ics_filename: str | None = None
     ics_packed: str | None = None  # the file's text, as pack_ics keeps it
     ics_url: str | None = None
     enabled: bool = True
+    last_fetch: datetime | None = None
+    last_attempt: datetime | None = None
+    last_error: str | None = None
 
     @property
     def ics_text(self) -> str | None:
@@ -94,12 +104,54 @@ class ExceptionsSourceSpec:
 
     def export(self) -> dict[str, Any]:
         text = self.ics_text
-        return {
+        data: dict[str, Any] = {
             'ics_filename': self.ics_filename,
             # base64, as Chrono exports it
             'ics_file': base64.b64encode(text.encode('utf-8')).decode('ascii') if text is not None else None,
             'ics_url': self.ics_url,
             'enabled': self.enabled,
+        }
+        if self.ics_url:
+            data.update(
+                last_fetch=utc_text(self.last_fetch),
+                last_attempt=utc_text(self.last_attempt),
+                last_error=self.last_error,
+            )
+        return data
+
+
+def utc_text(moment: datetime | None) -> str | None:
+    """A status time, in UTC with its `Z`: unambiguous, and read back to the same instant."""
+    return moment.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ') if moment else None
+
+
+MAX_CALENDARS = 20  # unavailability calendars one desk names
+MAX_CALENDAR_EXCEPTIONS = 2_000  # closures entered by hand in one calendar
+
+
+@dataclass(frozen=True)
+class UnavailabilityCalendarSpec:
+    """A named set of closures shared by desks (Chrono's UnavailabilityCalendar): closing one closes
+    every desk that names it, in every agenda. Its closures are entered by hand (`source` None) or
+    read from its `exceptions_sources`, as a desk's. `version` moves on with every write (a write
+    is conditioned on the version it read); it is not part of the content."""
+
+    slug: str
+    label: str
+    view_role: str | None = None
+    edit_role: str | None = None
+    exceptions: tuple[ExceptionSpec, ...] = ()
+    exceptions_sources: tuple[ExceptionsSourceSpec, ...] = ()
+    version: int = field(default=0, compare=False)
+
+    def export(self, tz: ZoneInfo) -> dict[str, Any]:
+        return {
+            'label': self.label,
+            'slug': self.slug,
+            'permissions': {'view': self.view_role, 'edit': self.edit_role},
+            # The closures read from the sources are not exported: the sources are.
+            'exceptions': [e.export(tz) for e in self.exceptions if e.source is None],
+            'exceptions_sources': [s.export() for s in self.exceptions_sources],
         }
 
 
@@ -503,3 +555,82 @@ def closures(text: str, tz: ZoneInfo, now: datetime, budget: Budget | None = Non
         ExceptionSpec(start=start, end=end, label=label)
         for start, end, label in sorted(found, key=lambda c: (c[0], c[1], c[2] or ''))
     )
+
+
+# ---- a source's content, fetched or kept -------------------------------------------------------------
+
+Closures = tuple[tuple[ExceptionSpec, ...], tuple[ExceptionsSourceSpec, ...]]  # a holder's closures and sources
+
+
+def _bounded(exceptions: list[ExceptionSpec], sources: list[ExceptionsSourceSpec]) -> Closures:
+    """Closures and sources within what one holder keeps (a desk or a calendar item: 400 KB)."""
+    packed = sum(len(s.ics_packed or '') for s in sources)
+    if packed > MAX_PACKED_ICS:
+        raise IcsError(f'These ICS files take {packed} bytes once compressed; at most {MAX_PACKED_ICS} are kept.')
+    read = sum(1 for e in exceptions if e.source is not None)
+    if read > MAX_SOURCE_CLOSURES:
+        raise IcsError(
+            f'These ICS files give {read} closures in the next {WINDOW.days} days; '
+            f'at most {MAX_SOURCE_CLOSURES} are kept.'
+        )
+    return tuple(sorted(exceptions, key=exception_order)), tuple(sources)
+
+
+def with_fetched(
+    exceptions: tuple[ExceptionSpec, ...],
+    sources: tuple[ExceptionsSourceSpec, ...],
+    index: int,
+    text: str,
+    tz: ZoneInfo,
+    now: datetime,
+) -> Closures:
+    """The closures and sources once `sources[index]` was fetched at `now` and gave `text`: its
+    closures are read again from it, its status says so. IcsError when the text cannot be read or
+    would go past the bounds: the caller records the failure (`with_failure`) and keeps the rest."""
+    read = [replace(c, source=index) for c in closures(text, tz, now)]
+    kept = [e for e in exceptions if e.source != index]
+    fetched = replace(sources[index], ics_packed=pack_ics(text), last_fetch=now, last_attempt=now, last_error=None)
+    return _bounded(kept + read, [fetched if i == index else s for i, s in enumerate(sources)])
+
+
+MAX_ERROR = 300
+
+
+def with_failure(
+    sources: tuple[ExceptionsSourceSpec, ...], index: int, reason: str, now: datetime
+) -> tuple[ExceptionsSourceSpec, ...]:
+    """The sources once a fetch of `sources[index]` failed at `now`: its text and closures stay (the
+    last good version), its status tells why."""
+    failed = replace(sources[index], last_attempt=now, last_error=reason[:MAX_ERROR])
+    return tuple(failed if i == index else s for i, s in enumerate(sources))
+
+
+def keep_fetched(
+    new: Closures, current: Closures, tz: ZoneInfo, now: datetime, budget: Budget | None = None
+) -> Closures:
+    """A document (a Chrono export) gives a URL source without its file: the source keeps the text
+    and status of the stored source with the same URL (the last good fetch), and its closures are
+    read from that text as a file's would be; what would go past the bounds is not kept (the next
+    refresh fetches it)."""
+    exceptions, sources = list(new[0]), list(new[1])
+    available = [s for s in current[1] if s.ics_url and s.ics_packed]
+    for index, source in enumerate(sources):
+        stored = next((s for s in available if s.ics_url == source.ics_url), None)
+        if source.ics_packed or not source.ics_url or stored is None:
+            continue
+        available.remove(stored)
+        kept = replace(
+            source,
+            ics_packed=stored.ics_packed,
+            last_fetch=stored.last_fetch,
+            last_attempt=stored.last_attempt,
+            last_error=stored.last_error,
+        )
+        try:
+            read = [replace(c, source=index) for c in closures(stored.ics_text or '', tz, now, budget)]
+            _bounded(exceptions + (read if kept.enabled else []), [*sources[:index], kept, *sources[index + 1 :]])
+        except IcsError:
+            continue
+        sources[index] = kept
+        exceptions += read if kept.enabled else []
+    return tuple(sorted(exceptions, key=exception_order)), tuple(sources)

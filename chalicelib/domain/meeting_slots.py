@@ -113,9 +113,9 @@ def desk_slots(desk: DeskSpec, duration: int, step: int, first_day: date, last_d
     """Candidate starts of a desk, from its opening hours, on local days [first_day, last_day]:
     `start_time`, then every `step` minutes while the meeting (real elapsed time, across a DST
     change too) ends by `end_time`. A wall time that does not exist (spring gap) is no slot;
-    minus the desk's closures."""
+    minus the desk's closures, its own and its unavailability calendars' (when read)."""
     length, every = timedelta(minutes=duration), timedelta(minutes=step)
-    closures = Intervals((e.start, e.end) for e in desk.exceptions)
+    closures = Intervals((e.start, e.end) for e in desk.closures)
     slots = []
     day = first_day
     while day <= last_day:

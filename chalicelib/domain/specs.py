@@ -122,6 +122,14 @@ class DeskSpec:
     exceptions: tuple[ExceptionSpec, ...] = ()  # entered by hand and read from the sources
     unavailability_calendars: tuple[str, ...] = ()
     exceptions_sources: tuple[ExceptionsSourceSpec, ...] = ()
+    # The closures of its unavailability calendars, when a use case read them (services/unavailability.py):
+    # not part of the desk's content.
+    shared_closures: tuple[ExceptionSpec, ...] = field(default=(), compare=False)
+
+    @property
+    def closures(self) -> tuple[ExceptionSpec, ...]:
+        """Every time the desk is closed: its own closures and those of its calendars."""
+        return (*self.exceptions, *self.shared_closures)
 
     def export(self, tz: ZoneInfo) -> dict[str, Any]:
         return {

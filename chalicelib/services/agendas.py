@@ -5,6 +5,7 @@ refreshes none of its data sources)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from chalicelib.errors import InvalidPayload, invalid
 from chalicelib.parsing import Payload
 from chalicelib.services.events import check_rule
 from chalicelib.services.lookup import agenda_or_404, meeting_type_or_404, meetings_agenda_or_404
+from chalicelib.services.unavailability import reference_problems
 
 
 def list_agendas(query: Payload, tz: ZoneInfo, now: datetime) -> tuple[list[AgendaSpec], dict[str, dict]]:
@@ -84,14 +86,18 @@ def create_agenda(body: Payload, tz: ZoneInfo, now: datetime | None = None) -> t
 
 
 def check_references(
-    agendas: list[tuple[str, AgendaSpec]], resources: dict[str, dict] | None = None, tz: ZoneInfo | None = None
+    agendas: list[tuple[str, AgendaSpec]],
+    resources: dict[str, dict] | None = None,
+    tz: ZoneInfo | None = None,
+    calendars: Iterable[str] = (),
 ) -> None:
     """Virtual agendas group meetings agendas; meetings agendas use known resources and meeting
-    types short enough to book on their lock grid.
+    types short enough to book on their lock grid; desks name unavailability calendars that exist
+    (in the table, or `calendars` of the same document).
 
     `agendas` pairs each agenda with its path in the request (`agendas.0.`, or '' for one agenda).
     """
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = reference_problems(agendas, calendars)
     in_document = {a.slug: a.kind for _, a in agendas}
     known_resources = None
     for path, agenda in agendas:

@@ -3,20 +3,17 @@
 The outbox item is written with the change it reports (store/outbox.py); then its id goes to SQS.
 The worker checks the target (listed, owned by the booking's client, public: domain/callback_rules.py) before
 any name resolution, signs each attempt afresh as a Publik client, POSTs it once to the checked address
-(no redirect, short timeout), and records the outcome: done, due again on the retry schedule
-(SQS delays stop at 15 minutes: longer waits are found again by the sweeper), or failed and
-parked for an operator to redrive. A lost SQS message loses nothing: the sweeper queues every
-pending callback whose time has come.
+through the guarded client (services/guarded_http.py: no redirect, short timeout), and records the
+outcome: done, due again on the retry schedule (SQS delays stop at 15 minutes: longer waits are found
+again by the sweeper), or failed and parked for an operator to redrive. A lost SQS message loses
+nothing: the sweeper queues every pending callback whose time has come.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import os
-import socket
-import ssl
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +22,6 @@ from urllib.parse import urlsplit
 from chalicelib import config
 from chalicelib.domain.callback_rules import (
     CallbackRecord,
-    Target,
     TargetRefused,
     check_target,
     loggable_url,
@@ -33,6 +29,8 @@ from chalicelib.domain.callback_rules import (
     parse_ident,
     sendable_url,
 )
+from chalicelib.domain.http_targets import Target
+from chalicelib.services import guarded_http
 from chalicelib.signature import sign_url
 from chalicelib.store import outbox
 
@@ -124,7 +122,9 @@ def deliver(ident: str, now: datetime) -> str:
     fields = {'callback': ident, 'client': record.client, 'target': loggable_url(record.url)}
     try:
         url = sendable_url(record.url)
-        target = check_target(url, settings.callback_hosts, record.client, settings.callback_owners, _resolve)
+        target = check_target(
+            url, settings.callback_hosts, record.client, settings.callback_owners, guarded_http.resolve
+        )
         signing_key = settings.callback_key(target.host)
         orig = settings.orig or record.orig
         if signing_key is None or not orig:
@@ -174,51 +174,10 @@ def redrive(now: datetime) -> dict[str, int]:
 # ---- HTTP ------------------------------------------------------------------------------------
 
 
-def _resolve(host: str, port: int) -> list[str]:
-    # A TCP address is an IPv4 or IPv6 one: its host is a str (typeshed also allows AF_PACKET's int).
-    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to the address that was checked, whatever the name resolves to by now."""
-
-    def __init__(self, target: Target, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout)
-        self._address = target.address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, target: Target, timeout: float) -> None:
-        self._ssl_context = ssl.create_default_context()  # http.client keeps it as `_context`, untyped
-        super().__init__(target.host, target.port, timeout=timeout, context=self._ssl_context)
-        self._address = target.address
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._ssl_context.wrap_socket(sock, server_hostname=self.host)
-
-
 def _post(target: Target, signed_url: str, body: dict[str, Any] | None) -> str | None:
-    """POST once; None when the target took it (2xx), the reason otherwise. Redirects are not
-    followed: a 3xx is a failure."""
+    """POST once through the guarded client; None when the target took it (2xx), the reason
+    otherwise (a 3xx included: redirects are not followed)."""
     parts = urlsplit(signed_url)
-    path = f'{parts.path or "/"}?{parts.query}'
-    connection_class = _PinnedHTTPSConnection if target.scheme == 'https' else _PinnedHTTPConnection
-    connection = connection_class(target, TIMEOUT)
     payload = json.dumps(body).encode('utf-8') if body is not None else b''
     headers = {'Content-Type': 'application/json', 'User-Agent': 'chrono-serverless callbacks'}
-    try:
-        connection.request('POST', path, body=payload, headers=headers)
-        response = connection.getresponse()
-        response.read(65536)  # never reflected anywhere
-        if 200 <= response.status < 300:
-            return None
-        return f'HTTP {response.status}'
-    except Exception as exc:  # noqa: BLE001 - any failure is an attempt that failed, recorded
-        return exc.__class__.__name__
-    finally:
-        connection.close()
+    return guarded_http.post(target, f'{parts.path or "/"}?{parts.query}', payload, headers, TIMEOUT)

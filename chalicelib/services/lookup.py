@@ -11,6 +11,7 @@ from chalicelib.domain.meeting_slots import common_meeting_types
 from chalicelib.domain.specs import AgendaSpec, MeetingTypeSpec
 from chalicelib.errors import NotFound
 from chalicelib.parsing import SLUG_RE
+from chalicelib.services.unavailability import with_shared_closures
 
 BOOKING_ID_MAX_DIGITS = 19
 SHOWN = 200  # characters of a path segment echoed in a 404
@@ -71,25 +72,28 @@ def configured_agenda_or_404(slug: str) -> AgendaSpec:
     return loaded.spec
 
 
-def serving_agendas(spec: AgendaSpec) -> tuple[AgendaSpec, list[AgendaSpec]]:
+def serving_agendas(spec: AgendaSpec, closures: bool = True) -> tuple[AgendaSpec, list[AgendaSpec]]:
     """A meetings or virtual agenda, and the agendas whose desks serve it (itself, or a virtual
     agenda's real agendas, each read once); a virtual one comes with the meeting types common
-    to its real agendas."""
+    to its real agendas. With `closures`, the serving desks carry their unavailability calendars'
+    closures (what slots and the desk choice read: services/unavailability.py)."""
     if spec.kind != 'virtual':
-        return spec, [spec]
+        served = with_shared_closures([spec]) if closures else [spec]
+        return served[0], served
     reals = real_agendas(spec)
-    return replace(spec, meetingtypes=common_meeting_types(reals)), reals
+    return replace(spec, meetingtypes=common_meeting_types(reals)), with_shared_closures(reals) if closures else reals
 
 
-def serving_agendas_or_404(slug: str) -> tuple[AgendaSpec, list[AgendaSpec]]:
+def serving_agendas_or_404(slug: str, closures: bool = True) -> tuple[AgendaSpec, list[AgendaSpec]]:
     spec = configured_agenda_or_404(slug)
     if spec.kind == 'events':
         raise NotFound('not a meetings agenda', f'agenda {slug[:SHOWN]} is an events agenda')
-    return serving_agendas(spec)
+    return serving_agendas(spec, closures)
 
 
 def meetings_agenda_or_404(slug: str) -> AgendaSpec:
-    return serving_agendas_or_404(slug)[0]
+    """The agenda's configuration, for the reads that list it (no closures needed)."""
+    return serving_agendas_or_404(slug, closures=False)[0]
 
 
 def meeting_type_or_404(agenda: AgendaSpec, slug: str) -> MeetingTypeSpec:

@@ -1,17 +1,24 @@
 """Use cases of the admin API that move whole agendas (design.md §3.4, spec chrono-api.md §11.1): an
-import replaces each agenda of the document, all or nothing, never losing a booked place; an export
-gives the same document back."""
+import replaces each agenda (and unavailability calendar) of the document, all or nothing, never
+losing a booked place; an export gives the same document back."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib import store
 from chalicelib.domain import closures
-from chalicelib.domain.agenda_reader import keep_stored_instants, read_agenda
+from chalicelib.domain.agenda_reader import (
+    keep_fetched_calendar,
+    keep_fetched_sources,
+    keep_stored_instants,
+    read_agenda,
+    read_calendar,
+)
+from chalicelib.domain.closures import UnavailabilityCalendarSpec
 from chalicelib.domain.event_rules import EventRecord, shrink_problem
 from chalicelib.domain.meeting_slots import longest, past_lock_steps
 from chalicelib.domain.specs import AgendaSpec
@@ -47,11 +54,47 @@ def _named_items(data: dict[str, Any], name: str, errors: dict[str, list[str]]) 
     return items
 
 
-def _read_document(data: dict[str, Any], tz: ZoneInfo, now: datetime) -> tuple[list[AgendaSpec], dict[str, dict]]:
+@dataclass
+class Document:
+    agendas: list[AgendaSpec]
+    resources: dict[str, dict]
+    calendars: list[UnavailabilityCalendarSpec]
+
+
+def _read_calendars(
+    data: dict[str, Any], tz: ZoneInfo, now: datetime, budget: closures.Budget, errors: dict[str, list[str]]
+) -> list[UnavailabilityCalendarSpec]:
+    """The top-level `unavailability_calendars` of an export (spec §11.1)."""
+    raw = data.get('unavailability_calendars')
+    if raw in (None, ''):
+        return []
+    if not isinstance(raw, list):
+        errors['unavailability_calendars'] = ['Expected a list of items.']
+        return []
+    calendars: list[tuple[int, UnavailabilityCalendarSpec]] = []
+    for index, item in enumerate(raw):
+        try:
+            calendars.append(
+                (index, read_calendar(item, tz, path=f'unavailability_calendars.{index}', now=now, budget=budget))
+            )
+        except InvalidPayload as exc:
+            errors.update(exc.errors or {})
+    seen: set[str] = set()
+    for index, calendar in calendars:
+        if calendar.slug in seen:
+            errors.setdefault(f'unavailability_calendars.{index}.slug', []).append(
+                f'Duplicate unavailability calendar slug "{calendar.slug}".'
+            )
+        seen.add(calendar.slug)
+    return [calendar for _, calendar in calendars]
+
+
+def _read_document(data: dict[str, Any], tz: ZoneInfo, now: datetime) -> Document:
     errors: dict[str, list[str]] = {}
     budget = closures.Budget()  # one for the whole document
     categories = {slug: value['label'] for slug, value in _named_items(data, 'categories', errors).items()}
     resources = _named_items(data, 'resources', errors)
+    calendars = _read_calendars(data, tz, now, budget, errors)
     raw_agendas = data.get('agendas')
     if not isinstance(raw_agendas, list):
         errors['agendas'] = ['Expected a list of agendas.']
@@ -71,7 +114,7 @@ def _read_document(data: dict[str, Any], tz: ZoneInfo, now: datetime) -> tuple[l
         seen.add(agenda.slug)
     if errors:
         raise InvalidPayload(errors)
-    return [agenda for _, agenda in agendas], resources
+    return Document([agenda for _, agenda in agendas], resources, calendars)
 
 
 def _removal_problems(new: AgendaSpec, current: store.LoadedAgenda, now: datetime) -> list[str]:
@@ -100,16 +143,29 @@ def _removal_problems(new: AgendaSpec, current: store.LoadedAgenda, now: datetim
 def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) -> dict[str, Any]:
     """All or nothing: validate everything, refuse any loss of booked places, then write.
 
-    Each agenda of the document replaces the stored one; one whose content is the same is
-    left untouched and listed in neither `created` nor `updated`. Closures read from ICS files
-    cover the 600 days from `now` (the request's clock), so the same document imported on
-    another day may update them.
+    Each agenda (and unavailability calendar) of the document replaces the stored one; one whose
+    content is the same is left untouched and listed in neither `created` nor `updated`. Closures
+    read from ICS files cover the 600 days from `now` (the request's clock), so the same document
+    imported on another day may update them; a URL source given without its file keeps its last
+    good fetch.
     """
     now = now or datetime.now(timezone.utc)
-    agendas, resources = _read_document(body.data, tz, now)
-    check_references([(f'agendas.{i}.', a) for i, a in enumerate(agendas)], resources, tz)
-    subscribed = subscriptions.plan_import(body.data.get('agendas'), agendas)
+    document = _read_document(body.data, tz, now)
+    agendas, resources = document.agendas, document.resources
+    check_references(
+        [(f'agendas.{i}.', a) for i, a in enumerate(agendas)], resources, tz, [c.slug for c in document.calendars]
+    )
     operations = store.plan_resources(resources)
+    calendars: dict[str, list[str]] = {'created': [], 'updated': []}
+    for calendar in document.calendars:
+        stored = store.load_calendar(calendar.slug)
+        if stored is not None:
+            calendar = keep_fetched_calendar(calendar, stored.spec, tz, now)
+            if calendar == stored.spec:
+                continue
+        operations.extend(store.plan_calendar(calendar, stored))
+        calendars['updated' if stored else 'created'].append(calendar.slug)
+    subscribed = subscriptions.plan_import(body.data.get('agendas'), agendas)
     created: list[str] = []
     updated: list[str] = []
     problems: list[str] = []
@@ -117,7 +173,7 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
     for index, agenda in enumerate(agendas):
         current = store.load_agenda(agenda.slug)
         if current is not None:
-            agenda = keep_stored_instants(agenda, current.spec, tz)
+            agenda = keep_fetched_sources(keep_stored_instants(agenda, current.spec, tz), current.spec, tz, now)
         agenda = with_occurrences(agenda, current, tz, now, f'agendas.{index}.')
         if current is not None and current.spec == agenda:
             continue
@@ -140,12 +196,16 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
         store.apply_operations(operations)
     except store.Refused:
         raise BusinessError(
-            'import refused', 'bookings changed during the import: nothing was imported, try again'
+            'import refused',
+            'bookings or unavailability calendars changed during the import: nothing was imported, try again',
         ) from None
     for agenda_slug, record in moved:
         store.follow_event(agenda_slug, record)
     subscriptions.apply_import(subscribed)
-    return {'created': created, 'updated': updated}
+    answer: dict[str, Any] = {'created': created, 'updated': updated}
+    if calendars['created'] or calendars['updated']:  # absent otherwise: the answer stays Chrono's
+        answer['unavailability_calendars'] = calendars
+    return answer
 
 
 def export_document(tz: ZoneInfo) -> dict[str, Any]:
@@ -162,8 +222,10 @@ def export_document(tz: ZoneInfo) -> dict[str, Any]:
         if loaded.spec.category:
             categories[loaded.spec.category] = loaded.spec.category_label or loaded.spec.category
     resources = store.list_resources()
+    calendars = (store.load_calendar(slug) for slug in store.list_calendars())
     return {
         'agendas': agendas,
         'categories': [{'slug': s, 'label': label} for s, label in sorted(categories.items())],
         'resources': [{'slug': s, **resources[s]} for s in sorted(resources)],
+        'unavailability_calendars': [c.spec.export(tz) for c in calendars if c is not None],
     }

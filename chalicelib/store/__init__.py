@@ -3,8 +3,9 @@
 It turns pynamodb items into the domain's dataclasses and back, and it owns every condition: a write
 that a capacity or consistency rule guards carries its condition here, next to the write. `models`
 declares the table, `tables` binds it and runs transactions, `configuration` holds agendas and
-events, `legs` reads bookings, `booking_writes` writes them with the place counters they move,
-`outbox` the callbacks to send, `idempotency_records` the answers of idempotent calls.
+events, `closure_calendars` the unavailability calendars, `legs` reads bookings, `booking_writes`
+writes them with the place counters they move, `outbox` the callbacks to send,
+`idempotency_records` the answers of idempotent calls.
 """
 
 from chalicelib.store.booking_writes import (
@@ -25,6 +26,14 @@ from chalicelib.store.booking_writes import (
     resize,
     update_legs,
 )
+from chalicelib.store.closure_calendars import (
+    LoadedCalendar,
+    calendar_closures,
+    existing_calendars,
+    list_calendars,
+    load_calendar,
+    plan_calendar,
+)
 from chalicelib.store.configuration import (
     LoadedAgenda,
     Operation,
@@ -39,6 +48,7 @@ from chalicelib.store.configuration import (
     load_agenda,
     mark_event,
     plan_agenda,
+    plan_desk_sources,
     plan_events,
     plan_resources,
     update_event,

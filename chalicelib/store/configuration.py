@@ -6,12 +6,12 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time, timezone
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.closures import ExceptionSpec, ExceptionsSourceSpec, exception_order
+from chalicelib.domain.closures import ExceptionSpec, ExceptionsSourceSpec, exception_order, utc_text
 from chalicelib.domain.event_rules import EventRecord
 from chalicelib.domain.specs import AgendaSpec, DeskSpec, EventSpec, ExcludedPeriodSpec, MeetingTypeSpec, TimePeriodSpec
 from chalicelib.store.models import (
@@ -295,7 +295,7 @@ def _config_items(spec: AgendaSpec) -> list[TableItem]:
                 label=desk.label,
                 position=position,
                 unavailability_calendars=list(desk.unavailability_calendars) or None,
-                exceptions_sources=[_source_value(s) for s in desk.exceptions_sources] or None,
+                exceptions_sources=[source_value(s) for s in desk.exceptions_sources] or None,
             )
         )
         for index, period in enumerate(desk.timeperiods):
@@ -336,22 +336,37 @@ def _config_items(spec: AgendaSpec) -> list[TableItem]:
     return items
 
 
-def _source_value(source: ExceptionsSourceSpec) -> dict[str, Any]:
-    """A source as the desk item's `exceptions_sources` keeps it (the ICS text compressed)."""
-    return {
+def source_value(source: ExceptionsSourceSpec) -> dict[str, Any]:
+    """A source as a desk (or calendar) item's `exceptions_sources` keeps it (the ICS text compressed);
+    a fetched source's status only when it has one, so that file sources stay as they were stored."""
+    value: dict[str, Any] = {
         'ics_filename': source.ics_filename,
         'ics_file_zlib': source.ics_packed,
         'ics_url': source.ics_url,
         'enabled': source.enabled,
     }
+    status = {
+        'last_fetch': utc_text(source.last_fetch),
+        'last_attempt': utc_text(source.last_attempt),
+        'last_error': source.last_error,
+    }
+    value.update({name: text for name, text in status.items() if text is not None})
+    return value
 
 
-def _source_spec(value: dict[str, Any]) -> ExceptionsSourceSpec:
+def _instant(text: str | None) -> datetime | None:
+    return datetime.strptime(text, '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=timezone.utc) if text else None
+
+
+def source_spec(value: dict[str, Any]) -> ExceptionsSourceSpec:
     return ExceptionsSourceSpec(
         ics_filename=value.get('ics_filename'),
         ics_packed=value.get('ics_file_zlib'),
         ics_url=value.get('ics_url'),
         enabled=bool(value.get('enabled', True)),
+        last_fetch=_instant(value.get('last_fetch')),
+        last_attempt=_instant(value.get('last_attempt')),
+        last_error=value.get('last_error'),
     )
 
 
@@ -392,7 +407,7 @@ def _assemble(agenda: Agenda, items: Iterable[TableItem]) -> AgendaSpec:
             timeperiods=tuple(p for _, p in sorted(periods.get(d.slug, []), key=lambda x: x[0])),
             exceptions=tuple(sorted(exceptions.get(d.slug, []), key=exception_order)),
             unavailability_calendars=tuple(d.unavailability_calendars or ()),
-            exceptions_sources=tuple(_source_spec(s) for s in d.exceptions_sources or ()),
+            exceptions_sources=tuple(source_spec(s) for s in d.exceptions_sources or ()),
         )
         for d in sorted(desks, key=lambda d: (d.position, d.slug))
     )
@@ -483,20 +498,39 @@ def plan_agenda(new: AgendaSpec, current: LoadedAgenda | None) -> list[Operation
     elif current.spec.settings_only() != new.settings_only() or current.spec.past_lock_steps != new.past_lock_steps:
         old_item = _agenda_item(current.spec)
         ops.append(Operation(_put(agenda_item), _put(old_item), _size(agenda_item, old_item)))
-    pk = agenda_pk(new.slug)
     ops.extend(
         plan_events(new.slug, list(new.events) if new.kind == 'events' else [], current.events if current else [])
     )
+    return ops + _plan_config(new, current)
+
+
+def _plan_config(new: AgendaSpec, current: LoadedAgenda | None, guard_desks: bool = False) -> list[Operation]:
+    """The writes of an agenda's configuration items. `guard_desks`: a desk item is written only if
+    its ICS sources are still as read (a refresh of the sources must not undo an import made meanwhile)."""
+    ops = []
+    pk = agenda_pk(new.slug)
     new_config = {i.sk: i for i in _config_items(new)}
     old_config = {i.sk: i for i in _config_items(current.spec)} if current else {}
     for sk, item in new_config.items():
         old = old_config.get(sk)
         if old is None or old.serialize() != item.serialize():
-            ops.append(Operation(_put(item), _put(old) if old is not None else _delete(item), _size(item, old)))
+            condition = None
+            if guard_desks and isinstance(item, Desk):
+                sources = getattr(old, 'exceptions_sources', None)
+                condition = Desk.exceptions_sources == sources if sources else Desk.exceptions_sources.does_not_exist()
+            ops.append(
+                Operation(_put(item, condition), _put(old) if old is not None else _delete(item), _size(item, old))
+            )
     for sk in (current.config_keys if current else set()) - set(new_config):
         old = old_config.get(sk) or TableItem(pk, sk)
         ops.append(Operation(_delete(old), _put(old) if sk in old_config else None, _size(old)))
     return ops
+
+
+def plan_desk_sources(new: AgendaSpec, current: LoadedAgenda) -> list[Operation]:
+    """The writes of a refresh of desks' ICS sources (their status and closures), each desk item
+    conditioned on its sources as read: an import or another refresh meanwhile refuses it (Refused)."""
+    return _plan_config(new, current, guard_desks=True)
 
 
 def plan_events(agenda: str, new: list[EventSpec], current: list[EventRecord]) -> list[Operation]:

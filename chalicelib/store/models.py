@@ -41,12 +41,17 @@ def _list_of(of: type[Attribute[_T]], null: bool = False) -> ListAttribute[_T]:
 
 AGENDAS_PARTITION = 'AGENDAS'
 RESOURCES_PARTITION = 'RESOURCES'
+CALENDARS_PARTITION = 'CALENDARS'
 CONFIG_PREFIX = 'cfg#'
 EVENT_PREFIX = 'event#'
 
 
 def agenda_pk(slug: str) -> str:
     return f'AGENDA#{slug}'
+
+
+def calendar_pk(slug: str) -> str:
+    return f'CALENDAR#{slug}'
 
 
 LEG_PREFIX = 'leg#'
@@ -219,8 +224,9 @@ class Desk(TableItem, discriminator='desk'):
     slug = UnicodeAttribute()
     label = UnicodeAttribute()
     position = NumberAttribute(default=0)
-    unavailability_calendars = _list_of(UnicodeAttribute, null=True)
-    # [{"ics_filename", "ics_file_zlib" (the ICS text, zlib then base64), "ics_url", "enabled"}]
+    unavailability_calendars = _list_of(UnicodeAttribute, null=True)  # slugs (UnavailabilityCalendar)
+    # [{"ics_filename", "ics_file_zlib" (the ICS text, zlib then base64), "ics_url", "enabled", and for a
+    # fetched source "last_fetch", "last_attempt" (UTC, ISO 8601), "last_error"}]
     exceptions_sources = JSONAttribute(null=True)
 
 
@@ -250,6 +256,32 @@ class TimePeriodException(TableItem, discriminator='exception'):
 
     agenda = UnicodeAttribute()
     desk = UnicodeAttribute()
+    position = NumberAttribute()
+    label = UnicodeAttribute(null=True)
+    start = UTCDateTimeAttribute()
+    end = UTCDateTimeAttribute()
+    source = NumberAttribute(null=True)
+
+
+class UnavailabilityCalendar(TableItem, discriminator='unavailability_calendar'):
+    """pk CALENDAR#<slug>, sk cfg#calendar; gsi1 CALENDARS/<slug> lists every calendar. Its closures
+    sit beside it (CalendarException): desks name it by slug (Desk.unavailability_calendars).
+    `version` moves on with every write, each conditioned on the version it read."""
+
+    slug = UnicodeAttribute()
+    label = UnicodeAttribute()
+    view_role = UnicodeAttribute(null=True)
+    edit_role = UnicodeAttribute(null=True)
+    # As a desk's: [{"ics_filename", "ics_file_zlib", "ics_url", "enabled", "last_fetch", "last_attempt", "last_error"}]
+    exceptions_sources = JSONAttribute(null=True)
+    version = NumberAttribute(default=0)
+
+
+class CalendarException(TableItem, discriminator='calendar_exception'):
+    """pk CALENDAR#<calendar>, sk cfg#exception#<start utc>#<position>: a closure of an unavailability
+    calendar, numbered as a desk's (TimePeriodException). One Query `begins_with(sk, "cfg#exception#")`
+    reads a calendar's closures without its (large) calendar item."""
+
     position = NumberAttribute()
     label = UnicodeAttribute(null=True)
     start = UTCDateTimeAttribute()
@@ -478,6 +510,8 @@ MODELS: tuple[type[TableItem], ...] = (
     Desk,
     TimePeriod,
     TimePeriodException,
+    UnavailabilityCalendar,
+    CalendarException,
     Resource,
     Booking,
     UserEventBookings,

@@ -417,6 +417,30 @@ ANSWERS: dict[str, dict[str, Any]] = {
         },
         description='A subscription: `date_end` is excluded.',
     ),
+    'UnavailabilityCalendarItem': obj(
+        {
+            'label': S,
+            'slug': S,
+            'permissions': obj({'view': S_, 'edit': S_}),
+            'exceptions': array(obj({'label': S_, 'start_datetime': S, 'end_datetime': S})),
+            'exceptions_sources': array(
+                obj(
+                    {
+                        'ics_filename': S_,
+                        'ics_file': S_,
+                        'ics_url': S_,
+                        'enabled': B,
+                        'last_fetch': S_,
+                        'last_attempt': S_,
+                        'last_error': S_,
+                    },
+                    ('ics_filename', 'ics_file', 'ics_url', 'enabled'),
+                )
+            ),
+            'closures': array(obj({'label': S_, 'start_datetime': S, 'end_datetime': S, 'source': I_})),
+        },
+        ('label', 'slug', 'permissions', 'exceptions', 'exceptions_sources'),
+    ),
     'FailedCallback': obj(
         {
             'id': S,
@@ -433,6 +457,26 @@ ANSWERS: dict[str, dict[str, Any]] = {
 
 INT, BOOL, LIST, SLUG, TEXT = ref('Integer'), ref('Boolean'), ref('List'), ref('Slug'), ref('Text')
 DATE, TIME, DATETIME = ref('Date'), ref('Time'), ref('DateTime')
+EXCEPTION = obj(
+    {'label': TEXT, 'start_datetime': DATETIME, 'end_datetime': DATETIME},
+    ('start_datetime', 'end_datetime'),
+    description='A closure: from `start_datetime` to `end_datetime` (excluded).',
+)
+EXCEPTIONS_SOURCE = obj(
+    {
+        'ics_filename': TEXT,
+        'ics_file': TEXT,
+        'ics_url': TEXT,
+        'enabled': BOOL,
+        'last_fetch': DATETIME,
+        'last_attempt': DATETIME,
+        'last_error': TEXT,
+    },
+    (),
+    description='An ICS file (`ics_file`, text or base64) or a URL fetched by the refresh (only from hosts of '
+    'CHRONO_ICS_HOSTS); an export gives a fetched source its last good file and its status (`last_fetch`, '
+    '`last_attempt`, UTC, and `last_error`).',
+)
 TIME_PERIOD = obj(
     {'weekday': INT, 'weekday_indexes': LIST, 'date': DATE, 'start_time': TIME, 'end_time': TIME},
     ('start_time', 'end_time'),
@@ -511,16 +555,9 @@ INPUTS: dict[str, dict[str, Any]] = {
                         'slug': SLUG,
                         'label': TEXT,
                         'timeperiods': array(TIME_PERIOD),
-                        'exceptions': array(
-                            obj(
-                                {'label': TEXT, 'start_datetime': DATETIME, 'end_datetime': DATETIME},
-                                ('start_datetime', 'end_datetime'),
-                            )
-                        ),
-                        'exceptions_sources': array(
-                            obj({'ics_filename': TEXT, 'ics_file': TEXT, 'ics_url': TEXT, 'enabled': BOOL}, ())
-                        ),
-                        'unavailability_calendars': LIST,
+                        'exceptions': array(EXCEPTION),
+                        'exceptions_sources': array(EXCEPTIONS_SOURCE),
+                        'unavailability_calendars': {'anyOf': [LIST, array(obj({'slug': SLUG}, ('slug',)))]},
                     },
                     ('label',),
                 )
@@ -533,11 +570,26 @@ INPUTS: dict[str, dict[str, Any]] = {
         description="An agenda in Chrono's export shape: its settings and its whole content (events, "
         'meeting types and desks, or the real agendas of a virtual agenda).',
     ),
+    'UnavailabilityCalendar': obj(
+        {
+            'label': TEXT,
+            'slug': SLUG,
+            'permissions': obj({'view': TEXT, 'edit': TEXT}, ()),
+            'view_role': TEXT,
+            'edit_role': TEXT,
+            'exceptions': array(EXCEPTION),
+            'exceptions_sources': array(EXCEPTIONS_SOURCE),
+        },
+        (),
+        description='An unavailability calendar: closures shared by the desks that name it. `label` is required '
+        'to create one; PATCH changes only the keys given.',
+    ),
     'Document': obj(
         {
             'agendas': array(ref('Agenda')),
             'categories': array(obj({'slug': SLUG, 'label': TEXT}, ())),
             'resources': array(obj({'slug': SLUG, 'label': TEXT, 'description': TEXT}, ())),
+            'unavailability_calendars': array({'allOf': [ref('UnavailabilityCalendar'), {'required': ['label']}]}),
         },
         ('agendas',),
         description='An export: each agenda replaces the stored one, all or nothing.',
@@ -643,6 +695,7 @@ PATH_PARAMS = {
     'booking_id': 'A booking id (an integer).',
     'slot': 'An event slug, or `<meeting type>:<YYYY-MM-DD-HHMM>` on a meetings or virtual agenda.',
     'subscription_id': 'A subscription id (an integer).',
+    'calendar': 'An unavailability calendar slug.',
 }
 
 
@@ -659,6 +712,7 @@ class Operation:
 
 
 AGENDA, BOOKING = '/api/agenda/{agenda}', '/api/booking/{booking_id}'
+CALENDARS = '/api/unavailability-calendar'
 CALENDAR = 'text/calendar'
 BOOKED = answer({'booking_id': I})
 OPERATIONS: tuple[Operation, ...] = (
@@ -731,7 +785,16 @@ OPERATIONS: tuple[Operation, ...] = (
         'POST',
         '/api/import',
         'Import agendas (all or nothing)',
-        data(obj({'created': array(S), 'updated': array(S)})),
+        data(
+            obj(
+                {
+                    'created': array(S),
+                    'updated': array(S),
+                    'unavailability_calendars': obj({'created': array(S), 'updated': array(S)}),
+                },
+                ('created', 'updated'),
+            )
+        ),
         body='Document',
         form=False,
     ),
@@ -744,7 +807,49 @@ OPERATIONS: tuple[Operation, ...] = (
                 'agendas': array(ref('Agenda')),
                 'categories': array(NAMED),
                 'resources': array(obj({'slug': S, 'label': S, 'description': S_})),
+                'unavailability_calendars': array(ref('UnavailabilityCalendar')),
             }
+        ),
+    ),
+    Operation('GET', CALENDARS, 'List the unavailability calendars', data(array(ref('UnavailabilityCalendarItem')))),
+    Operation(
+        'POST',
+        CALENDARS,
+        'Create an unavailability calendar',
+        data(ref('UnavailabilityCalendarItem')),
+        body='CalendarCreate',
+        form=False,
+    ),
+    Operation(
+        'GET', f'{CALENDARS}/{{calendar}}', 'An unavailability calendar', data(ref('UnavailabilityCalendarItem'))
+    ),
+    Operation(
+        'PATCH',
+        f'{CALENDARS}/{{calendar}}',
+        'Change an unavailability calendar',
+        data(ref('UnavailabilityCalendarItem')),
+        body='UnavailabilityCalendar',
+        form=False,
+    ),
+    Operation('DELETE', f'{CALENDARS}/{{calendar}}', 'Delete an unavailability calendar no desk names', answer({})),
+    Operation(
+        'POST',
+        '/api/exceptions-sources/refresh',
+        'Fetch the remote ICS sources again (hosts of CHRONO_ICS_HOSTS)',
+        data(
+            array(
+                obj(
+                    {
+                        'unavailability_calendar': S_,
+                        'agenda': S_,
+                        'desk': S_,
+                        'source': I,
+                        'ics_url': S,
+                        'status': {'enum': ['updated', 'unchanged', 'failed', 'skipped']},
+                        'error': S_,
+                    }
+                )
+            )
         ),
     ),
     Operation(
@@ -890,7 +995,10 @@ OPERATIONS += (
         answer({'cancelled_bookings': I}),
     ),
 )
-EXTRA_INPUTS = {'EventCreate': {'allOf': [ref('Event'), {'required': ['start_datetime', 'places']}]}}
+EXTRA_INPUTS = {
+    'EventCreate': {'allOf': [ref('Event'), {'required': ['start_datetime', 'places']}]},
+    'CalendarCreate': {'allOf': [ref('UnavailabilityCalendar'), {'required': ['label']}]},
+}
 
 # ---- the document -----------------------------------------------------------------------------------
 

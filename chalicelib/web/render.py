@@ -18,6 +18,7 @@ from chalice import Response
 from chalicelib.domain.booking_rules import TEXT_FIELDS, URL_FIELDS, Leg
 from chalicelib.domain.calendar import CONTENT_TYPE
 from chalicelib.domain.callback_rules import CallbackRecord
+from chalicelib.domain.closures import UnavailabilityCalendarSpec
 from chalicelib.domain.event_rules import EventRecord, event_text, is_bookable
 from chalicelib.domain.partial_bookings import durations, hours_text
 from chalicelib.domain.places import can_take
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from chalicelib.services.billing import EventStatus
     from chalicelib.services.booking import Booked, MeetingBooked
     from chalicelib.services.bulk_booking import BulkResult
+    from chalicelib.services.ics_sources import SourceOutcome
     from chalicelib.services.listings import ListedEvent, ListedSlot
     from chalicelib.web.api import Call
 
@@ -158,6 +160,44 @@ def desks(result: AgendaSpec, call: Call) -> dict[str, Any]:
 def resources(result: tuple[AgendaSpec, dict[str, dict]], call: Call) -> dict[str, Any]:
     spec, known = result
     return {'data': resource_items(spec, known)}
+
+
+# ---- unavailability calendars (docs/api.md "Closures") ---------------------------------------------
+
+
+def calendar_detail(calendar: UnavailabilityCalendarSpec, tz: ZoneInfo) -> dict[str, Any]:
+    """A calendar as the export gives it, plus every closure it makes (entered by hand: `source`
+    null; read from `exceptions_sources[source]`)."""
+    return {
+        **calendar.export(tz),
+        'closures': [{**e.export(tz), 'source': e.source} for e in calendar.exceptions],
+    }
+
+
+def unavailability_calendar(result: UnavailabilityCalendarSpec, call: Call) -> dict[str, Any]:
+    return {'data': calendar_detail(result, call.tz)}
+
+
+def unavailability_calendars(result: list[UnavailabilityCalendarSpec], call: Call) -> dict[str, Any]:
+    return {'data': [calendar.export(call.tz) for calendar in result]}
+
+
+def refreshed_sources(result: list[SourceOutcome], call: Call) -> dict[str, Any]:
+    """`POST /api/exceptions-sources/refresh/`: what the run did to each enabled URL source."""
+    return {
+        'data': [
+            {
+                'unavailability_calendar': o.calendar,
+                'agenda': o.agenda,
+                'desk': o.desk,
+                'source': o.index,
+                'ics_url': o.url,
+                'status': o.status,
+                'error': o.error,
+            }
+            for o in result
+        ]
+    }
 
 
 # ---- events (spec §5.2, §7.1, §7.4) --------------------------------------------------------------

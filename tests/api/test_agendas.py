@@ -98,8 +98,10 @@ def test_create_events_agenda_with_its_events(api):
 
 def test_create_meetings_agenda_with_meeting_types_desks_and_time_periods(api, export):
     status, answer = api.post('/api/import/', {'agendas': [], 'resources': [
-        {'slug': 'salle-1', 'label': 'Salle 1', 'description': 'Au rez-de-chaussée'}]})
-    assert (status, answer) == (200, {'err': 0, 'data': {'created': [], 'updated': []}})
+        {'slug': 'salle-1', 'label': 'Salle 1', 'description': 'Au rez-de-chaussée'}],
+        'unavailability_calendars': [{'slug': 'fermetures', 'label': 'Fermetures'}]})
+    assert (status, answer) == (200, {'err': 0, 'data': {'created': [], 'updated': [], 'unavailability_calendars': {
+        'created': ['fermetures'], 'updated': []}}})
     data = create(api, label='Passeports', kind='meetings', free_range='true', minimal_booking_delay='0',
                   resources='salle-1', meetingtypes=[{'label': 'Dépôt', 'duration': '30'},
                                                      {'label': 'Retrait', 'slug': 'retrait', 'duration': 15}],
@@ -162,7 +164,7 @@ def test_meetings_agenda_with_an_unknown_resource_is_refused_on_its_field(api, e
     assert (status, answer) == (400, {
         'err': 1, 'err_class': 'invalid payload', 'err_desc': 'invalid payload',
         'errors': {'resources': ['Unknown resource "salle-9".']}})
-    assert export() == {'agendas': [], 'categories': [], 'resources': []}
+    assert export() == {'agendas': [], 'categories': [], 'resources': [], 'unavailability_calendars': []}
 
 
 def test_duplicate_slug_is_refused_and_the_first_agenda_kept(api):
@@ -187,7 +189,7 @@ def test_missing_or_blank_label_is_refused(api, export):
     for body in ({'slug': 'piscine', 'kind': 'events'}, {'label': '', 'slug': 'piscine'},
                  {'label': '   ', 'slug': 'piscine'}, {'label': None, 'slug': 'piscine'}):
         assert api.post('/api/agenda/', body) == (400, expected), body
-    assert export() == {'agendas': [], 'categories': [], 'resources': []}
+    assert export() == {'agendas': [], 'categories': [], 'resources': [], 'unavailability_calendars': []}
 
 
 def test_every_invalid_field_is_reported_at_once(api):

@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from chalicelib import config, signature
-from chalicelib.services import callbacks
+from chalicelib.services import callbacks, guarded_http
 from chalicelib.store.models import Booking, booking_pk, leg_sk
 from chalicelib.store import outbox
 from local.worker import pump
@@ -192,8 +192,8 @@ def test_a_url_outside_the_allowed_public_hosts_is_never_fetched(setup, receiver
         CHRONO_CALLBACK_OWNERS=owners(receiver, 'forms.example.org', '127.0.0.2:*'))
     booking_id = book(setup, receiver, cancel=url)
     setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})
-    monkeypatch.setattr(callbacks, '_resolve', lambda host, port: [resolved])
-    monkeypatch.setattr(callbacks.socket, 'create_connection', no_connection)
+    monkeypatch.setattr(guarded_http, 'resolve', lambda host, port: [resolved])
+    monkeypatch.setattr(guarded_http.socket, 'create_connection', no_connection)
     assert callbacks.deliver(f'{booking_id}:cancel:0', NOW) == 'refused'
     failed = setup.get('/api/callbacks/failed/')[1]['data']
     assert [(f['id'], f['attempts'], f['last_error']) for f in failed] == [(f'{booking_id}:cancel:0', 1, reason)]
@@ -309,11 +309,11 @@ class Untouchable:
 
     def __init__(self, monkeypatch) -> None:
         self.calls: list[tuple] = []
-        monkeypatch.setattr(callbacks, '_resolve', self.called('resolve'))
-        monkeypatch.setattr(callbacks, '_PinnedHTTPConnection', self.called('http'))
-        monkeypatch.setattr(callbacks, '_PinnedHTTPSConnection', self.called('https'))
-        monkeypatch.setattr(callbacks.socket, 'create_connection', self.called('socket'))
-        monkeypatch.setattr(callbacks.socket, 'getaddrinfo', self.called('getaddrinfo'))
+        monkeypatch.setattr(guarded_http, 'resolve', self.called('resolve'))
+        monkeypatch.setattr(guarded_http, 'PinnedHTTPConnection', self.called('http'))
+        monkeypatch.setattr(guarded_http, 'PinnedHTTPSConnection', self.called('https'))
+        monkeypatch.setattr(guarded_http.socket, 'create_connection', self.called('socket'))
+        monkeypatch.setattr(guarded_http.socket, 'getaddrinfo', self.called('getaddrinfo'))
 
     def called(self, what: str):
         def record(*args, **kwargs):
@@ -431,8 +431,8 @@ def test_a_signed_caller_owns_the_host_of_its_orig_on_the_default_port_and_what_
     assert Booking.get(booking_pk(booking_id), leg_sk(0)).client == 'signature:wcs.example.org'
     setup.post(f'/api/booking/{booking_id}/agent-cancel/', {})  # the agent's client is not the owner: the booking's is
     resolved = []
-    monkeypatch.setattr(callbacks, '_resolve', lambda host, port: resolved.append((host, port)) or ['93.184.216.34'])
-    monkeypatch.setattr(callbacks, '_PinnedHTTPSConnection', FakeHTTPS)
+    monkeypatch.setattr(guarded_http, 'resolve', lambda host, port: resolved.append((host, port)) or ['93.184.216.34'])
+    monkeypatch.setattr(guarded_http, 'PinnedHTTPSConnection', FakeHTTPS)
     monkeypatch.setattr(FakeHTTPS, 'sent', [])
     result = callbacks.deliver(f'{booking_id}:cancel:0', NOW)
     parts = urlsplit(url)

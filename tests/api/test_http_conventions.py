@@ -202,7 +202,8 @@ PER_ROUTE = {
         ('unknown fields', JSON_CT, json.dumps({
             'agendas': [{'slug': 'x', 'label': 'X', 'events': [{'slug': 'e', 'lieu': 'bassin'}]}],
             'events_types': [], 'unavailability_calendars': [{'slug': 'c'}]}),
-         {'agendas.0.events.0.start_datetime': [REQUIRED], 'agendas.0.events.0.places': [REQUIRED]}),
+         {'agendas.0.events.0.start_datetime': [REQUIRED], 'agendas.0.events.0.places': [REQUIRED],
+          'unavailability_calendars.0.label': [REQUIRED]}),
     ],
 }
 

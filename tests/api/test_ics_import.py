@@ -103,13 +103,14 @@ def test_changing_or_disabling_the_source_replaces_its_closures(api, imported, e
     assert times(api) == OPEN
 
 
-def test_a_url_is_kept_and_exported_but_never_fetched(api, clock, export):
+def test_a_url_is_kept_and_exported_with_its_status_and_not_fetched_by_the_import(api, clock, export):
+    """The import fetches nothing (tests/api/test_closures.py: the refresh does)."""
     clock(NOW)
     document = agenda(None, ics_filename=None, ics_url='https://mairie.example.org/fermetures.ics')
     assert api.post('/api/agenda/', document)[0] == 200
     assert export()['agendas'][0]['desks'][0]['exceptions_sources'] == [
         {'ics_filename': None, 'ics_file': None, 'ics_url': 'https://mairie.example.org/fermetures.ics',
-         'enabled': True}]
+         'enabled': True, 'last_fetch': None, 'last_attempt': None, 'last_error': None}]
     assert times(api) == OPEN  # only the closure entered by hand
 
 
@@ -143,4 +144,4 @@ def test_a_bad_ics_file_is_refused_with_its_path_and_nothing_is_written(api, clo
                                 'agendas.1.desks.1.exceptions_sources.0.ics_file': BAD_ERRORS[1:]}
     status, answer = api.post('/api/agenda/', agenda(b64(BAD)))
     assert (status, answer['errors']) == (400, {'desks.0.exceptions_sources.0.ics_file': BAD_ERRORS[:1]})
-    assert export() == {'agendas': [], 'categories': [], 'resources': []}
+    assert export() == {'agendas': [], 'categories': [], 'resources': [], 'unavailability_calendars': []}

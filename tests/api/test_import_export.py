@@ -102,6 +102,7 @@ EXPORT = {
     'categories': [{'slug': 'etat-civil', 'label': 'État civil'}, {'slug': 'sport', 'label': 'Sport'}],
     'resources': [{'slug': 'salle-1', 'label': 'Salle 1', 'description': 'Grande salle'},
                   {'slug': 'salle-2', 'label': 'Salle 2', 'description': None}],
+    'unavailability_calendars': [],
 }
 
 
@@ -134,7 +135,8 @@ def test_import_creates_one_agenda_of_each_kind(api, imported, export):
 
 
 def test_export_is_empty_at_first(api):
-    assert api.get('/api/export/') == (200, {'err': 0, 'agendas': [], 'categories': [], 'resources': []})
+    assert api.get('/api/export/') == (200, {'err': 0, 'agendas': [], 'categories': [], 'resources': [],
+                                             'unavailability_calendars': []})
 
 
 def test_an_export_reimported_changes_nothing(api, imported):

@@ -27,7 +27,7 @@ from tests.conftest import BASIC, ROOT, TEST_ENV
 # Chalice's logical ids for the functions of app.py, and the handler each one must run.
 FUNCTIONS = {'APIHandler': 'app.http_handler', 'DeliverCallbacks': 'app.deliver_callbacks',
              'SweepCallbacks': 'app.sweep_callbacks', 'ExtendRecurrences': 'app.extend_recurrences',
-             'AnonymizePastBookings': 'app.anonymize_past_bookings'}
+             'AnonymizePastBookings': 'app.anonymize_past_bookings', 'RefreshClosures': 'app.refresh_closures'}
 # What only tests, the local stack and the packaging tools may bring (tests/api/test_packaging.py).
 FORBIDDEN_TOP_LEVEL = {'moto', 'boto3', 'local', 'tests', 'pytest', '_pytest', 'hypothesis', 'responses',
                        'werkzeug', 'flask', 'cfnlint', 'requests', 'pip', 'setuptools', 'click', 'inquirer'}
@@ -206,6 +206,12 @@ def test_the_callback_queue_feeds_the_worker_with_partial_batch_failures(templat
         'ExtendRecurrencesEvent': {'Type': 'Schedule', 'Properties': {'Schedule': 'rate(1 day)'}}}
     assert r['AnonymizePastBookings']['Properties']['Events'] == {
         'AnonymizePastBookingsEvent': {'Type': 'Schedule', 'Properties': {'Schedule': 'rate(1 hour)'}}}
+    # The remote ICS sources, daily; its fetches take up to SCHEDULE_SECONDS, within its timeout.
+    from chalicelib.services.ics_sources import SCHEDULE_SECONDS
+    refresh = r['RefreshClosures']['Properties']
+    assert refresh['Events'] == {
+        'RefreshClosuresEvent': {'Type': 'Schedule', 'Properties': {'Schedule': 'rate(1 day)'}}}
+    assert refresh['Timeout'] == 300 > SCHEDULE_SECONDS + 30
 
 
 def test_a_message_in_the_dead_letter_queue_raises_the_alarm_and_tells_the_topic_if_given(template):
@@ -239,6 +245,7 @@ EXPECTED_VARIABLES = {
     'CHRONO_ORIG': {'Ref': 'Orig'},
     'CHRONO_CALLBACK_RETRY_DELAYS': {'Ref': 'CallbackRetryDelays'},
     'CHRONO_CALLBACK_OWNERS': {'Ref': 'CallbackOwners'},
+    'CHRONO_ICS_HOSTS': {'Ref': 'IcsHosts'},
     'CHRONO_LOG_LEVEL': {'Ref': 'LogLevel'},
 }
 
@@ -253,8 +260,9 @@ def test_every_function_gets_every_variable_the_code_reads_from_the_stack(templa
         assert parameters[secret]['NoEcho'] is True and 'Default' not in parameters[secret]
     assert parameters['TimeZone']['Default'] == 'Europe/Paris'
     assert {p: parameters[p]['Default'] for p in ('BaseUrl', 'CallbackHosts', 'Orig', 'CallbackRetryDelays',
-                                                  'CallbackOwners')} == {
-        'BaseUrl': '', 'CallbackHosts': '', 'Orig': '', 'CallbackRetryDelays': '', 'CallbackOwners': ''}
+                                                  'CallbackOwners', 'IcsHosts')} == {
+        'BaseUrl': '', 'CallbackHosts': '', 'Orig': '', 'CallbackRetryDelays': '', 'CallbackOwners': '',
+        'IcsHosts': ''}
     assert (parameters['LogLevel']['Default'], parameters['LogLevel']['AllowedValues']) == (
         'INFO', ['DEBUG', 'INFO', 'WARNING', 'ERROR'])
 
@@ -297,7 +305,7 @@ def granted(template: dict[str, Any], function: str) -> set[tuple[str, str]]:
 def test_no_role_grants_a_wildcard_action_or_resource(template):
     roles = resources(template, 'AWS::IAM::Role')
     assert sorted(roles) == ['AnonymizePastBookingsRole', 'ApiHandlerRole', 'DeliverCallbacksRole', 'ExtendRecurrencesRole',
-                             'SweepCallbacksRole']
+                             'RefreshClosuresRole', 'SweepCallbacksRole']
     assert '*' not in json.dumps([role['Properties']['Policies'] for role in roles.values()])
     for name, role in roles.items():
         assert role['Properties']['AssumeRolePolicyDocument']['Statement'] == [
@@ -367,10 +375,43 @@ def meetings_agenda(*types: tuple[str, int]) -> dict[str, Any]:
                       for desk in ('g1', 'g2')]}
 
 
-def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch) -> None:
+class IcsFiles:
+    """A loopback server of ICS files (`files[path]`), for the remote sources the refresh fetches."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        self.files: dict[str, str] = {}
+        files = self.files
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                body = files.get(self.path, '').encode()
+                self.send_response(200 if body else 404)
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f'http://127.0.0.1:{self.server.server_address[1]}{path}'
+
+
+def holidays(*days: str) -> str:
+    events = ''.join(f'BEGIN:VEVENT\r\nUID:{day}\r\nDTSTART;VALUE=DATE:{day}\r\nEND:VEVENT\r\n' for day in days)
+    return f'BEGIN:VCALENDAR\r\nVERSION:2.0\r\n{events}END:VCALENDAR\r\n'
+
+
+def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch, ics: IcsFiles) -> None:
     """Admin, listings, bookings of events and meetings (a grid change included), a signed call, an
     agent's cancel with its callback: one attempt (refused port: retried) and the sweeper; the daily
-    job extending an open-ended recurring event, once failing half-way (its rollback) then whole."""
+    job extending an open-ended recurring event, once failing half-way (its rollback) then whole; the
+    daily refresh of remote ICS sources (a calendar's and a desk's), twice (closures put, then deleted)."""
     import boto3
 
     from chalicelib import config
@@ -400,9 +441,18 @@ def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch) -> None
     ok(api.delete('/api/agenda/piscine/event/mardi/'))
     key = json.loads(TEST_ENV['CHRONO_SIGNATURE_KEYS'])['wcs.example.org']
     assert client.http.get('/api/agenda/?' + sign_query('orig=wcs.example.org', key, now=NOW)).status_code == 200
-    ok(api.post('/api/import/', {'agendas': [meetings_agenda(('rdv', 30))]}))
+    ics.files.update({'/feries.ics': holidays('20300311', '20300318'), '/g2.ics': holidays('20300325')})
+    def with_closures(agenda: dict[str, Any]) -> dict[str, Any]:
+        agenda['desks'][0]['unavailability_calendars'] = ['feries']
+        agenda['desks'][1]['exceptions_sources'] = [{'ics_url': ics.url('/g2.ics')}]
+        return agenda
+
+    ok(api.post('/api/import/', {'agendas': [with_closures(meetings_agenda(('rdv', 30)))], 'unavailability_calendars': [
+        {'slug': 'feries', 'label': 'Fériés', 'exceptions_sources': [{'ics_url': ics.url('/feries.ics')}]}]}))
+    ok(api.post('/api/exceptions-sources/refresh/', {}))
+    ok(api.get('/api/unavailability-calendar/feries/'))
     meeting = ok(api.post('/api/agenda/rdv/fillslot/rdv:2030-03-04-1000/', {}))
-    ok(api.post('/api/import/', {'agendas': [meetings_agenda(('rdv', 30), ('court', 10))]}))  # a new lock grid
+    ok(api.post('/api/import/', {'agendas': [with_closures(meetings_agenda(('rdv', 30), ('court', 10)))]}))  # new grid
     ok(api.post('/api/agenda/rdv/fillslot/court:2030-03-04-1020/', {}))
     ok(api.post(f"/api/booking/{meeting['booking_id']}/cancel/", {}))
     ok(api.get('/api/callbacks/failed/'))
@@ -430,6 +480,12 @@ def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch) -> None
     # logged and the job goes on with the other events (none here).
     assert client.lambda_.invoke('extend_recurrences', scheduled).payload == {'created': 0}
     assert client.lambda_.invoke('extend_recurrences', scheduled).payload == {'created': 103}
+    recorder.function = 'RefreshClosures'
+    ics.files.update({'/feries.ics': holidays('20310317'), '/g2.ics': holidays('20310324')})
+    assert client.lambda_.invoke('refresh_closures', scheduled).payload == {
+        'updated': 2, 'unchanged': 0, 'failed': 0, 'skipped': 0}
+    assert client.lambda_.invoke('refresh_closures', scheduled).payload == {
+        'updated': 0, 'unchanged': 2, 'failed': 0, 'skipped': 0}
     recorder.function = 'AnonymizePastBookings'  # a year on: the booking of 2 March 2030 is past its day of delay
     assert client.lambda_.invoke('anonymize_past_bookings', scheduled).payload == {
         'anonymized': 1, 'agendas': 1, 'unfinished': []}
@@ -440,10 +496,14 @@ def test_each_role_grants_exactly_what_its_function_calls_and_the_lambda_service
         template, api, client, env, monkeypatch):
     env(CHRONO_CALLBACK_HOSTS='127.0.0.1', CHRONO_ORIG='chrono.example.org', CHRONO_SIGNATURE_KEYS=json.dumps(
         {**json.loads(TEST_ENV['CHRONO_SIGNATURE_KEYS']), '127.0.0.1': 'loopback-key'}),
-        CHRONO_CALLBACK_OWNERS=json.dumps({'demo': ['127.0.0.1:*']}))
+        CHRONO_CALLBACK_OWNERS=json.dumps({'demo': ['127.0.0.1:*']}), CHRONO_ICS_HOSTS='127.0.0.1')
     recorder = Recorder()
     recorder.install(monkeypatch)
-    run_every_kind_of_call(api, client, recorder, monkeypatch)
+    ics = IcsFiles()
+    try:
+        run_every_kind_of_call(api, client, recorder, monkeypatch, ics)
+    finally:
+        ics.server.shutdown()
     for function, properties in ((n, f['Properties']) for n, f in resources(
             template, 'AWS::Serverless::Function').items()):
         needs = set(recorder.needs[function])
@@ -466,7 +526,8 @@ PROBE = '''
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import app
-assert all(callable(getattr(app, name)) for name in ('http_handler', 'deliver_callbacks', 'sweep_callbacks'))
+assert all(callable(getattr(app, name)) for name in ('http_handler', 'deliver_callbacks', 'sweep_callbacks',
+                                                    'extend_recurrences', 'refresh_closures'))
 print(json.dumps(sorted(name for name, module in sys.modules.items()
                         if getattr(module, '__file__', None) and module.__file__.startswith(sys.argv[1]))))
 '''

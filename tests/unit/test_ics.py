@@ -286,7 +286,7 @@ def test_a_desk_source_gives_closures_beside_those_entered_by_hand():
     assert exported['exceptions_sources'] == [
         {'ics_filename': 'feries.ics', 'ics_file': b64, 'ics_url': None, 'enabled': True},
         {'ics_filename': 'distant.ics', 'ics_file': None, 'ics_url': 'https://example.org/fermetures.ics',
-         'enabled': False},
+         'enabled': False, 'last_fetch': None, 'last_attempt': None, 'last_error': None},  # a fetched source's status
         {'ics_filename': 'vacances.ics', 'ics_file': b64, 'ics_url': None, 'enabled': False}]
     assert desk_of({'label': 'Rdv', 'kind': 'meetings', 'desks': [exported]}) == desk
     assert unpack_ics(desk.exceptions_sources[0].ics_packed) == HOLIDAYS.strip()
