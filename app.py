@@ -120,17 +120,17 @@ def fillslots(call: Call, agenda: str):
 
 @api.route('/api/booking/{booking_id}', methods=('GET',), render=render.booking)
 def booking_detail(call: Call, booking_id: str):
-    return booking.get_booking(booking_id)
+    return booking.get_booking(booking_id, call.tz)
 
 
 @api.route('/api/booking/{booking_id}/cancel', methods=('POST',))
 def booking_cancel(call: Call, booking_id: str):
-    return booking.cancel_booking(booking_id, call.now)
+    return booking.cancel_booking(booking_id, call.now, call.tz, call.body)
 
 
 @api.route('/api/booking/{booking_id}', methods=('DELETE',))
 def booking_delete(call: Call, booking_id: str):
-    return booking.cancel_booking(booking_id, call.now)
+    return booking.cancel_booking(booking_id, call.now, call.tz, query=call.query)
 
 
 @api.route('/api/booking/{booking_id}/accept', methods=('POST',))

@@ -26,6 +26,7 @@ from chalicelib.domain.booking_rules import (
     require_events_booking,
     require_live,
 )
+from chalicelib.domain.cancellation import booking_deadline, check_cancellable
 from chalicelib.domain.event_rules import EventRecord
 from chalicelib.domain.meeting_slots import (
     MAX_BOOKING_WRITES,
@@ -70,6 +71,7 @@ class Booked:
     booking_id: int
     placements: list[Placement]
     replaced: list[Leg]
+    cancellable_until: datetime | None = None  # a user's cancellation deadline (domain/cancellation.py)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class MeetingBooked:
     legs: list[MeetingLeg]
     booking_id: int
     replaced: list[Leg]
+    cancellable_until: datetime | None = None
 
 
 def fillslot(
@@ -129,16 +132,21 @@ def _book(
             events = [_fresh(agenda.slug, event, stale.events) for event in events]
         elif isinstance(stale, store.BookingChanged):  # the booking to replace changed: is it still replaceable?
             replaced = check_replaceable(store.get_legs(request.cancel_booking_id), request.count)
+        on_start = check_deadline(replaced, now, tz, request.bypass_delays, 'cancel booking: ', agenda)
         # The first refusal in the order of `slots` is the answer.
         placements = [
             place(agenda, event, request, now, tz, snapshot.user_bookings.get(event.slug, 0) > 0) for event in events
         ]
+        deadline = booking_deadline(agenda, [p.event.spec.start for p in placements], tz)
 
         def answer(booking_id: int) -> Booked:
-            return Booked(agenda, booking_id, placements, replaced)
+            return Booked(agenda, booking_id, placements, replaced, deadline)
 
         try:
-            return answer(store.book(agenda.slug, placements, request, replaced, now, answer=answer))
+            booking_id = store.book(
+                agenda.slug, placements, request, replaced, now, answer=answer, replaced_on_start=on_start
+            )
+            return answer(booking_id)
         except store.AlreadyBookedByUser as exc:
             raise already_booked(exc.event) from None
 
@@ -169,6 +177,7 @@ def _book_meeting(
 
     def attempt(stale: store.Stale | None) -> MeetingBooked:
         replaced = _replaced(request)
+        on_start = check_deadline(replaced, now, tz, request.bypass_delays, 'cancel booking: ', spec)
         days = None  # the user's meetings, read consistently when a decision needs them
         if user and (request.exclude_user or _replaces_same_day(replaced, user, starts[0], starts[-1] + length)):
             days = store.user_meeting_days(user, starts[0], starts[-1] + length)
@@ -191,11 +200,16 @@ def _book_meeting(
                     'at once',
                 )
 
+            deadline = booking_deadline(real, starts, tz)
+
             def answer(booking_id: int) -> MeetingBooked:
-                return MeetingBooked(real, desk, meeting_type, legs, booking_id, replaced)
+                return MeetingBooked(real, desk, meeting_type, legs, booking_id, replaced, deadline)
 
             try:
-                return answer(store.book(real.slug, legs, request, replaced, now, user_days=days, answer=answer))
+                booking_id = store.book(
+                    real.slug, legs, request, replaced, now, user_days=days, answer=answer, replaced_on_start=on_start
+                )
+                return answer(booking_id)
             except store.DeskTaken:  # taken since the read: the next desk
                 continue
             except store.ResourceTaken:
@@ -203,6 +217,27 @@ def _book_meeting(
         raise BusinessError(NO_DESK)
 
     return until_written(attempt, DECISIONS, 'places')
+
+
+def check_deadline(
+    legs: list[Leg],
+    now: datetime,
+    tz: ZoneInfo,
+    bypass_delays: bool,
+    prefix: str = '',
+    known: AgendaSpec | None = None,
+) -> bool:
+    """A user's cancellation of `legs` (a booking's live legs) respects its agenda's minimal
+    cancellation delay (domain/cancellation.py), unless `bypass_delays`. True when the decision was
+    taken from their start: the write must then hold only while their events still start then.
+    `known`: an agenda read already (the legs' own saves a read)."""
+    if bypass_delays or not legs:
+        return False
+    agenda = known if known is not None and known.slug == legs[0].agenda else store.get_agenda(legs[0].agenda)
+    if agenda is None or agenda.minimal_cancellation_delay is None:
+        return False
+    check_cancellable(agenda, legs[0].booking_id, [leg.start for leg in legs], now, tz, prefix)
+    return True
 
 
 def _replaced(request: BookingRequest) -> list[Leg]:
@@ -275,18 +310,37 @@ def _fresh(agenda: str, event: EventRecord, changed: dict[str, EventRecord | Non
 # ---- lifecycle (spec §8.3, §8.5-8.8) ------------------------------------------------------------
 
 
-def get_booking(booking_id: str) -> list[Leg]:
+@dataclass(frozen=True)
+class BookingView:
+    """A booking as `GET /api/booking/<id>/` shows it: its live legs, and until when its user may cancel it."""
+
+    legs: list[Leg]
+    cancellable_until: datetime | None = None
+
+
+def get_booking(booking_id: str, tz: ZoneInfo) -> BookingView:
     """`GET /api/booking/<id>/` (spec §8.3): its live legs."""
-    return require_live(booking_or_404(booking_id))
+    legs = require_live(booking_or_404(booking_id))
+    agenda = store.get_agenda(legs[0].agenda)
+    return BookingView(legs, booking_deadline(agenda, [leg.start for leg in legs], tz))
 
 
-def cancel_booking(booking_id: str, now: datetime) -> dict[str, Any]:
-    """The client's own cancellation: frees the places; no cancel callback (spec §9.8)."""
+def cancel_booking(
+    booking_id: str, now: datetime, tz: ZoneInfo, body: Payload | None = None, query: Payload | None = None
+) -> dict[str, Any]:
+    """The client's own cancellation (POST .../cancel/, DELETE): frees the places; no cancel callback
+    (spec §9.8); refused past the agenda's cancellation deadline unless `bypass_delays` (in the body
+    or, for a DELETE, the query)."""
+    bypass_delays = any(p.bool('bypass_delays') for p in (body, query) if p is not None)
+    for p in (body, query):
+        if p is not None:
+            p.check()
 
     def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
         live = require_live(legs, 'already cancelled')
+        on_start = check_deadline(live, now, tz, bypass_delays)
         answer = {'booking_id': live[0].booking_id}
-        store.cancel(live, now, answer=answer)
+        store.cancel(live, now, answer=answer, on_start=on_start)
         return answer
 
     return on_booking(booking_id, decide)

@@ -182,10 +182,20 @@ class _Shared:
         self.days: dict[tuple[str, str], dict[str, Any]] = {}
 
     def event(self, agenda: str, slug: str, in_waiting_list: bool, delta: int, placement: Placement | None = None):
-        entry = self.events.setdefault((agenda, slug), {'reserved': 0, 'waiting_list_reserved': 0, 'condition': None})
+        entry = self._event(agenda, slug)
         entry['waiting_list_reserved' if in_waiting_list else 'reserved'] += delta
         if placement is not None:
             entry['condition'] = _placement_condition(placement)
+
+    def starts_at(self, agenda: str, slug: str, start: datetime) -> None:
+        """A decision was taken from the event's start (a cancellation deadline): the write holds only
+        while the event still starts then (an agent may move it meanwhile)."""
+        self._event(agenda, slug)['starts'].add(start)
+
+    def _event(self, agenda: str, slug: str) -> dict[str, Any]:
+        return self.events.setdefault(
+            (agenda, slug), {'reserved': 0, 'waiting_list_reserved': 0, 'condition': None, 'starts': set()}
+        )
 
     def user(self, agenda: str, slug: str, user: str | None, delta: int, exclusive: bool = False) -> None:
         if not user:
@@ -224,6 +234,8 @@ class _Shared:
             ]
             actions.append(Event.counters_version.add(1))
             condition = entry['condition'] if entry['condition'] is not None else Event.pk.exists()
+            for start in entry['starts']:
+                condition &= Event.start == start
             tx.update(
                 Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}'),
                 actions,
@@ -273,10 +285,14 @@ class _Shared:
         )
 
 
-def _cancel_leg(tx: Transaction, shared: _Shared, leg: Leg, now: datetime) -> None:
+def _cancel_leg(tx: Transaction, shared: _Shared, leg: Leg, now: datetime, on_start: bool = False) -> None:
+    """`on_start`: the cancellation was allowed from the leg's start (a deadline), so it holds only
+    while its event still starts then."""
     _write_leg(tx, leg, [Booking.cancelled_at.set(now)])
     if leg.event is not None:
         shared.event(leg.agenda, leg.event, leg.in_waiting_list, -leg.count)
+        if on_start:
+            shared.starts_at(leg.agenda, leg.event, leg.start)
         shared.user(leg.agenda, leg.event, leg.user_external_id, -1)
     else:
         shared.meeting(leg.user_external_id, leg.booking_id, leg.leg, leg.start, leg.end, added=False)
@@ -422,6 +438,7 @@ def book(
     now: datetime,
     user_days: UserDays | None = None,
     answer: Callable[[int], dict[str, Any]] | None = None,
+    replaced_on_start: bool = False,
 ) -> int:
     """Write a booking (one leg per placement: an event's places, or a meeting's desk time) and
     cancel `replaced`, in one transaction; `answer(booking_id)` is the call's answer, kept with
@@ -431,7 +448,8 @@ def book(
     Returns the new booking id. Raises EventsChanged when a counter condition failed,
     AlreadyBookedByUser for `exclude_user` on an event, DeskTaken when another booking holds the
     desk, ResourceTaken, BookingChanged when `replaced` changed meanwhile, UserMeetingsChanged
-    when the user's meetings did.
+    when the user's meetings did. `replaced_on_start`: replacing was allowed from the replaced
+    legs' start (a cancellation deadline), so the write holds only while their events start then.
     """
     _bind()
     released = {key for leg in replaced for key, _ in _locks(leg)}
@@ -440,7 +458,7 @@ def book(
         tx = Transaction()
         shared = _Shared()
         for leg in replaced:
-            _cancel_leg(tx, shared, leg, now)
+            _cancel_leg(tx, shared, leg, now, replaced_on_start)
         for index, placement in enumerate(placements):
             if isinstance(placement, MeetingLeg):
                 item = _meeting_item(booking_id, index, placement, request, len(placements), now)
@@ -476,6 +494,9 @@ def book(
         if 'user' in kinds:
             raise AlreadyBookedByUser(next(tag.key for tag, _ in failures if tag.kind == 'user'))
         if 'event' in kinds:
+            placed = {p.event.slug for p in placements if isinstance(p, Placement)}
+            if not {tag.key for tag, _ in failures if tag.kind == 'event'} <= placed:  # a replaced leg's event moved
+                raise BookingChanged({leg.booking_id for leg in replaced})
             raise EventsChanged(_events_found(failures, by_agenda=False))
         # Only the new booking's key was taken: another booking drew the same id. Draw again.
     raise Busy('busy', 'could not allocate a booking id: try again')
@@ -507,6 +528,7 @@ def book_each(
     cancelled: list[Leg],
     now: datetime,
     answer: Callable[[list[int]], dict[str, Any]] | None = None,
+    cancelled_on_start: bool = False,
 ) -> list[int]:
     """A booking of its own for each placement (one leg, one event, any agenda) and the
     cancellation of `cancelled`, in one transaction (events fillslots, spec §6.3-6.5): each
@@ -515,7 +537,8 @@ def book_each(
 
     Returns the new booking ids, in the order of `placements`. Raises EventsChanged (keyed by
     (agenda, slug)), AlreadyBookedByUser (its `event` is (agenda, slug)), or BookingChanged with
-    the ids of the bookings to cancel that changed meanwhile.
+    the ids of the bookings to cancel that changed meanwhile (or whose event moved, with
+    `cancelled_on_start`: their cancellation was allowed from their start).
     """
     _bind()
     for _ in range(5):
@@ -523,7 +546,7 @@ def book_each(
         tx = Transaction()
         shared = _Shared()
         for leg in cancelled:
-            _cancel_leg(tx, shared, leg, now)
+            _cancel_leg(tx, shared, leg, now, cancelled_on_start)
         for index, (booking_id, placement) in enumerate(zip(booking_ids, placements, strict=True)):
             agenda = placement.event.agenda
             tx.put(
@@ -544,6 +567,10 @@ def book_each(
         if users:
             raise AlreadyBookedByUser(users[0], users)
         events = _events_found(failures, by_agenda=True)
+        placed = {(p.event.agenda, p.event.slug) for p in placements}
+        moved = {leg.booking_id for leg in cancelled if (leg.agenda, leg.event) in set(events) - placed}
+        if moved:
+            raise BookingChanged(moved)
         if events:
             raise EventsChanged(events)
     raise Busy('busy', 'could not allocate a booking id: try again')
@@ -575,15 +602,20 @@ def follow_event(agenda: str, event: EventRecord) -> int:
 
 
 def cancel(
-    legs: list[Leg], now: datetime, callbacks: Iterable[Callback] = (), answer: dict[str, Any] | None = None
+    legs: list[Leg],
+    now: datetime,
+    callbacks: Iterable[Callback] = (),
+    answer: dict[str, Any] | None = None,
+    on_start: bool = False,
 ) -> None:
     """Cancel every leg and give their places back, with the callbacks that report it (the
-    outbox: both or neither); BookingChanged if a leg changed meanwhile."""
+    outbox: both or neither); BookingChanged if a leg changed meanwhile (or, `on_start`, when the
+    cancellation was allowed from the legs' start, if their event no longer starts then)."""
     _bind()
     tx = Transaction()
     shared = _Shared()
     for leg in legs:
-        _cancel_leg(tx, shared, leg, now)
+        _cancel_leg(tx, shared, leg, now, on_start)
     shared.write(tx)
     for callback in callbacks:
         outbox.add_to(tx, callback)

@@ -271,6 +271,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
             'api': URLS,
             'places': ref('Places'),
             'cancelled_booking_id': I,
+            'cancellable_until': S,
             'duration': I,
             'desk': NAMED,
             'resources': array(S),
@@ -289,6 +290,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
             'end_datetime': S_,
             'creation_datetime': S,
             'anonymization_datetime': S_,
+            'cancellable_until': S,
             **{name: S_ for name in BOOKING_TEXTS},
             'extra_emails': array(S),
             'extra_phone_numbers': array(S),
@@ -468,6 +470,12 @@ INPUTS: dict[str, dict[str, Any]] = {
         description="Any other key is stored in the booking's `extra_data`.",
     ),
     'Fillslots': {'allOf': [ref('Fillslot'), obj({'slots': LIST}, ('slots',))]},
+    'Cancel': obj(
+        {'bypass_delays': BOOL},
+        (),
+        additionalProperties=True,
+        description="`bypass_delays`: cancel past the agenda's cancellation deadline (an agent's form).",
+    ),
     'BookingPatch': obj(
         {
             'user_was_present': BOOL,
@@ -583,8 +591,8 @@ OPERATIONS = (
     Operation('POST', f'{AGENDA}/fillslot/{{slot}}', 'Book an event or a meeting time', 'Booked', body='Fillslot'),
     Operation('POST', f'{AGENDA}/fillslots', 'Book several events or times as one booking', 'Booked', body='Fillslots'),
     Operation('GET', BOOKING, 'A booking', {'allOf': [answer({'data': ref('Booking')}), ref('Booking')]}),
-    Operation('POST', f'{BOOKING}/cancel', 'Cancel a booking (no callback)', BOOKED),
-    Operation('DELETE', BOOKING, 'Cancel a booking (no callback)', BOOKED),
+    Operation('POST', f'{BOOKING}/cancel', 'Cancel a booking (no callback)', BOOKED, body='Cancel'),
+    Operation('DELETE', BOOKING, 'Cancel a booking (no callback)', BOOKED, ('bypass_delays',)),
     Operation(
         'POST', f'{BOOKING}/accept', 'Waiting list to main list', answer({'booking_id': I, 'overbooked_places': I})
     ),

@@ -24,7 +24,7 @@ from chalicelib.domain.recurrence import WEEKDAYS, RecurringSlot
 from chalicelib.domain.specs import AgendaSpec, EventSpec, MeetingTypeSpec, local_text, time_text
 
 if TYPE_CHECKING:
-    from chalicelib.services.booking import Booked, MeetingBooked
+    from chalicelib.services.booking import Booked, BookingView, MeetingBooked
     from chalicelib.services.bulk_booking import BulkResult
     from chalicelib.services.listings import ListedEvent, ListedSlot
     from chalicelib.web.api import Call
@@ -370,6 +370,8 @@ def booked(result: Booked | MeetingBooked, call: Call) -> dict[str, Any]:
             ]
     if result.replaced:
         answer['cancelled_booking_id'] = result.replaced[0].booking_id
+    if result.cancellable_until is not None:  # the agenda has a cancellation delay
+        answer['cancellable_until'] = local_text(result.cancellable_until, tz)
     return answer
 
 
@@ -388,10 +390,11 @@ def booking_state(leg: Leg) -> dict[str, Any]:
     }
 
 
-def booking(result: list[Leg], call: Call) -> dict[str, Any]:
+def booking(view: BookingView, call: Call) -> dict[str, Any]:
     """`GET /api/booking/<id>/` (spec §8.3): the documented keys, the stored fields, the event; under
     `data` and, as some clients read them, at the top level too."""
     tz = call.tz
+    result = view.legs
     primary = result[0]
     fields = primary.fields
     data: dict[str, Any] = {
@@ -425,6 +428,8 @@ def booking(result: list[Leg], call: Call) -> dict[str, Any]:
             }
             for leg in result
         ]
+    if view.cancellable_until is not None:  # the agenda has a cancellation delay
+        data['cancellable_until'] = local_text(view.cancellable_until, tz)
     data['api'] = booking_urls(call.base_url, primary.booking_id)
     return {**data, 'data': data}
 
