@@ -41,9 +41,9 @@ def _last_day(day: date, delay: int, working_days: bool) -> date:
 def cancellation_deadline(agenda: AgendaSpec | None, start: datetime, tz: ZoneInfo) -> datetime | None:
     """The instant from which a user may no longer cancel a booking of what starts at `start`
     (None: no deadline)."""
-    delay = agenda.minimal_cancellation_delay if agenda is not None else None
-    if delay is None:
+    if agenda is None or agenda.minimal_cancellation_delay is None:
         return None
+    delay = agenda.minimal_cancellation_delay
     if delay <= 0:
         return start
     last = _last_day(start.astimezone(tz).date(), delay, agenda.minimal_cancellation_delay_in_working_days)

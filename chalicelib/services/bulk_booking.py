@@ -14,7 +14,7 @@ same call again completes it: what is booked is not booked twice, what is cancel
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -73,7 +73,8 @@ def _read_request(body: Payload, client: str) -> tuple[list[str], BookingRequest
     if not body.data.get('user_external_id'):
         body.error('user_external_id', 'This field is required.')
     body.read.update(('date_start', 'date_end', 'check_overlaps'))
-    return slots, read_booking_request(body, client)
+    # These calls book: `lock_code` holds only through fillslot (spec §9.9), so it is not theirs to use.
+    return slots, replace(read_booking_request(body, client), lock_code=None, confirm_after_lock=False)
 
 
 def _range(

@@ -6,13 +6,14 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time, timezone
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.closures import ExceptionSpec, ExceptionsSourceSpec, exception_order
 from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.holds import HeldPlaces
 from chalicelib.domain.specs import AgendaSpec, DeskSpec, EventSpec, ExcludedPeriodSpec, MeetingTypeSpec, TimePeriodSpec
 from chalicelib.store.models import (
     AGENDAS_PARTITION,
@@ -184,6 +185,22 @@ def _event_record(item: Event) -> EventRecord:
         check_locked=bool(item.check_locked),
         invoiced=bool(item.invoiced),
         counters_version=int(item.counters_version or 0),
+        holds=_held_places(item),
+        holds_map=item.holds is not None,
+    )
+
+
+def _held_places(item: Event) -> tuple[HeldPlaces, ...]:
+    """The event's map of holds (models.Event.holds), by key."""
+    entries = item.holds.as_dict() if item.holds is not None else {}
+    return tuple(
+        HeldPlaces(
+            key,
+            int(value['count']),
+            bool(value.get('waiting')),
+            datetime.fromtimestamp(int(value['until']), timezone.utc),
+        )
+        for key, value in sorted(entries.items())
     )
 
 

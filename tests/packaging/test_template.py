@@ -237,6 +237,7 @@ EXPECTED_VARIABLES = {
     'CHRONO_CALLBACK_RETRY_DELAYS': {'Ref': 'CallbackRetryDelays'},
     'CHRONO_CALLBACK_OWNERS': {'Ref': 'CallbackOwners'},
     'CHRONO_LOG_LEVEL': {'Ref': 'LogLevel'},
+    'CHRONO_HOLD_SECONDS': {'Ref': 'HoldSeconds'},
 }
 
 
@@ -250,8 +251,9 @@ def test_every_function_gets_every_variable_the_code_reads_from_the_stack(templa
         assert parameters[secret]['NoEcho'] is True and 'Default' not in parameters[secret]
     assert parameters['TimeZone']['Default'] == 'Europe/Paris'
     assert {p: parameters[p]['Default'] for p in ('BaseUrl', 'CallbackHosts', 'Orig', 'CallbackRetryDelays',
-                                                  'CallbackOwners')} == {
-        'BaseUrl': '', 'CallbackHosts': '', 'Orig': '', 'CallbackRetryDelays': '', 'CallbackOwners': ''}
+                                                  'CallbackOwners', 'HoldSeconds')} == {
+        'BaseUrl': '', 'CallbackHosts': '', 'Orig': '', 'CallbackRetryDelays': '', 'CallbackOwners': '',
+        'HoldSeconds': ''}
     assert (parameters['LogLevel']['Default'], parameters['LogLevel']['AllowedValues']) == (
         'INFO', ['DEBUG', 'INFO', 'WARNING', 'ERROR'])
 
