@@ -21,6 +21,7 @@ from chalicelib.services import (
     events,
     ics_sources,
     listings,
+    range_booking,
     retention,
     subscriptions,
     transfer,
@@ -89,6 +90,19 @@ def shared_resources(call: Call, agenda: str):
     return agendas.resources(agenda)
 
 
+# ---- free-range agendas (spec §5.6, §6.6) --------------------------------------------------
+
+
+@api.route('/api/agenda/{agenda}/free-range/datetimes', methods=('GET',), render=render.free_range_datetimes)
+def free_range_datetimes(call: Call, agenda: str):
+    return range_booking.datetimes(agenda, call.query, call.tz, call.now)
+
+
+@api.route('/api/agenda/{agenda}/free-range/fillslot', methods=('POST',), render=render.booked)
+def free_range_fillslot(call: Call, agenda: str):
+    return range_booking.fillslot(agenda, call.body, call.tz, call.now, call.caller.client)
+
+
 # ---- events datetimes and status (spec §5.2, §7.1-7.2) -------------------------------------
 
 
@@ -99,7 +113,7 @@ def datetimes(call: Call, agenda: str):
 
 @api.route('/api/agenda/{agenda}/status/{event}', methods=('GET',), render=render.status)
 def event_status(call: Call, agenda: str, event: str):
-    return listings.status(agenda, event)
+    return listings.status(agenda, event, call.now)
 
 
 @api.route('/api/agenda/{agenda}/bookings/{event}', methods=('GET',), render=render.event_bookings)
@@ -125,17 +139,17 @@ def fillslots(call: Call, agenda: str):
 
 @api.route('/api/booking/{booking_id}', methods=('GET',), render=render.booking)
 def booking_detail(call: Call, booking_id: str):
-    return booking.get_booking(booking_id)
+    return booking.get_booking(booking_id, call.tz)
 
 
 @api.route('/api/booking/{booking_id}/cancel', methods=('POST',))
 def booking_cancel(call: Call, booking_id: str):
-    return booking.cancel_booking(booking_id, call.now)
+    return booking.cancel_booking(booking_id, call.now, call.tz, call.body)
 
 
 @api.route('/api/booking/{booking_id}', methods=('DELETE',))
 def booking_delete(call: Call, booking_id: str):
-    return booking.cancel_booking(booking_id, call.now)
+    return booking.cancel_booking(booking_id, call.now, call.tz, query=call.query)
 
 
 @api.route('/api/booking/{booking_id}/accept', methods=('POST',))
@@ -158,7 +172,7 @@ def booking_patch(call: Call, booking_id: str):
 
 @api.route('/api/booking/{booking_id}/resize', methods=('POST',))
 def booking_resize(call: Call, booking_id: str):
-    return booking_changes.resize_booking(booking_id, call.body)
+    return booking_changes.resize_booking(booking_id, call.body, call.now)
 
 
 @api.route('/api/booking/{booking_id}/anonymize', methods=('POST',))
@@ -270,7 +284,7 @@ def event_create(call: Call, agenda: str):
 
 @api.route('/api/agenda/{agenda}/event/{event}', methods=('GET',), render=render.event)
 def event_detail(call: Call, agenda: str, event: str):
-    return events.get_event(agenda, event)
+    return events.get_event(agenda, event, call.now)
 
 
 @api.route('/api/agenda/{agenda}/event/{event}', methods=('PATCH',), render=render.event)

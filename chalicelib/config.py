@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.domain.callback_rules import OwnedHost, parse_owned_host
+from chalicelib.domain.holds import DEFAULT_HOLD_SECONDS
 
 # 1 min, 5 min, 30 min, 2 h, 6 h, then every 12 h: 3 days and 8.6 hours in all (Stripe-like).
 DEFAULT_CALLBACK_RETRY_DELAYS = (60, 300, 1800, 7200, 21600) + (43200,) * 6
@@ -35,6 +36,7 @@ class Settings:
     callback_retry_delays: tuple[int, ...]
     table_name: str
     callback_queue_name: str
+    hold_seconds: int = DEFAULT_HOLD_SECONDS  # CHRONO_HOLD_SECONDS: the lifetime of a lock_code hold (spec §9.9)
 
     def callback_key(self, host: str) -> str | None:
         """Publik uses one shared secret per pair of services, whichever the direction."""
@@ -90,6 +92,15 @@ def _retry_delays() -> tuple[int, ...]:
     return delays
 
 
+def _hold_seconds() -> int:
+    raw = os.environ.get('CHRONO_HOLD_SECONDS', '').strip()
+    if not raw:
+        return DEFAULT_HOLD_SECONDS
+    if not raw.isdigit() or not 1 <= int(raw) <= 86400:
+        raise ConfigurationError('CHRONO_HOLD_SECONDS must be a number of seconds from 1 to 86400')
+    return int(raw)
+
+
 def _base_url() -> str | None:
     raw = os.environ.get('CHRONO_BASE_URL', '').strip()
     if not raw:
@@ -127,6 +138,7 @@ def settings() -> Settings:
         callback_retry_delays=_retry_delays(),
         table_name=os.environ.get('CHRONO_TABLE', '').strip() or 'chrono',
         callback_queue_name=os.environ.get('CHRONO_CALLBACK_QUEUE', '').strip() or 'chrono-callbacks',
+        hold_seconds=_hold_seconds(),
     )
 
 

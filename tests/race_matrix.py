@@ -2,10 +2,10 @@
 booking and on two bookings of the same event, over HTTP against DynamoDB Local (the real engine).
 
 A round creates its own events (a recurring event with one occurrence, where the bookings are, and a
-plain event to move them to), books three bookings (2 places, 1 place, 2 places on the waiting list),
-then sends two operations at once, each after a random gap of 0-15 ms. After the round, read
-consistently from the table:
-- each event's counters equal the places its live legs hold, per list;
+plain event to move them to), books three bookings (2 places, 1 place, 2 places on the waiting list)
+around a hold of 1 place by the lock code `L<round>` (spec §9.9), then sends two operations at once,
+each after a random gap of 0-15 ms. After the round, read consistently from the table:
+- each event's counters equal the places its live legs and its holds (entries of its map) hold, per list;
 - each user's count item on each event equals the user's live legs there;
 - no list holds more than its places (unless an accept or a suspend, which ignore them by design
   (spec §8.7-8.8), succeeded in the round);
@@ -33,7 +33,7 @@ import requests
 
 TZ = ZoneInfo('Europe/Paris')
 AGENDA = 'race'
-PLACES, WAITING = 4, 3  # the occurrence: B (2) and C (1) in the main list, D (2) waiting
+PLACES, WAITING = 5, 3  # the occurrence: B (2), C (1) and the hold L (1) in the main list, D (2) waiting
 OTHER_PLACES, OTHER_WAITING = 4, 2
 
 
@@ -51,7 +51,7 @@ class Round:
 
     @property
     def users(self) -> set[str]:
-        return {b['user'] for b in self.bookings.values()} | {f'n{self.number}'}
+        return {b['user'] for b in self.bookings.values()} | {f'n{self.number}', f'l{self.number}'}
 
 
 def _booking(r: Round, target: str) -> dict[str, Any]:
@@ -148,11 +148,23 @@ def unsubscribe(r, t, s):
     return r.api.call('DELETE', f"/api/agenda/{AGENDA}/subscription/{_booking(r, t)['subscription']}/", session=s)
 
 
+def hold(r, t, s):
+    """Another lock code holds a place of the event."""
+    return r.api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.event}/', {'lock_code': f'M{r.number}'}, session=s)
+
+
+def confirm(r, t, s):
+    """The round's hold becomes a booking."""
+    status, answer = r.api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.event}/', {
+        'lock_code': f'L{r.number}', 'confirm_after_lock': True, 'user_external_id': f'l{r.number}'}, session=s)
+    return status, _made(r, answer)
+
+
 OPERATIONS: dict[str, Callable] = {
     'cancel': cancel, 'delete': delete, 'agent-cancel': agent_cancel, 'event-cancel': event_cancel, 'check': check,
     'accept': accept, 'suspend': suspend, 'resize-up': resize_up, 'resize-down': resize_down, 'anonymize': anonymize,
     'patch': patch, 'move': move, 'move-same': move_same, 'unbook': unbook, 'recurring-unbook': recurring_unbook,
-    'fillslot': fillslot, 'unsubscribe': unsubscribe,
+    'fillslot': fillslot, 'unsubscribe': unsubscribe, 'hold': hold, 'confirm': confirm,
 }
 PAIRS = list(itertools.combinations_with_replacement(sorted(OPERATIONS), 2))
 TARGETS = (('B', 'B'), ('B', 'C'), ('D', 'B'))  # the same booking, two of the main list, waiting and main
@@ -181,7 +193,11 @@ def new_round(api, number: int) -> Round:
         status, answer = api.call('POST', f'/api/agenda/{AGENDA}/event/', body)
         assert (status, answer['err']) == (200, 0), answer
     r = Round(number, api, primary, f'{primary}--{start:%Y-%m-%d-%H%M}', f'o{number}', start.weekday())
-    for name, count in (('B', 2), ('C', 1), ('D', 2)):
+    for name, count in (('B', 2), ('C', 1), ('L', 1), ('D', 2)):
+        if name == 'L':  # the hold, before D: D then waits, as the main list lacks 2 places
+            status, answer = api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.event}/', {'lock_code': f'L{number}'})
+            assert (status, answer['err'], answer['in_waiting_list']) == (200, 0, False), answer
+            continue
         user = f'{name.lower()}{number}'
         status, answer = api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.event}/', {
             'user_external_id': user, 'count': count})
@@ -237,6 +253,8 @@ def violations(r: Round) -> list[str]:
         live = [leg for leg in legs if leg.event == event and not leg.cancelled]
         main = sum(leg.count for leg in live if not leg.in_waiting_list)
         waiting = sum(leg.count for leg in live if leg.in_waiting_list)
+        main += sum(h.count for h in record.holds if not h.in_waiting_list)  # held places are in the counters
+        waiting += sum(h.count for h in record.holds if h.in_waiting_list)
         if (record.reserved, record.waiting_list_reserved) != (main, waiting):
             found.append(f'{event}: counters {(record.reserved, record.waiting_list_reserved)} '
                          f'!= live legs {(main, waiting)}')

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.event_rules import EventRecord, is_bookable, is_recurring_primary
+from chalicelib.domain.holds import MAX_LOCK_CODE, MAX_RELEASED, HeldPlaces, hold_key, releasable, without
 from chalicelib.domain.partial_bookings import check_hours
 from chalicelib.domain.places import Places, goes_to_waiting_list
 from chalicelib.domain.specs import MAX_PLACES, AgendaSpec
@@ -69,6 +70,8 @@ class BookingRequest:
     user_external_id: str | None = None
     color: str | None = None  # use_color_for (meetings)
     resources: tuple[str, ...] = ()  # meetings: resources to book with the slot
+    lock_code: str | None = None  # spec §9.9: hold (or, with confirm_after_lock, confirm) for this code
+    confirm_after_lock: bool = False
     # Stored as given: TEXT_FIELDS, URL_FIELDS, extra_emails, extra_phone_numbers, extra_data.
     fields: dict[str, Any] = field(default_factory=dict)
     # Booked through `subscribed=`: (agenda, version of the user's subscription periods read); the
@@ -77,6 +80,16 @@ class BookingRequest:
     # Agendas with partial bookings: the hours booked inside the event (domain/partial_bookings.py).
     start_time: time | None = None
     end_time: time | None = None
+
+    @property
+    def hold(self) -> str | None:
+        """The lock code's digest when this call holds or confirms (domain/holds.py), else None."""
+        return hold_key(self.lock_code) if self.lock_code else None
+
+    @property
+    def holding(self) -> bool:
+        """This call takes a hold rather than a booking."""
+        return bool(self.lock_code) and not self.confirm_after_lock
 
 
 def _read_count(p: Payload) -> int:
@@ -139,6 +152,8 @@ def read_booking_request(p: Payload, client: str | None = None) -> BookingReques
         user_external_id=user_external_id,
         color=p.str('use_color_for', max_length=MAX_TEXT),
         resources=tuple(p.list('resources') or ()),
+        lock_code=p.str('lock_code', max_length=MAX_LOCK_CODE),
+        confirm_after_lock=p.bool('confirm_after_lock'),
         fields=fields,
         start_time=p.time('start_time'),
         end_time=p.time('end_time'),
@@ -178,10 +193,15 @@ class Placement:
     """A decision to write: `count` places of `event` in one list, valid while the event's
     counters still allow it (the store turns that into the transaction's condition)."""
 
-    event: EventRecord
+    event: EventRecord  # as the decision counted it: minus `released`
     count: int
     in_waiting_list: bool
     forced: bool = False
+    released: tuple[HeldPlaces, ...] = ()  # holds on the event this write gives back (expired, or its own)
+    hold: HeldPlaces | None = None  # the places are held by a lock code, not booked
+    # The caller's live hold of as many places is confirmed (or renewed) in its list: it was there before
+    # anyone who waits since, so the "somebody waits" rule does not move it.
+    kept: bool = False
 
     def places_after(self, replaced: Sequence[Leg] = ()) -> Places:
         """The event's places once this booking is written and `replaced` cancelled."""
@@ -209,13 +229,33 @@ def place(
     booked_by_user: bool = False,
 ) -> Placement:
     """Where the booking goes on `event`, or the refusal, checked in Chrono's order: bookable,
-    not already booked by the user (`exclude_user`), room in a list."""
+    not already booked by the user (`exclude_user`), room in a list. The places of expired holds, and
+    of the caller's own hold (its `lock_code`), count as free: the write gives them back."""
     check_bookable(agenda, event, now, tz, request)
     check_hours(agenda, event, request.start_time, request.end_time, tz)
     if booked_by_user and request.exclude_user and request.user_external_id:
         raise already_booked(event.slug)
-    waiting = goes_to_waiting_list(event.places, request.count, request.force_waiting_list)
-    return Placement(event=event, count=request.count, in_waiting_list=waiting, forced=request.force_waiting_list)
+    released = releasable(event, now, request.hold, MAX_RELEASED)
+    event = without(event, released)
+    own = next((h for h in released if h.key == request.hold and not h.expired(now)), None)
+    kept = own is not None and request.count <= own.count and not request.force_waiting_list
+    if own is not None and kept:
+        waiting = own.in_waiting_list  # the confirmation keeps its hold's list
+    else:
+        waiting = goes_to_waiting_list(event.places, request.count, request.force_waiting_list)
+    return Placement(
+        event=event,
+        count=request.count,
+        in_waiting_list=waiting,
+        forced=request.force_waiting_list,
+        released=released,
+        kept=kept,
+    )
+
+
+def as_hold(placement: Placement, key: str, until: datetime) -> Placement:
+    """The placement held by a lock code until `until` instead of booked."""
+    return replace(placement, hold=HeldPlaces(key, placement.count, placement.in_waiting_list, until))
 
 
 # ---- bookings as stored --------------------------------------------------------------------

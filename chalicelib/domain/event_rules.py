@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib.domain.holds import HeldPlaces
 from chalicelib.domain.places import Places
 from chalicelib.domain.specs import AgendaSpec, EventSpec, local_text
 from chalicelib.domain.window import booking_window
@@ -24,6 +25,10 @@ class EventRecord:
     check_locked: bool = False
     invoiced: bool = False
     counters_version: int = 0  # moved on by every booking write that changes the counters
+    # Places held by lock codes, counted in the counters until released (domain/holds.py); `holds_map`: the
+    # item has its map of holds (a write adds to it, or creates it).
+    holds: tuple[HeldPlaces, ...] = ()
+    holds_map: bool = False
 
     @property
     def slug(self) -> str:

@@ -14,6 +14,7 @@ from chalicelib import store
 from chalicelib.domain import closures
 from chalicelib.domain.agenda_reader import read_agenda
 from chalicelib.domain.event_rules import is_bookable, is_recurring_primary
+from chalicelib.domain.holds import as_seen
 from chalicelib.domain.meeting_slots import grid_problems
 from chalicelib.domain.places import can_take
 from chalicelib.domain.recurrence import with_occurrences as derived_occurrences
@@ -58,7 +59,7 @@ def has_open_events(agenda: AgendaSpec, tz: ZoneInfo, now: datetime) -> bool:
         return False
     window = booking_window(agenda, now, tz)
     return any(
-        is_bookable(agenda, r.spec, now, tz) and can_take(r.places, 1)
+        is_bookable(agenda, r.spec, now, tz) and can_take(as_seen(r, now).places, 1)
         for r in store.events_between(agenda.slug, window.start, window.end)
     )
 

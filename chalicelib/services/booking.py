@@ -7,17 +7,18 @@ an event's counters, a desk's lock items. When they no longer do, the decision i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import store
+from chalicelib import config, store
 from chalicelib.domain.booking_rules import (
     BookingRequest,
     Leg,
     Placement,
     already_booked,
+    as_hold,
     check_replaceable,
     invalid_slots,
     place,
@@ -26,7 +27,10 @@ from chalicelib.domain.booking_rules import (
     require_events_booking,
     require_live,
 )
+from chalicelib.domain.cancellation import booking_deadline, check_cancellable
 from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.free_range import reach
+from chalicelib.domain.holds import HoldRecord, hold_until
 from chalicelib.domain.meeting_slots import (
     MAX_BOOKING_WRITES,
     NO_DESK,
@@ -37,7 +41,6 @@ from chalicelib.domain.meeting_slots import (
     excluded,
     grid_step,
     lock_step,
-    longest,
     overlaps,
     read_meeting_slots,
     read_resources,
@@ -70,6 +73,20 @@ class Booked:
     booking_id: int
     placements: list[Placement]
     replaced: list[Leg]
+    cancellable_until: datetime | None = None  # a user's cancellation deadline (domain/cancellation.py)
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a lock code holds until `until` (spec §9.9): an events agenda's places (`placements`), or a
+    meeting's desk time (`desk`, `meeting_type`, `legs`)."""
+
+    agenda: AgendaSpec
+    until: datetime
+    placements: list[Placement] = field(default_factory=list)
+    desk: DeskSpec | None = None
+    meeting_type: MeetingTypeSpec | None = None
+    legs: list[MeetingLeg] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -82,16 +99,19 @@ class MeetingBooked:
     legs: list[MeetingLeg]
     booking_id: int
     replaced: list[Leg]
+    cancellable_until: datetime | None = None
 
 
 def fillslot(
     agenda_slug: str, slot: str, body: Payload, tz: ZoneInfo, now: datetime, client: str
-) -> Booked | MeetingBooked:
+) -> Booked | MeetingBooked | Held:
     """`POST /api/agenda/<agenda>/fillslot/<event>/` (the seed document)."""
     return _book(agenda_slug, [slot], read_booking_request(body, client), tz, now, group=False)
 
 
-def fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime, client: str) -> Booked | MeetingBooked:
+def fillslots(
+    agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime, client: str
+) -> Booked | MeetingBooked | Held:
     """`POST /api/agenda/<agenda>/fillslots/` (spec §6.2): one booking over several events,
     all or nothing; the first refusal, in the order of `slots`, is the answer."""
     slots = read_slots(body, MAX_GROUP_EVENTS)
@@ -100,7 +120,7 @@ def fillslots(agenda_slug: str, body: Payload, tz: ZoneInfo, now: datetime, clie
 
 def _book(
     agenda_slug: str, slots: list[str], request: BookingRequest, tz: ZoneInfo, now: datetime, group: bool
-) -> Booked | MeetingBooked:
+) -> Booked | MeetingBooked | Held:
     if not any(SLUG_RE.match(slot) for slot in slots):  # `<type>:<date>`: a meetings agenda, by its configuration
         spec = configured_agenda_or_404(agenda_slug)
         if spec.kind != 'events':
@@ -111,7 +131,9 @@ def _book(
     for slot in slots:
         sent.setdefault(slug_of_occurrence_id(slot) or slot, slot)
     slugs = list(sent)
-    snapshot = store.read_for_booking(agenda_slug, slugs, request.user_external_id, request.cancel_booking_id)
+    replacing = request.cancel_booking_id if not request.holding else None  # a hold replaces at its confirmation
+    key = request.hold
+    snapshot = store.read_for_booking(agenda_slug, slugs, request.user_external_id, replacing, key)
     agenda = snapshot.agenda
     if agenda is None:
         raise unknown_agenda(agenda_slug)
@@ -120,41 +142,77 @@ def _book(
     unknown = [sent[slug] for slug in slugs if slug not in snapshot.events]
     if unknown:
         raise invalid_slots(unknown) if group else unknown_event(agenda.slug, unknown[0])
-    replaced = check_replaceable(snapshot.replaced, request.count) if request.cancel_booking_id is not None else []
+    replaced = check_replaceable(snapshot.replaced, request.count) if replacing is not None else []
     events = [snapshot.events[slug] for slug in slugs]
+    held = snapshot.hold
 
-    def attempt(stale: store.Stale | None) -> Booked:
-        nonlocal events, replaced
+    def attempt(stale: store.Stale | None) -> Booked | Held:
+        nonlocal events, replaced, held
         if isinstance(stale, store.EventsChanged):  # the counters as the transaction found them: no read
             events = [_fresh(agenda.slug, event, stale.events) for event in events]
         elif isinstance(stale, store.BookingChanged) and request.cancel_booking_id is not None:
             # the booking to replace changed: is it still replaceable?
             replaced = check_replaceable(store.get_legs(request.cancel_booking_id), request.count)
+        if key is not None and stale is not None:  # the lock code's hold may have changed too
+            held = store.get_hold(key)
+        on_start = check_deadline(replaced, now, tz, request.bypass_delays, 'cancel booking: ', agenda)
         # The first refusal in the order of `slots` is the answer.
         placements = [
             place(agenda, event, request, now, tz, snapshot.user_bookings.get(event.slug, 0) > 0) for event in events
         ]
+        if key is not None and request.holding:
+            return _hold_places(agenda, placements, key, held, now)
+        deadline = booking_deadline(agenda, [p.event.spec.start for p in placements], tz)
 
         def answer(booking_id: int) -> Booked:
-            return Booked(agenda, booking_id, placements, replaced)
+            return Booked(agenda, booking_id, placements, replaced, deadline)
 
         try:
-            return answer(store.book(agenda.slug, placements, request, replaced, now, answer=answer))
+            booking_id = store.book(
+                agenda.slug, placements, request, replaced, now, answer=answer, replaced_on_start=on_start, held=held
+            )
+            return answer(booking_id)
         except store.AlreadyBookedByUser as exc:
             raise already_booked(exc.event) from None
 
     return until_written(attempt, DECISIONS, 'places')
 
 
+def _hold_places(
+    agenda: AgendaSpec, placements: list[Placement], key: str, held: HoldRecord | None, now: datetime
+) -> Held:
+    """Hold the places a booking would take, for the lock code `key`, replacing what it held."""
+    until = hold_until(now, config.settings().hold_seconds)
+    placements = [as_hold(p, key, until) for p in placements]
+    result = Held(agenda, until, placements)
+    store.hold(agenda.slug, placements, key, held, until, now, answer=result)
+    return result
+
+
 def _book_meeting(
     spec: AgendaSpec, slots: list[str], request: BookingRequest, tz: ZoneInfo, now: datetime
-) -> MeetingBooked:
+) -> MeetingBooked | Held:
     """Meetings (spec §6.1-6.2, §9.5-9.6): every slot on one desk, the first desk in desk order
     that opens then and holds no booking; through a virtual agenda, its real agendas with the
     fewest bookings that day first. The desk's lock items make the choice safe; when another
     booking took them meanwhile, the next desk is tried."""
     agenda, reals = serving_agendas(spec)
     meeting_type, starts = read_meeting_slots(slots, agenda, tz)
+    return book_desk_time(spec, agenda, reals, meeting_type, starts, request, tz, now)
+
+
+def book_desk_time(
+    spec: AgendaSpec,
+    agenda: AgendaSpec,
+    reals: list[AgendaSpec],
+    meeting_type: MeetingTypeSpec,
+    starts: list[datetime],
+    request: BookingRequest,
+    tz: ZoneInfo,
+    now: datetime,
+) -> MeetingBooked | Held:
+    """Book (or hold, with a lock code) `meeting_type`'s length from each start on one desk of `reals`
+    (`spec` as the URL names it, `agenda` with its meeting types): meetings, and free ranges."""
     resources = read_resources(list(request.resources), agenda)
     length = timedelta(minutes=meeting_type.duration)
     window = booking_window(agenda, now, tz)
@@ -167,17 +225,20 @@ def _book_meeting(
     ):
         raise BusinessError(NO_DESK, 'outside the bookable period')
     user = request.user_external_id
+    key = request.hold
 
-    def attempt(stale: store.Stale | None) -> MeetingBooked:
-        replaced = _replaced(request)
+    def attempt(stale: store.Stale | None) -> MeetingBooked | Held:
+        held = store.get_hold(key) if key is not None else None
+        replaced = _replaced(request) if not request.holding else []  # a hold replaces at its confirmation
+        on_start = check_deadline(replaced, now, tz, request.bypass_delays, 'cancel booking: ', spec)
         days = None  # the user's meetings, read consistently when a decision needs them
         if user and (request.exclude_user or _replaces_same_day(replaced, user, starts[0], starts[-1] + length)):
             days = store.user_meeting_days(user, starts[0], starts[-1] + length)
         if request.exclude_user and days is not None:
             _check_user_free(days, starts, length, replaced)
         if resources:
-            _check_resources_free(resources, starts, length, replaced)
-        for real, desk in _free_desks(reals, meeting_type, starts, tz, replaced):
+            _check_resources_free(resources, starts, length, replaced, now, key)
+        for real, desk in _free_desks(reals, meeting_type, starts, tz, replaced, now, key):
             step = lock_step(real, tz)
             past = tuple(p for p in real.past_lock_steps if p != step)
             legs = [
@@ -192,11 +253,29 @@ def _book_meeting(
                     'at once',
                 )
 
+            deadline = booking_deadline(real, starts, tz)
+
             def answer(booking_id: int) -> MeetingBooked:
-                return MeetingBooked(real, desk, meeting_type, legs, booking_id, replaced)
+                return MeetingBooked(real, desk, meeting_type, legs, booking_id, replaced, deadline)
 
             try:
-                return answer(store.book(real.slug, legs, request, replaced, now, user_days=days, answer=answer))
+                if key is not None and request.holding:
+                    until = hold_until(now, config.settings().hold_seconds)
+                    result = Held(real, until, desk=desk, meeting_type=meeting_type, legs=legs)
+                    store.hold(real.slug, legs, key, held, until, now, answer=result)
+                    return result
+                booking_id = store.book(
+                    real.slug,
+                    legs,
+                    request,
+                    replaced,
+                    now,
+                    user_days=days,
+                    answer=answer,
+                    replaced_on_start=on_start,
+                    held=held,
+                )
+                return answer(booking_id)
             except store.DeskTaken:  # taken since the read: the next desk
                 continue
             except store.ResourceTaken:
@@ -204,6 +283,27 @@ def _book_meeting(
         raise BusinessError(NO_DESK)
 
     return until_written(attempt, DECISIONS, 'places')
+
+
+def check_deadline(
+    legs: list[Leg],
+    now: datetime,
+    tz: ZoneInfo,
+    bypass_delays: bool,
+    prefix: str = '',
+    known: AgendaSpec | None = None,
+) -> bool:
+    """A user's cancellation of `legs` (a booking's live legs) respects its agenda's minimal
+    cancellation delay (domain/cancellation.py), unless `bypass_delays`. True when the decision was
+    taken from their start: the write must then hold only while their events still start then.
+    `known`: an agenda read already (the legs' own saves a read)."""
+    if bypass_delays or not legs:
+        return False
+    agenda = known if known is not None and known.slug == legs[0].agenda else store.get_agenda(legs[0].agenda)
+    if agenda is None or agenda.minimal_cancellation_delay is None:
+        return False
+    check_cancellable(agenda, legs[0].booking_id, [leg.start for leg in legs], now, tz, prefix)
+    return True
 
 
 def _replaced(request: BookingRequest) -> list[Leg]:
@@ -231,28 +331,40 @@ def _check_user_free(days: store.UserDays, starts: list[datetime], length: timed
 
 
 def _check_resources_free(
-    resources: tuple[str, ...], starts: list[datetime], length: timedelta, replaced: list[Leg]
+    resources: tuple[str, ...],
+    starts: list[datetime],
+    length: timedelta,
+    replaced: list[Leg],
+    now: datetime,
+    hold: str | None,
 ) -> None:
-    """Each requested resource is free for every slot, in every agenda (spec §9.5); the booking
-    being replaced still holds its own (as its desk)."""
-    uses = store.resource_uses(resources, starts[0], starts[-1] + length)
+    """Each requested resource is free for every slot, in every agenda (spec §9.5), and held by no other
+    lock code; the booking being replaced still holds its own (as its desk)."""
+    uses = store.resource_uses(resources, starts[0], starts[-1] + length, now, hold)
     uses += [(leg.start, leg.end) for leg in replaced if set(leg.resources) & set(resources) and leg.end]
     if any(overlaps(start, start + length, b, e) for start in starts for b, e in uses):
         raise BusinessError(NO_DESK, 'a requested resource is taken at that time')
 
 
 def _free_desks(
-    reals: list[AgendaSpec], meeting_type: MeetingTypeSpec, starts: list[datetime], tz: ZoneInfo, replaced: list[Leg]
+    reals: list[AgendaSpec],
+    meeting_type: MeetingTypeSpec,
+    starts: list[datetime],
+    tz: ZoneInfo,
+    replaced: list[Leg],
+    now: datetime,
+    hold: str | None,
 ) -> list[tuple[AgendaSpec, DeskSpec]]:
     """The (agenda, desk) pairs that can take every slot, in the order they are tried: real
     agendas by fewest bookings on the first slot's day (then their order in the virtual agenda),
-    desks in desk order. The replaced booking still holds its desk (as in Chrono)."""
+    desks in desk order. The replaced booking still holds its desk (as in Chrono); a time another lock
+    code holds is taken, the caller's own hold (`hold`) is free."""
     first_day = starts[0].astimezone(tz).date()
     day_start = local_midnight(first_day, tz)
     day_end = local_midnight(starts[-1].astimezone(tz).date() + timedelta(days=1), tz)
     ranked = []
     for index, real in enumerate(reals):
-        legs = store.meeting_legs(real.slug, day_start, day_end, longest(real))
+        legs = store.meeting_legs(real.slug, day_start, day_end, reach(real), now, hold)
         ids = {leg.booking_id for leg in legs}
         legs += [leg for leg in replaced if leg.agenda == real.slug and leg.booking_id not in ids]
         ranked.append((bookings_on_day(legs, first_day, tz), index, real, busy_by_desk(legs)))
@@ -276,18 +388,37 @@ def _fresh(agenda: str, event: EventRecord, changed: dict[str, EventRecord | Non
 # ---- lifecycle (spec §8.3, §8.5-8.8) ------------------------------------------------------------
 
 
-def get_booking(booking_id: str) -> list[Leg]:
+@dataclass(frozen=True)
+class BookingView:
+    """A booking as `GET /api/booking/<id>/` shows it: its live legs, and until when its user may cancel it."""
+
+    legs: list[Leg]
+    cancellable_until: datetime | None = None
+
+
+def get_booking(booking_id: str, tz: ZoneInfo) -> BookingView:
     """`GET /api/booking/<id>/` (spec §8.3): its live legs."""
-    return require_live(booking_or_404(booking_id))
+    legs = require_live(booking_or_404(booking_id))
+    agenda = store.get_agenda(legs[0].agenda)
+    return BookingView(legs, booking_deadline(agenda, [leg.start for leg in legs], tz))
 
 
-def cancel_booking(booking_id: str, now: datetime) -> dict[str, Any]:
-    """The client's own cancellation: frees the places; no cancel callback (spec §9.8)."""
+def cancel_booking(
+    booking_id: str, now: datetime, tz: ZoneInfo, body: Payload | None = None, query: Payload | None = None
+) -> dict[str, Any]:
+    """The client's own cancellation (POST .../cancel/, DELETE): frees the places; no cancel callback
+    (spec §9.8); refused past the agenda's cancellation deadline unless `bypass_delays` (in the body
+    or, for a DELETE, the query)."""
+    bypass_delays = any(p.bool('bypass_delays') for p in (body, query) if p is not None)
+    for p in (body, query):
+        if p is not None:
+            p.check()
 
     def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
         live = require_live(legs, 'already cancelled')
+        on_start = check_deadline(live, now, tz, bypass_delays)
         answer = {'booking_id': live[0].booking_id}
-        store.cancel(live, now, answer=answer)
+        store.cancel(live, now, answer=answer, on_start=on_start)
         return answer
 
     return on_booking(booking_id, decide)

@@ -19,6 +19,7 @@ from chalicelib.domain.change_rules import (
     read_count,
     read_patch,
 )
+from chalicelib.domain.holds import MAX_RELEASED, HeldPlaces, releasable, without
 from chalicelib.domain.partial_bookings import CHECK_HOURS
 from chalicelib.parsing import Payload
 from chalicelib.services.lookup import booking_or_404, unknown_event
@@ -48,8 +49,9 @@ def patch_booking(booking_id: str, body: Payload) -> dict[str, Any]:
     return on_booking(booking_id, decide)
 
 
-def resize_booking(booking_id: str, body: Payload) -> dict[str, Any]:
-    """`POST /api/booking/<id>/resize/` (spec §8.9): every leg to `count` places, in its list."""
+def resize_booking(booking_id: str, body: Payload, now: datetime) -> dict[str, Any]:
+    """`POST /api/booking/<id>/resize/` (spec §8.9): every leg to `count` places, in its list; the places of
+    expired holds (spec §9.9) are free to grow into (the write gives them back)."""
     legs = booking_or_404(booking_id)
     count = read_count(body)
     check_resizable(require_live(legs))
@@ -62,12 +64,17 @@ def resize_booking(booking_id: str, body: Payload) -> dict[str, Any]:
                     raise unknown_event(legs[0].agenda, slug)
                 events[(record.agenda, slug)] = record
         legs = require_live(legs)
+        seen, released = {}, {}
         for leg in legs:
-            if (leg.agenda, leg.event_slug) not in events:
-                raise unknown_event(leg.agenda, leg.event_slug)
-            check_growth(leg, events[(leg.agenda, leg.event_slug)], count)
+            slug = leg.event_slug
+            if (leg.agenda, slug) not in events:
+                raise unknown_event(leg.agenda, slug)
+            record = events[(leg.agenda, slug)]
+            freed: tuple[HeldPlaces, ...] = releasable(record, now, None, MAX_RELEASED)
+            seen[slug], released[slug] = without(record, freed), freed
+            check_growth(leg, seen[slug], count)
         answer = {'booking_id': legs[0].booking_id}
-        store.resize(legs, count, {leg.event_slug: events[(leg.agenda, leg.event_slug)] for leg in legs}, answer=answer)
+        store.resize(legs, count, seen, answer=answer, released=released)
         return answer
 
     return on_booking(booking_id, decide, DECISIONS, 'places')

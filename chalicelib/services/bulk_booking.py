@@ -28,6 +28,7 @@ from chalicelib.domain.booking_rules import (
     place,
     read_booking_request,
 )
+from chalicelib.domain.cancellation import is_cancellable
 from chalicelib.domain.event_rules import EventRecord, clashes, is_bookable
 from chalicelib.domain.recurrence import occurrence_weekday, read_recurring_slot, slug_of_occurrence_id
 from chalicelib.domain.specs import AgendaSpec
@@ -56,6 +57,9 @@ class Changes:
     booked: list[tuple[Placement, int]] = field(default_factory=list)
     cancelled: list[Leg] = field(default_factory=list)
     full: list[EventRecord] = field(default_factory=list)
+    # The cancellations were allowed from the legs' start (a cancellation deadline): they hold only
+    # while their events still start then.
+    cancel_on_start: bool = False
 
 
 # ---- reading the call --------------------------------------------------------------------------
@@ -70,7 +74,8 @@ def _read_request(body: Payload, client: str) -> tuple[list[str], BookingRequest
     if is_blank(body.data.get('user_external_id')):  # as Payload reads it: '  ' is no user either
         body.error('user_external_id', 'This field is required.')
     body.read.update(('date_start', 'date_end', 'check_overlaps'))
-    return slots, read_booking_request(body, client)
+    # These calls book: `lock_code` holds only through fillslot (spec §9.9), so it is not theirs to use.
+    return slots, replace(read_booking_request(body, client), lock_code=None, confirm_after_lock=False)
 
 
 def _range(
@@ -179,7 +184,7 @@ def _apply_batch(
         booking_ids = []
         if placements or to_cancel:
             kept = (lambda ids: answer(after(ids))) if answer else None
-            booking_ids = store.book_each(placements, request, to_cancel, now, kept)
+            booking_ids = store.book_each(placements, request, to_cancel, now, kept, changes.cancel_on_start)
         done = after(booking_ids)
         changes.booked, changes.cancelled, changes.full = done.booked, done.cancelled, done.full
 
@@ -232,13 +237,33 @@ def _user_legs(user: str, agendas: Iterable[str], start: datetime, end: datetime
     ]
 
 
-def _plan(wanted: list[EventRecord], held: list[Leg], cancellable) -> Changes:
-    """Book what is wanted and not held yet; cancel what is held, cancellable and not wanted."""
+def _plan(
+    wanted: list[EventRecord],
+    held: list[Leg],
+    cancellable,
+    agendas: dict[str, AgendaSpec],
+    request: BookingRequest,
+    tz: ZoneInfo,
+    now: datetime,
+) -> Changes:
+    """Book what is wanted and not held yet; cancel what is held, cancellable and not wanted. A
+    booking past its agenda's cancellation deadline is kept, unless `bypass_delays`
+    (domain/cancellation.py): the call sets the rest."""
     wanted_keys = {(r.agenda, r.slug) for r in wanted}
     held_keys = {(leg.agenda, leg.event) for leg in held}
+    on_start = not request.bypass_delays and any(
+        agendas[leg.agenda].minimal_cancellation_delay is not None for leg in held
+    )
     return Changes(
         to_book=[r for r in wanted if (r.agenda, r.slug) not in held_keys],
-        to_cancel=[leg for leg in held if (leg.agenda, leg.event) not in wanted_keys and cancellable(leg)],
+        to_cancel=[
+            leg
+            for leg in held
+            if (leg.agenda, leg.event) not in wanted_keys
+            and cancellable(leg)
+            and (request.bypass_delays or is_cancellable(agendas[leg.agenda], leg.start, now, tz))
+        ],
+        cancel_on_start=on_start,
     )
 
 
@@ -320,7 +345,7 @@ def _events_fillslots(
         low, high = ranges[leg.agenda]
         return low <= leg.start < high and (scope is None or scope.admits_at(leg.agenda, leg.start))
 
-    changes = _plan(wanted, held, cancellable)
+    changes = _plan(wanted, held, cancellable, by_slug, request, tz, now)
     # The first event to book that cannot be booked at all refuses the call, before any write (one the
     # user holds already is kept as it is, even out of the window now).
     for record in changes.to_book:
@@ -398,7 +423,8 @@ def recurring_fillslots(query: Payload, body: Payload, tz: ZoneInfo, now: dateti
         listed = pair(occurrences[(leg.agenda, leg.event_slug)]) in pairs
         return action == 'update' and not listed or action == 'unbook' and listed
 
-    changes = _plan(sorted(wanted, key=lambda r: (r.spec.start, r.agenda, r.slug)), held, cancellable)
+    wanted = sorted(wanted, key=lambda r: (r.spec.start, r.agenda, r.slug))
+    changes = _plan(wanted, held, cancellable, by_slug, request, tz, now)
     if action == 'unbook':
         changes.to_book = []
     return _run(changes, by_slug, occurrences, request, tz, now, multi=True)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from chalicelib import store
 from chalicelib.domain.agenda_reader import read_event
 from chalicelib.domain.event_rules import EventRecord, is_recurring_primary, shrink_problem
+from chalicelib.domain.holds import MAX_RELEASED, as_seen, releasable
 from chalicelib.domain.recurrence import MAX_OCCURRENCES, derive_occurrences, rule_problem, too_many
 from chalicelib.domain.specs import AgendaSpec, EventSpec, slugify
 from chalicelib.errors import BusinessError, InvalidPayload, invalid
@@ -88,9 +89,10 @@ def _sync_recurrence(agenda: str, old: EventRecord, new: EventSpec | None, tz: Z
             store.follow_event(agenda, moved)
 
 
-def get_event(agenda_slug: str, event_slug: str) -> tuple[AgendaSpec, EventRecord]:
+def get_event(agenda_slug: str, event_slug: str, now: datetime) -> tuple[AgendaSpec, EventRecord]:
+    """An event as its places are at `now` (an expired hold's are free)."""
     agenda = events_agenda_or_404(agenda_slug)
-    return agenda, event_or_404(agenda.slug, event_slug)
+    return agenda, as_seen(event_or_404(agenda.slug, event_slug), now)
 
 
 def update_event(
@@ -98,7 +100,7 @@ def update_event(
 ) -> tuple[AgendaSpec, EventRecord]:
     """`PATCH`: absent fields keep their value; a change that no longer fits the bookings is refused."""
     agenda = events_agenda_or_404(agenda_slug)
-    record = event_or_404(agenda.slug, event_slug)
+    record = _without_expired_holds(agenda.slug, event_or_404(agenda.slug, event_slug), now)
     if 'slug' in body and body.data.get('slug') != record.slug:
         raise invalid('slug', 'The slug of an event cannot change.')
     body.read.add('slug')
@@ -140,9 +142,19 @@ def _check_recurrence_fields(body: Payload, current: EventSpec | None) -> None:
         )
 
 
+def _without_expired_holds(agenda: str, record: EventRecord, now: datetime) -> EventRecord:
+    """The event once its expired holds (spec §9.9) are given back: their places must not refuse a change
+    (a live hold still counts: it keeps its places until it ends)."""
+    expired = releasable(record, now, None, MAX_RELEASED)
+    if not expired:
+        return record
+    store.release_holds(agenda, record, expired)  # one changed meanwhile: the read below sees it
+    return event_or_404(agenda, record.slug)
+
+
 def delete_event(agenda_slug: str, event_slug: str, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
     agenda = events_agenda_or_404(agenda_slug)
-    record = event_or_404(agenda.slug, event_slug)
+    record = _without_expired_holds(agenda.slug, event_or_404(agenda.slug, event_slug), now)
     if record.spec.primary_event and store.get_event(agenda.slug, record.spec.primary_event):
         raise BusinessError(
             'event is an occurrence',

@@ -13,13 +13,14 @@ from chalicelib import store
 from chalicelib.domain.booking_rules import EVENTS_CHOICES, MAX_USER_ID, Leg, require_live
 from chalicelib.domain.calendar import calendar
 from chalicelib.domain.event_rules import EventRecord, clashes, is_bookable, is_recurring_primary
+from chalicelib.domain.free_range import reach
+from chalicelib.domain.holds import MAX_LOCK_CODE, as_seen, hold_key
 from chalicelib.domain.meeting_slots import (
     Intervals,
     busy_by_desk,
     desk_slots,
     excluded,
     grid_step,
-    longest,
     meeting_times,
     read_resources,
     slot_id,
@@ -52,6 +53,7 @@ class SlotQuery:
     excluded_user: str | None
     hide_disabled: bool
     bypass_delays: bool
+    hold: str | None = None  # the digest of `lock_code`: its own holds are free to it (spec §9.9)
 
     def for_agenda(self, agenda: AgendaSpec, tz: ZoneInfo, now: datetime, events: str = 'future') -> SlotQuery:
         """The range narrowed to what `events` asks and to the booking window: `date_start` and
@@ -78,7 +80,7 @@ def read_slot_params(query: Payload, tz: ZoneInfo) -> SlotQuery:
     excluded_user = query.str('exclude_user_external_id', max_length=MAX_USER_ID)
     hide_disabled = query.bool('hide_disabled')
     bypass_delays = query.bool('bypass_delays')
-    query.str('lock_code')  # w.c.s. sends it on every call (spec §9.9): accepted, no lease here
+    lock_code = query.str('lock_code', max_length=MAX_LOCK_CODE)  # w.c.s. sends it on every call (spec §9.9)
     query.check()
     return SlotQuery(
         local_midnight(date_start, tz) if date_start else None,
@@ -87,6 +89,7 @@ def read_slot_params(query: Payload, tz: ZoneInfo) -> SlotQuery:
         excluded_user,
         hide_disabled,
         bypass_delays,
+        hold_key(lock_code) if lock_code else None,
     )
 
 
@@ -139,10 +142,11 @@ def datetimes(agenda_slug: str, query: Payload, tz: ZoneInfo, now: datetime) -> 
 def listed_events(
     agenda: AgendaSpec, q: SlotQuery, min_places: int, events: str, tz: ZoneInfo, now: datetime
 ) -> list[ListedEvent]:
-    """An events agenda's datetimes items over the range of `q`."""
+    """An events agenda's datetimes items over the range of `q`: places held by lock codes are taken,
+    unless expired or held by `q`'s own lock code."""
     records = sorted(
         (
-            r
+            as_seen(r, now, q.hold)
             for r in store.events_between(agenda.slug, q.start, q.end)
             if not is_recurring_primary(r.spec)
             and not r.spec.cancelled
@@ -188,10 +192,10 @@ def with_statuses(listed: list[ListedEvent], user: str) -> list[ListedEvent]:
     return [replace(e, status=status_of(held.get((e.agenda.slug, e.record.slug), []))) for e in listed]
 
 
-def status(agenda_slug: str, event_slug: str) -> tuple[AgendaSpec, EventRecord]:
-    """`GET /api/agenda/<agenda>/status/<event>/` (spec §7.1), read consistently."""
+def status(agenda_slug: str, event_slug: str, now: datetime) -> tuple[AgendaSpec, EventRecord]:
+    """`GET /api/agenda/<agenda>/status/<event>/` (spec §7.1), read consistently; a hold counts while live."""
     agenda = events_agenda_or_404(agenda_slug)
-    return agenda, event_or_404(agenda.slug, event_slug)
+    return agenda, as_seen(event_or_404(agenda.slug, event_slug), now)
 
 
 def event_bookings(agenda_slug: str, event_slug: str, query: Payload) -> list[Leg]:
@@ -224,7 +228,7 @@ def meeting_datetimes(
             (leg.start, leg.end) for leg in store.user_meetings(q.excluded_user, start, end) if leg.end is not None
         ]
     if resources:
-        unavailable += store.resource_uses(resources, start, end)
+        unavailable += store.resource_uses(resources, start, end, now, q.hold)
     held = None  # the user_external_id's meetings in these agendas: `booked_for_external_user`
     if q.user:
         serving_slugs = {real.slug for real in reals}
@@ -242,7 +246,7 @@ def meeting_datetimes(
             for s in desk_slots(desk, meeting_type.duration, grid_step(real), first_day, last_day, tz)
             if start <= s.start < end and not excluded(agenda, s.start, s.end, tz)
         ]
-        busy = busy_by_desk(store.meeting_legs(real.slug, start, end, longest(real)))
+        busy = busy_by_desk(store.meeting_legs(real.slug, start, end, reach(real), now, q.hold))
         for time in meeting_times(candidates, busy, unavailable, [d.slug for d in real.desks]):
             ends[time.start] = time.end
             serving.setdefault(time.start, []).extend([real] if time.free_desks else [])

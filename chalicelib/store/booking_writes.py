@@ -21,6 +21,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.domain.booking_rules import BookingRequest, Leg, Placement
 from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.holds import HeldPlaces, HoldRecord
 from chalicelib.domain.meeting_slots import MeetingLeg, lock_cells, resource_step, utc_days
 from chalicelib.domain.partial_bookings import hours_text
 from chalicelib.errors import BadRequest, Busy
@@ -30,10 +31,13 @@ from chalicelib.store.idempotency_records import commit
 from chalicelib.store.legs import RETENTION_SK, STORED_FIELDS, USER_COUNT_SK, UserDays, span_text
 from chalicelib.store.models import (
     EVENT_PREFIX,
+    HOLD_SK,
     LOCK_SK,
     Booking,
     Callback,
     Event,
+    HeldSpan,
+    Hold,
     Lock,
     ResourceUse,
     RetentionMark,
@@ -44,6 +48,7 @@ from chalicelib.store.models import (
     booking_pk,
     desk_lock_pk,
     event_bookings_key,
+    hold_pk,
     leg_sk,
     meeting_bookings_key,
     resource_lock_pk,
@@ -118,6 +123,11 @@ class AlreadyBookedByUser(Stale):
         self.events = set(events) or {event}
 
 
+class HoldChanged(Stale):
+    """The lock code's hold changed since it was read (another call of the same lock code), or a cell it
+    held live was taken since (it expired meanwhile): read it again."""
+
+
 class ResourceTaken(Exception):
     """Another booking holds part of a requested resource's time."""
 
@@ -132,8 +142,11 @@ class DeskTaken(Exception):
 
 
 def _placement_condition(p: Placement):
-    """The decision `p` stays right as long as this holds on the event's item (spec §9.2)."""
+    """The decision `p` stays right as long as this holds on the event's item (spec §9.2). The places of
+    the holds it releases (`p.released`: their entries conditioned unchanged, so still counted) are free."""
     spec = p.event.spec
+    main = sum(h.count for h in p.released if not h.in_waiting_list)
+    waiting = sum(h.count for h in p.released if h.in_waiting_list)
     # A changed start too: the legs carry the event's time, and a moved event moves its legs.
     condition = (
         (Event.places == spec.places)
@@ -142,13 +155,14 @@ def _placement_condition(p: Placement):
         & (Event.cancelled == False)  # noqa: E712 - a pynamodb condition, not a test
     )
     if p.in_waiting_list:
-        condition &= Event.waiting_list_reserved <= spec.waiting_list_places - p.count
-        if not p.forced:  # someone waits, or the main list is short of `count` places
-            condition &= (Event.reserved > spec.places - p.count) | (Event.waiting_list_reserved > 0)
+        condition &= Event.waiting_list_reserved <= spec.waiting_list_places - p.count + waiting
+        if not p.forced and not p.kept:  # someone waits, or the main list is short of `count` places
+            condition &= (Event.reserved > spec.places - p.count + main) | (Event.waiting_list_reserved > waiting)
     else:
-        condition &= Event.reserved <= spec.places - p.count
-        if spec.waiting_list_places:  # nobody waits before it; without a waiting list (suspended) nobody can
-            condition &= Event.waiting_list_reserved == 0
+        condition &= Event.reserved <= spec.places - p.count + main
+        # Nobody waits before it (without a waiting list, suspended, nobody can); a kept hold came first.
+        if spec.waiting_list_places and not p.kept:
+            condition &= Event.waiting_list_reserved <= waiting
     return condition
 
 
@@ -187,10 +201,42 @@ class _Shared:
         self.days: dict[tuple[str, str], dict[str, Any]] = {}
 
     def event(self, agenda: str, slug: str, in_waiting_list: bool, delta: int, placement: Placement | None = None):
-        entry = self.events.setdefault((agenda, slug), {'reserved': 0, 'waiting_list_reserved': 0, 'condition': None})
+        """`delta` places in a list; with `placement`, under its condition, giving back the holds it
+        releases and, when it is a hold, adding its entry to the event's holds."""
+        entry = self._event(agenda, slug)
         entry['waiting_list_reserved' if in_waiting_list else 'reserved'] += delta
         if placement is not None:
             entry['condition'] = _placement_condition(placement)
+            entry['map'] = placement.event.holds_map
+            for held in placement.released:
+                self.release(agenda, slug, held)
+            if placement.hold is not None:
+                entry['set'][placement.hold.key] = _hold_entry(placement.hold)
+
+    def release(self, agenda: str, slug: str, held: HeldPlaces) -> None:
+        """Give back a hold's places: its entry goes, on the condition that it is still as read."""
+        entry = self._event(agenda, slug)
+        entry['waiting_list_reserved' if held.in_waiting_list else 'reserved'] -= held.count
+        entry['remove'][held.key] = int(held.until.timestamp())
+
+    def starts_at(self, agenda: str, slug: str, start: datetime) -> None:
+        """A decision was taken from the event's start (a cancellation deadline): the write holds only
+        while the event still starts then (an agent may move it meanwhile)."""
+        self._event(agenda, slug)['starts'].add(start)
+
+    def _event(self, agenda: str, slug: str) -> dict[str, Any]:
+        return self.events.setdefault(
+            (agenda, slug),
+            {
+                'reserved': 0,
+                'waiting_list_reserved': 0,
+                'condition': None,
+                'starts': set(),
+                'remove': {},  # hold key -> its `until` as read
+                'set': {},  # hold key -> its new entry
+                'map': None,  # the event had its map of holds when read
+            },
+        )
 
     def user(self, agenda: str, slug: str, user: str | None, delta: int, exclusive: bool = False) -> None:
         if not user:
@@ -229,6 +275,18 @@ class _Shared:
             ]
             actions.append(Event.counters_version.add(1))
             condition = entry['condition'] if entry['condition'] is not None else Event.pk.exists()
+            for start in entry['starts']:
+                condition &= Event.start == start
+            for key, until in entry['remove'].items():
+                condition &= Event.holds[key]['until'] == until
+                if key not in entry['set']:  # a new hold of the same lock code overwrites its entry
+                    actions.append(Event.holds[key].remove())
+            if entry['set'] and entry['map']:
+                actions += [Event.holds[key].set(value) for key, value in entry['set'].items()]
+                condition &= Event.holds.exists()
+            elif entry['set']:  # the first hold on the event creates its map
+                actions.append(Event.holds.set(entry['set']))
+                condition &= Event.holds.does_not_exist()
             tx.update(
                 Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}'),
                 actions,
@@ -278,10 +336,19 @@ class _Shared:
         )
 
 
-def _cancel_leg(tx: Transaction, shared: _Shared, leg: Leg, now: datetime) -> None:
+def _hold_entry(held: HeldPlaces) -> dict[str, Any]:
+    """An entry of an event's holds (models.Event.holds)."""
+    return {'count': held.count, 'waiting': held.in_waiting_list, 'until': int(held.until.timestamp())}
+
+
+def _cancel_leg(tx: Transaction, shared: _Shared, leg: Leg, now: datetime, on_start: bool = False) -> None:
+    """`on_start`: the cancellation was allowed from the leg's start (a deadline), so it holds only
+    while its event still starts then."""
     _write_leg(tx, leg, [Booking.cancelled_at.set(now)])
     if leg.event is not None:
         shared.event(leg.agenda, leg.event, leg.in_waiting_list, -leg.count)
+        if on_start:
+            shared.starts_at(leg.agenda, leg.event, leg.start)
         shared.user(leg.agenda, leg.event, leg.user_external_id, -1)
     else:
         shared.meeting(leg.user_external_id, leg.booking_id, leg.leg, leg.start, leg.end, added=False)
@@ -394,22 +461,41 @@ def _meeting_item(
 LOCK_KEPT = timedelta(days=1)  # after the meeting ends, then DynamoDB's TTL removes the lock
 
 
-def _hold_desk(tx: Transaction, booking_id: int, index: int, leg: MeetingLeg, released: set[str]) -> None:
+def _lock_free(now: datetime, own: str | None):
+    """A cell may be taken: nobody holds it, or a lock code held it and that hold has expired, or it is
+    the caller's own hold (its lock code's)."""
+    condition = Lock.pk.does_not_exist() | (Lock.held_until <= now)
+    return condition | (Lock.hold == own) if own else condition
+
+
+def _hold_desk(
+    tx: Transaction,
+    booking_id: int,
+    index: int,
+    leg: MeetingLeg,
+    released: set[str],
+    now: datetime,
+    own: str | None = None,
+    until: datetime | None = None,
+) -> None:
     """The leg's lock items (desk, then resources), each put only where no other booking holds
-    the cell, and the uses that list the resources' bookings."""
+    the cell, and the uses that list the resources' bookings. With `until`, the cells are held by
+    the lock code `own` (booking id 0) and listed by its spans instead (`_hold_spans`)."""
     for key, tag in _locks(leg):
         if key in released:  # one write per item in a transaction: a cell the replaced booking holds
             raise ResourceTaken(tag.key) if tag.kind == 'resource' else DeskTaken(leg.agenda, leg.desk)
-        tx.put(
-            Lock(key, LOCK_SK, booking_id=booking_id, leg=index, expires_at=leg.end + LOCK_KEPT),
-            condition=Lock.pk.does_not_exist(),
-            tag=tag,
-        )
+        if until is None:
+            lock = Lock(key, LOCK_SK, booking_id=booking_id, leg=index, expires_at=leg.end + LOCK_KEPT)
+        else:
+            lock = Lock(key, LOCK_SK, booking_id=0, leg=index, hold=own, held_until=until, expires_at=until + LOCK_KEPT)
+        tx.put(lock, condition=_lock_free(now, own), tag=tag)
     for cell in leg.past_cells:  # held by a booking made on an earlier grid of the agenda?
         key = desk_lock_pk(leg.agenda, leg.desk, _utc_key(cell))
         if key in released:  # the replaced booking's, deleted by this transaction
             continue
-        tx.check(Lock(key, LOCK_SK), condition=Lock.pk.does_not_exist(), tag=Tag('lock', leg.desk))
+        tx.check(Lock(key, LOCK_SK), condition=_lock_free(now, own), tag=Tag('lock', leg.desk))
+    if until is not None:
+        return
     for resource in leg.resources:
         sort_key = _user_sort_key(leg.start, _leg_sort_id(booking_id, index))
         tx.put(
@@ -426,6 +512,200 @@ def _hold_desk(tx: Transaction, booking_id: int, index: int, leg: MeetingLeg, re
         )
 
 
+# ---- holds (lock_code, spec §9.9; domain/holds.py) --------------------------------------------------
+
+
+HOLD_KEPT = timedelta(days=1)  # after `until`, then DynamoDB's TTL removes a hold's items
+
+
+def _hold_spans(key: str, index: int, leg: MeetingLeg, until: datetime) -> list[HeldSpan]:
+    """The items that list a held meeting time beside the bookings it competes with: on the desk's
+    agenda, and on each resource."""
+    sort_key = f'{_utc_key(leg.start)}#hold#{key}#{index:03d}'
+
+    def span(sk: str, gsi2pk: str, desk: str | None = None) -> HeldSpan:
+        return HeldSpan(
+            hold_pk(key),
+            sk,
+            desk=desk,
+            gsi2pk=gsi2pk,
+            gsi2sk=sort_key,
+            expires_at=until + HOLD_KEPT,
+            agenda=leg.agenda,
+            start=leg.start,
+            end=leg.end,
+            until=until,
+            hold=key,
+        )
+
+    spans = [span(f'span#{index:03d}', meeting_bookings_key(leg.agenda), leg.desk)]
+    spans += [span(f'res#{index:03d}#{resource}', resource_uses_key(resource)) for resource in leg.resources]
+    return spans
+
+
+def _release_hold(
+    tx: Transaction,
+    shared: _Shared,
+    held: HoldRecord | None,
+    now: datetime,
+    placed: set[tuple[str, str]],
+    kept_locks: set[str],
+    kept_spans: set[str],
+) -> None:
+    """Give back what a lock code held, beside what the same transaction takes: its listing items (its
+    own: always), and while the hold is live its events' places (`placed`: the events this write places
+    on, whose decision released its entry already) and its cells (`kept_locks`: put again by this write).
+    An expired hold's places and cells are anybody's: other writers may have taken them already."""
+    if held is None:
+        return
+    for sk in held.spans:
+        if sk not in kept_spans:
+            tx.delete(HeldSpan(hold_pk(held.key), sk))
+    if not held.live(now):
+        return
+    for event in held.events:
+        if (event.agenda, event.event) not in placed:
+            shared.release(
+                event.agenda, event.event, HeldPlaces(held.key, event.count, event.in_waiting_list, held.until)
+            )
+    for leg in held.meetings:
+        for key, _ in _locks(leg):
+            if key not in kept_locks:  # taken since (it expired meanwhile): decide again
+                tx.delete(Lock(key, LOCK_SK), condition=Lock.hold == held.key, tag=Tag('hold'))
+
+
+def _hold_record_write(tx: Transaction, key: str, held: HoldRecord | None, new: Hold | None = None) -> None:
+    """The lock code's record changes only as read: a new hold replaces it (put), a confirmation ends it
+    (delete), or, with none read, none may have appeared meanwhile (a check)."""
+    item = new if new is not None else Hold(hold_pk(key), HOLD_SK)
+    condition = Hold.pk.does_not_exist() if held is None else Hold.version == held.version
+    if new is not None:
+        tx.put(new, condition=condition, tag=Tag('hold'))
+    elif held is not None:
+        tx.delete(item, condition=condition, tag=Tag('hold'))
+    else:
+        tx.check(item, condition=condition, tag=Tag('hold'))
+
+
+def _meeting_value(leg: MeetingLeg) -> dict[str, Any]:
+    return {
+        'agenda': leg.agenda,
+        'desk': leg.desk,
+        'meeting_type': leg.meeting_type,
+        'start': _utc_key(leg.start),
+        'end': _utc_key(leg.end),
+        'lock_step': leg.lock_step,
+        'resources': list(leg.resources),
+        'past_steps': list(leg.past_steps),
+    }
+
+
+def hold(
+    agenda: str,
+    placements: Sequence[Placement | MeetingLeg],  # all of one kind
+    key: str,
+    held: HoldRecord | None,
+    until: datetime,
+    now: datetime,
+    answer: Any = None,
+) -> None:
+    """Hold for the lock code `key` until `until`, in one transaction, what a booking of `placements`
+    would take, by the same conditions (an event's places: each placement carries its hold entry; a
+    meeting's desk and resource cells, marked with the hold), and give back what it held before
+    (`held`, read as it is: one hold per lock code). Raises EventsChanged, DeskTaken, ResourceTaken, or
+    HoldChanged when the lock code's hold changed meanwhile."""
+    _bind()
+    tx = Transaction()
+    shared = _Shared()
+    kept_locks: set[str] = set()
+    spans: list[HeldSpan] = []
+    held_events, held_meetings = [], []
+    for index, placement in enumerate(placements):
+        if isinstance(placement, MeetingLeg):
+            _hold_desk(tx, 0, index, placement, set(), now, key, until)
+            kept_locks.update(lock for lock, _ in _locks(placement))
+            spans += _hold_spans(key, index, placement, until)
+            held_meetings.append(_meeting_value(placement))
+        else:
+            shared.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
+            held_events.append(
+                {
+                    'agenda': agenda,
+                    'event': placement.event.slug,
+                    'count': placement.count,
+                    'waiting': placement.in_waiting_list,
+                }
+            )
+    for span in spans:
+        tx.put(span, tag=Tag('use'))
+    placed = {(agenda, p.event.slug) for p in placements if isinstance(p, Placement)}
+    _release_hold(tx, shared, held, now, placed, kept_locks, {span.sk for span in spans})
+    record = Hold(
+        hold_pk(key),
+        HOLD_SK,
+        until=until,
+        version=(held.version if held else 0) + 1,
+        events=held_events or None,
+        meetings=held_meetings or None,
+        spans=[span.sk for span in spans] or None,
+        expires_at=until + HOLD_KEPT,
+    )
+    _hold_record_write(tx, key, held, record)
+    shared.write(tx)
+    _check_size(tx)
+    _raise_failure(commit(tx, answer), agenda, placements, [])
+
+
+def release_holds(agenda: str, record: EventRecord, released: tuple[HeldPlaces, ...]) -> bool:
+    """Give back holds of an event (expired ones, before an agent's change that their places would refuse):
+    their entries go and their places with them, each on the condition that it is still as read. False
+    when one changed meanwhile (nothing written: read again)."""
+    _bind()
+    tx = Transaction()
+    shared = _Shared()
+    for held in released:
+        shared.release(agenda, record.slug, held)
+    shared.write(tx)
+    return not commit(tx) if len(tx) else True
+
+
+def _raise_failure(
+    failures: list[tuple[Tag, CancellationReason]],
+    agenda: str,
+    placements: Sequence[Placement | MeetingLeg],
+    replaced: list[Leg],
+) -> bool:
+    """Turn the failed conditions of a booking's (a hold's) transaction into what the caller decides
+    again on; False when nothing failed but the new booking's key (an id drawn twice)."""
+    if not failures:
+        return True
+    kinds = {tag.kind for tag, _ in failures}
+    if 'leg' in kinds:
+        raise BookingChanged(
+            {tag.booking_id for tag, _ in failures if tag.kind == 'leg' and tag.booking_id is not None}
+        )
+    if 'hold' in kinds:
+        raise HoldChanged()
+    if 'user_meetings' in kinds:
+        raise UserMeetingsChanged()
+    if 'resource' in kinds:
+        raise ResourceTaken(next(tag.key for tag, _ in failures if tag.kind == 'resource'))
+    if 'lock' in kinds:
+        raise DeskTaken(agenda, next(tag.key for tag, _ in failures if tag.kind == 'lock'))
+    if 'user' in kinds:
+        raise AlreadyBookedByUser(next(tag.key for tag, _ in failures if tag.kind == 'user'))
+    if 'event' in kinds:
+        placed = {p.event.slug for p in placements if isinstance(p, Placement)}
+        if not {tag.key for tag, _ in failures if tag.kind == 'event'} <= placed:
+            # an event this write only gives places back to: a replaced leg's event moved, or a hold's
+            # entry changed (it expired and was released meanwhile)
+            if replaced:
+                raise BookingChanged({leg.booking_id for leg in replaced})
+            raise HoldChanged()
+        raise EventsChanged(_events_found(failures, by_agenda=False))
+    return False
+
+
 def book(
     agenda: str,
     placements: Sequence[Placement | MeetingLeg],  # all of one kind
@@ -434,6 +714,8 @@ def book(
     now: datetime,
     user_days: UserDays | None = None,
     answer: Callable[[int], object] | None = None,
+    replaced_on_start: bool = False,
+    held: HoldRecord | None = None,
 ) -> int:
     """Write a booking (one leg per placement: an event's places, or a meeting's desk time) and
     cancel `replaced`, in one transaction; `answer(booking_id)` is the call's answer, kept with
@@ -443,20 +725,27 @@ def book(
     Returns the new booking id. Raises EventsChanged when a counter condition failed,
     AlreadyBookedByUser for `exclude_user` on an event, DeskTaken when another booking holds the
     desk, ResourceTaken, BookingChanged when `replaced` changed meanwhile, UserMeetingsChanged
-    when the user's meetings did.
+    when the user's meetings did. `replaced_on_start`: replacing was allowed from the replaced
+    legs' start (a cancellation deadline), so the write holds only while their events start then.
+    With a lock code (`request.lock_code`, a confirmation), what it held (`held`, as read) is given back
+    in the same transaction (its cells and places taken by this booking are its own); HoldChanged when
+    the lock code's hold changed meanwhile.
     """
     _bind()
     released = {key for leg in replaced for key, _ in _locks(leg)}
+    own = request.hold
     for _ in range(5):
         booking_id = new_booking_id()
         tx = Transaction()
         shared = _Shared()
         for leg in replaced:
-            _cancel_leg(tx, shared, leg, now)
+            _cancel_leg(tx, shared, leg, now, replaced_on_start)
+        kept_locks: set[str] = set()
         for index, placement in enumerate(placements):
             if isinstance(placement, MeetingLeg):
                 item = _meeting_item(booking_id, index, placement, request, len(placements), now)
-                _hold_desk(tx, booking_id, index, placement, released)
+                _hold_desk(tx, booking_id, index, placement, released, now, own)
+                kept_locks.update(lock for lock, _ in _locks(placement))
                 shared.meeting(
                     request.user_external_id,
                     booking_id,
@@ -471,27 +760,14 @@ def book(
                 shared.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
                 shared.user(agenda, placement.event.slug, request.user_external_id, 1, request.exclude_user)
             tx.put(item, condition=Booking.pk.does_not_exist(), tag=Tag('booking', index))
+        if own is not None:  # a confirmation: the lock code's hold ends with this booking
+            placed = {(agenda, p.event.slug) for p in placements if isinstance(p, Placement)}
+            _release_hold(tx, shared, held, now, placed, kept_locks, set())
+            _hold_record_write(tx, own, held)
         shared.write(tx)
         _check_size(tx)
-        failures = commit(tx, answer(booking_id) if answer else None)
-        if not failures:
+        if _raise_failure(commit(tx, answer(booking_id) if answer else None), agenda, placements, replaced):
             return booking_id
-        kinds = {tag.kind for tag, _ in failures}
-        if 'leg' in kinds:
-            # Every 'leg' tag names its booking.
-            raise BookingChanged(
-                {tag.booking_id for tag, _ in failures if tag.kind == 'leg' and tag.booking_id is not None}
-            )
-        if 'user_meetings' in kinds:
-            raise UserMeetingsChanged()
-        if 'resource' in kinds:
-            raise ResourceTaken(next(tag.key for tag, _ in failures if tag.kind == 'resource'))
-        if 'lock' in kinds:
-            raise DeskTaken(agenda, next(tag.key for tag, _ in failures if tag.kind == 'lock'))
-        if 'user' in kinds:
-            raise AlreadyBookedByUser(next(tag.key for tag, _ in failures if tag.kind == 'user'))
-        if 'event' in kinds:
-            raise EventsChanged(_events_found(failures, by_agenda=False))
         # Only the new booking's key was taken: another booking drew the same id. Draw again.
     raise Busy('busy', 'could not allocate a booking id: try again')
 
@@ -522,6 +798,7 @@ def book_each(
     cancelled: list[Leg],
     now: datetime,
     answer: Callable[[list[int]], object] | None = None,
+    cancelled_on_start: bool = False,
 ) -> list[int]:
     """A booking of its own for each placement (one leg, one event, any agenda) and the
     cancellation of `cancelled`, in one transaction (events fillslots, spec §6.3-6.5): each
@@ -530,7 +807,8 @@ def book_each(
 
     Returns the new booking ids, in the order of `placements`. Raises EventsChanged (keyed by
     (agenda, slug)), AlreadyBookedByUser (its `event` is (agenda, slug)), or BookingChanged with
-    the ids of the bookings to cancel that changed meanwhile.
+    the ids of the bookings to cancel that changed meanwhile (or whose event moved, with
+    `cancelled_on_start`: their cancellation was allowed from their start).
     """
     _bind()
     for _ in range(5):
@@ -538,7 +816,7 @@ def book_each(
         tx = Transaction()
         shared = _Shared()
         for leg in cancelled:
-            _cancel_leg(tx, shared, leg, now)
+            _cancel_leg(tx, shared, leg, now, cancelled_on_start)
         for index, (booking_id, placement) in enumerate(zip(booking_ids, placements, strict=True)):
             agenda = placement.event.agenda
             tx.put(
@@ -562,6 +840,10 @@ def book_each(
         if users:
             raise AlreadyBookedByUser(users[0], users)
         events = _events_found(failures, by_agenda=True)
+        placed = {(p.event.agenda, p.event.slug) for p in placements}
+        moved = {leg.booking_id for leg in cancelled if (leg.agenda, leg.event) in set(events) - placed}
+        if moved:
+            raise BookingChanged(moved)
         if events:
             raise EventsChanged(events)
     raise Busy('busy', 'could not allocate a booking id: try again')
@@ -605,15 +887,20 @@ def follow_event(agenda: str, event: EventRecord) -> int:
 
 
 def cancel(
-    legs: list[Leg], now: datetime, callbacks: Iterable[Callback] = (), answer: dict[str, Any] | None = None
+    legs: list[Leg],
+    now: datetime,
+    callbacks: Iterable[Callback] = (),
+    answer: dict[str, Any] | None = None,
+    on_start: bool = False,
 ) -> None:
     """Cancel every leg and give their places back, with the callbacks that report it (the
-    outbox: both or neither); BookingChanged if a leg changed meanwhile."""
+    outbox: both or neither); BookingChanged if a leg changed meanwhile (or, `on_start`, when the
+    cancellation was allowed from the legs' start, if their event no longer starts then)."""
     _bind()
     tx = Transaction()
     shared = _Shared()
     for leg in legs:
-        _cancel_leg(tx, shared, leg, now)
+        _cancel_leg(tx, shared, leg, now, on_start)
     shared.write(tx)
     for callback in callbacks:
         outbox.add_to(tx, callback)
@@ -673,11 +960,18 @@ def update_legs(
         raise BookingChanged({leg.booking_id for leg in legs})
 
 
-def resize(legs: list[Leg], count: int, events: dict[str, EventRecord], answer: dict[str, Any] | None = None) -> None:
+def resize(
+    legs: list[Leg],
+    count: int,
+    events: dict[str, EventRecord],
+    answer: dict[str, Any] | None = None,
+    released: dict[str, tuple[HeldPlaces, ...]] | None = None,
+) -> None:
     """Give every leg `count` places in the list it is in, in one transaction. A leg that grows
     takes its new places under the fillslot condition of its list (as a booking of the
     difference, forced into its list: `_placement_condition`); a leg that shrinks gives places
-    back unconditionally (its own version guards the delta). Raises EventsChanged (the events as
+    back unconditionally (its own version guards the delta). A leg that grows also gives back the
+    expired holds its decision counted free (`released`, by event). Raises EventsChanged (the events as
     the transaction found them) when a counter condition failed, BookingChanged when a leg
     changed."""
     _bind()
@@ -688,8 +982,10 @@ def resize(legs: list[Leg], count: int, events: dict[str, EventRecord], answer: 
         if delta == 0:
             continue
         _write_leg(tx, leg, [Booking.count.set(count)])
-        growth = Placement(events[leg.event_slug], delta, leg.in_waiting_list, forced=True) if delta > 0 else None
-        shared.event(leg.agenda, leg.event_slug, leg.in_waiting_list, delta, growth)
+        slug = leg.event_slug
+        freed = (released or {}).get(slug, ())
+        growth = Placement(events[slug], delta, leg.in_waiting_list, forced=True, released=freed) if delta > 0 else None
+        shared.event(leg.agenda, slug, leg.in_waiting_list, delta, growth)
     shared.write(tx)
     failures = commit(tx, answer) if len(tx) else []
     if any(tag.kind == 'leg' for tag, _ in failures):

@@ -13,6 +13,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.closures import ExceptionSpec, ExceptionsSourceSpec, exception_order, utc_text
 from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.holds import HeldPlaces
 from chalicelib.domain.specs import AgendaSpec, DeskSpec, EventSpec, ExcludedPeriodSpec, MeetingTypeSpec, TimePeriodSpec
 from chalicelib.store.models import (
     AGENDAS_PARTITION,
@@ -192,6 +193,22 @@ def _event_record(item: Event) -> EventRecord:
         check_locked=bool(item.check_locked),
         invoiced=bool(item.invoiced),
         counters_version=int(item.counters_version or 0),
+        holds=_held_places(item),
+        holds_map=item.holds is not None,
+    )
+
+
+def _held_places(item: Event) -> tuple[HeldPlaces, ...]:
+    """The event's map of holds (models.Event.holds), by key."""
+    entries = item.holds.as_dict() if item.holds is not None else {}
+    return tuple(
+        HeldPlaces(
+            key,
+            int(value['count']),
+            bool(value.get('waiting')),
+            datetime.fromtimestamp(int(value['until']), timezone.utc),
+        )
+        for key, value in sorted(entries.items())
     )
 
 

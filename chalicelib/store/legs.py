@@ -13,7 +13,8 @@ from datetime import datetime, time, timedelta, timezone
 
 from chalicelib.domain.booking_rules import TEXT_FIELDS, URL_FIELDS, Leg
 from chalicelib.domain.event_rules import EventRecord
-from chalicelib.domain.meeting_slots import utc_days
+from chalicelib.domain.holds import HeldEvent, HoldRecord, held_places_total
+from chalicelib.domain.meeting_slots import MeetingLeg, utc_days
 from chalicelib.domain.specs import MAX_DURATION, AgendaSpec
 from chalicelib.errors import Busy
 from chalicelib.parsing import SLUG_RE
@@ -21,10 +22,13 @@ from chalicelib.store.configuration import _agenda_spec, _event_record
 from chalicelib.store.models import (
     CONFIG_PREFIX,
     EVENT_PREFIX,
+    HOLD_SK,
     LEG_PREFIX,
     Agenda,
     Booking,
     Event,
+    HeldSpan,
+    Hold,
     ResourceUse,
     RetentionMark,
     TableItem,
@@ -33,6 +37,7 @@ from chalicelib.store.models import (
     agenda_pk,
     booking_pk,
     event_bookings_key,
+    hold_pk,
     leg_sk,
     meeting_bookings_key,
     resource_uses_key,
@@ -99,10 +104,15 @@ class BookingSnapshot:
     events: dict[str, EventRecord] = field(default_factory=dict)
     user_bookings: dict[str, int] = field(default_factory=dict)  # event slug -> the user's live bookings
     replaced: list[Leg] = field(default_factory=list)  # the booking named by cancel_booking_id
+    hold: HoldRecord | None = None  # the lock code's hold
 
 
 def read_for_booking(
-    agenda: str, slugs: Iterable[str], user_external_id: str | None = None, replaced_id: int | None = None
+    agenda: str,
+    slugs: Iterable[str],
+    user_external_id: str | None = None,
+    replaced_id: int | None = None,
+    hold: str | None = None,
 ) -> BookingSnapshot:
     _bind()
     if not SLUG_RE.match(agenda):
@@ -114,6 +124,8 @@ def read_for_booking(
         keys += [(user_event_pk(agenda, s, user_external_id), USER_COUNT_SK) for s in slugs]
     if replaced_id is not None:
         keys.append((booking_pk(replaced_id), leg_sk(0)))
+    if hold is not None:
+        keys.append((hold_pk(hold), HOLD_SK))
     snapshot = BookingSnapshot(agenda=None)
     user_counts = {user_event_pk(agenda, s, user_external_id or ''): s for s in slugs}
     for item in TableItem.batch_get(keys, consistent_read=True):
@@ -125,9 +137,45 @@ def read_for_booking(
             snapshot.user_bookings[user_counts[item.pk]] = int(item.bookings or 0)
         elif isinstance(item, Booking):
             snapshot.replaced = [_leg(item)]
+        elif isinstance(item, Hold):
+            snapshot.hold = _hold_record(item)
     if replaced_id is not None and snapshot.replaced and snapshot.replaced[0].legs > 1:
         snapshot.replaced = get_legs(replaced_id)
     return snapshot
+
+
+def _hold_record(item: Hold) -> HoldRecord:
+    return HoldRecord(
+        key=item.pk.split('#', 1)[1],
+        until=item.until,
+        version=int(item.version or 0),
+        events=tuple(
+            HeldEvent(e['agenda'], e['event'], int(e['count']), bool(e['waiting'])) for e in item.events or ()
+        ),
+        meetings=tuple(
+            MeetingLeg(
+                m['agenda'],
+                m['desk'],
+                m['meeting_type'],
+                parse_utc(m['start']),
+                parse_utc(m['end']),
+                int(m['lock_step']),
+                tuple(m['resources']),
+                tuple(int(p) for p in m['past_steps']),
+            )
+            for m in item.meetings or ()
+        ),
+        spans=tuple(item.spans or ()),
+    )
+
+
+def get_hold(key: str) -> HoldRecord | None:
+    """A lock code's hold (by its digest), read consistently, expired or not; None when there is none."""
+    _bind()
+    try:
+        return _hold_record(Hold.get(hold_pk(key), HOLD_SK, consistent_read=True))
+    except Hold.DoesNotExist:
+        return None
 
 
 def get_legs(booking_id: int) -> list[Leg]:
@@ -178,31 +226,62 @@ def events_between(agenda: str, start: datetime | None, end: datetime | None) ->
     return [_event_record(i) for i in items if isinstance(i, Event) and (end is None or i.start < end)]
 
 
-def meeting_legs(agenda: str, start: datetime, end: datetime, lookback: timedelta) -> list[Leg]:
+def _held(span: HeldSpan) -> Leg:
+    """A meeting time held by a lock code, as the bookings it competes with are read (booking id 0)."""
+    return Leg(0, 0, 1, span.agenda, None, 1, False, span.start, span.end, span.start, desk=span.desk)
+
+
+def _holds_others(item: TableItem, now: datetime | None, hold: str | None) -> bool:
+    """A held span that keeps its time from the caller: live at `now`, and not the caller's own."""
+    return isinstance(item, HeldSpan) and now is not None and item.until > now and item.hold != hold
+
+
+def meeting_legs(
+    agenda: str,
+    start: datetime,
+    end: datetime,
+    lookback: timedelta,
+    now: datetime | None = None,
+    hold: str | None = None,
+) -> list[Leg]:
     """Live meeting legs of an agenda's desks that may overlap [start, end): one Query of gsi2
     `MEETINGS#<agenda>` by start time, whatever the number of desks (eventually consistent:
     the desk locks, not this read, keep two bookings off one desk's time). A leg that started
-    up to `lookback` (the longest meeting) before `start` may still overlap."""
+    up to `lookback` (the longest meeting) before `start` may still overlap. With `now`, the times
+    lock codes hold then (but the caller's own, `hold`) come as legs of booking 0."""
     _bind()
     bounds = _time_range(start - lookback, end)
     if bounds is None:
         return []
-    items = Booking.by_gsi2.query(meeting_bookings_key(agenda), Booking.gsi2sk.between(*bounds))
-    return [_leg(i) for i in items if isinstance(i, Booking) and i.cancelled_at is None and i.end and i.end > start]
+    legs = []
+    # Through the base model: the index lists both bookings and held spans (a subclass would filter).
+    for item in TableItem.by_gsi2.query(meeting_bookings_key(agenda), TableItem.gsi2sk.between(*bounds)):
+        if isinstance(item, Booking) and item.cancelled_at is None and item.end and item.end > start:
+            legs.append(_leg(item))
+        elif _holds_others(item, now, hold) and item.end > start:
+            legs.append(_held(item))
+    return legs
 
 
-def resource_uses(resources: Iterable[str], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+def resource_uses(
+    resources: Iterable[str],
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+    hold: str | None = None,
+) -> list[tuple[datetime, datetime]]:
     """When the resources are booked (in any agenda) over [start, end): one Query of gsi2
     `RESOURCE#<slug>` per resource (eventually consistent: their lock items guard the writes).
-    A use may have started up to the longest meeting allowed before `start`."""
+    A use may have started up to the longest meeting allowed before `start`. With `now`, the times
+    lock codes hold then too (but the caller's own, `hold`)."""
     _bind()
     bounds = _time_range(start - timedelta(minutes=MAX_DURATION), end)
     if bounds is None:
         return []
     uses = []
-    for resource in resources:
-        for item in ResourceUse.by_gsi2.query(resource_uses_key(resource), ResourceUse.gsi2sk.between(*bounds)):
-            if isinstance(item, ResourceUse) and item.end > start:
+    for resource in resources if bounds else ():
+        for item in TableItem.by_gsi2.query(resource_uses_key(resource), TableItem.gsi2sk.between(*bounds)):
+            if (isinstance(item, ResourceUse) or _holds_others(item, now, hold)) and item.end > start:
                 uses.append((item.start, item.end))
     return uses
 
@@ -291,7 +370,8 @@ def live_event_legs(agenda: str, event: str) -> tuple[EventRecord, list[Leg]] | 
             return None
         main = sum(leg.count for leg in legs if not leg.in_waiting_list)
         waiting = sum(leg.count for leg in legs if leg.in_waiting_list)
-        if before.counters_version == after.counters_version and (main, waiting) == (
+        held_main, held_waiting = held_places_total(after)  # in the counters too, though no leg holds them
+        if before.counters_version == after.counters_version and (main + held_main, waiting + held_waiting) == (
             after.reserved,
             after.waiting_list_reserved,
         ):

@@ -13,7 +13,7 @@ Only the store package imports this module (tests/unit/test_layers.py keeps it s
 from __future__ import annotations
 
 import os
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pynamodb.attributes import (
     Attribute,
@@ -21,6 +21,7 @@ from pynamodb.attributes import (
     DiscriminatorAttribute,
     JSONAttribute,
     ListAttribute,
+    MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -205,6 +206,11 @@ class Event(TableItem, discriminator='event'):
     # Moved on by every booking write that changes the counters: equal before and after a read of the
     # event's bookings (an eventually consistent index), nothing changed them in between.
     counters_version = NumberAttribute(null=True)
+    # Places held by lock codes (spec §9.9), counted in the counters above until released:
+    # {<lock code digest>: {"count", "waiting" (the list), "until" (epoch seconds)}}. Readers count a hold
+    # past its `until` as free; a writer that needs its places releases it (REMOVE, conditioned on
+    # its `until` as read) in the transaction that takes them.
+    holds: MapAttribute[str, Any] = MapAttribute(null=True)
 
 
 class MeetingType(TableItem, discriminator='meetingtype'):
@@ -382,10 +388,13 @@ class Lock(TableItem, discriminator='lock'):
     """pk LOCK#DESK#<agenda>#<desk>#<cell start utc> (or LOCK#RESOURCE#<resource>#<cell>), sk lock:
     one cell of a desk's (a resource's) time held by a meeting leg. Put with `attribute_not_exists`
     in the booking transaction, so that two bookings overlapping on a desk (a resource) cannot both
-    be written; deleted when the booking is cancelled."""
+    be written; deleted when the booking is cancelled. A cell held by a lock code (`hold`, until
+    `held_until`; booking_id 0) is free again for every writer once `held_until` has passed."""
 
     booking_id = NumberAttribute()
     leg = NumberAttribute()
+    hold = UnicodeAttribute(null=True)  # the lock code's digest
+    held_until = UTCDateTimeAttribute(null=True)
 
 
 class ResourceUse(TableItem, discriminator='resource_use'):
@@ -426,6 +435,40 @@ class RetentionMark(TableItem, discriminator='retention'):
     on the value read, so that two runs never move it back."""
 
     until = UTCDateTimeAttribute()
+
+
+def hold_pk(key: str) -> str:
+    return f'HOLD#{key}'
+
+
+HOLD_SK = 'hold'
+
+
+class Hold(TableItem, discriminator='hold'):
+    """pk HOLD#<lock code digest>, sk hold: what a lock code holds (spec §9.9), until `until`: an event's
+    places (`events`: [{"agenda", "event", "count", "waiting"}], the entries of the events' `holds`)
+    or a meeting's desk time (`meetings`: the legs, whose cells are Lock items marked with the hold).
+    One per lock code: a new hold replaces it, a confirmation deletes it, each under a condition on
+    `version`. TTL a day after `until` (expiry itself is compared by every reader and writer)."""
+
+    until = UTCDateTimeAttribute()
+    version = NumberAttribute(default=1)
+    events = JSONAttribute(null=True)
+    meetings = JSONAttribute(null=True)
+    spans = _list_of(UnicodeAttribute, null=True)  # the sks of its HeldSpan items
+
+
+class HeldSpan(TableItem, discriminator='held_span'):
+    """pk HOLD#<lock code digest>, sk span#<nnn> (a desk's time) or res#<nnn>#<resource>: a meeting time held
+    by a lock code, listed beside the bookings it competes with (gsi2 MEETINGS#<agenda> or RESOURCE#<resource>,
+    sort key <start utc>#hold#<digest>#<nnn>) so that other callers' datetimes show it taken until `until`."""
+
+    agenda = UnicodeAttribute()
+    desk = UnicodeAttribute(null=True)
+    start = UTCDateTimeAttribute()
+    end = UTCDateTimeAttribute()
+    until = UTCDateTimeAttribute()
+    hold = UnicodeAttribute()
 
 
 class Nonce(TableItem, discriminator='nonce'):
@@ -519,6 +562,8 @@ MODELS: tuple[type[TableItem], ...] = (
     Lock,
     ResourceUse,
     Callback,
+    Hold,
+    HeldSpan,
     RetentionMark,
     Nonce,
     IdempotentRequest,

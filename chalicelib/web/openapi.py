@@ -281,6 +281,22 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ('id', 'date', 'datetime', 'end_datetime', 'text', 'disabled', 'api'),
     ),
     'Datetimes': answer({'data': array({'anyOf': [ref('EventItem'), ref('MeetingSlot')]}), 'meta': SLOTS_META}),
+    'FreeRangeDays': answer(
+        {
+            'data': array(
+                obj(
+                    {
+                        'id': S,
+                        'text': S,
+                        'verbose_label': S,
+                        'opening_hours': array(obj({'hour': S, 'status': {'enum': ['free', 'booked', 'closed']}})),
+                        'disabled': B,
+                    }
+                )
+            ),
+            'meta': obj({'minimal_booking_slots': I, 'maximal_booking_slots': I, 'api': URLS}),
+        }
+    ),
     'Booked': answer(
         {
             'booking_id': I,
@@ -291,6 +307,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
             'api': URLS,
             'places': ref('Places'),
             'cancelled_booking_id': I,
+            'cancellable_until': S,
             'duration': I,
             'desk': NAMED,
             'resources': array(S),
@@ -299,6 +316,21 @@ ANSWERS: dict[str, dict[str, Any]] = {
             ),
         },
         ('booking_id', 'datetime', 'end_datetime', 'in_waiting_list', 'agenda', 'api'),
+    ),
+    'Held': answer(
+        {
+            'held_until': S,
+            'datetime': S,
+            'end_datetime': S_,
+            'in_waiting_list': B,
+            'agenda': NAMED,
+            'places': ref('Places'),
+            'duration': I,
+            'desk': NAMED,
+            'resources': array(S),
+            'events': array(obj({'slug': S, 'datetime': S, 'in_waiting_list': B})),
+        },
+        ('held_until', 'datetime', 'end_datetime', 'in_waiting_list', 'agenda'),
     ),
     'Booking': obj(
         {
@@ -309,6 +341,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
             'end_datetime': S_,
             'creation_datetime': S,
             'anonymization_datetime': S_,
+            'cancellable_until': S,
             **{name: S_ for name in BOOKING_TEXTS},
             'extra_emails': array(S),
             'extra_phone_numbers': array(S),
@@ -499,6 +532,7 @@ BOOKING_FIELDS = {
     'lock_code': TEXT,
     'start_time': TIME,
     'end_time': TIME,
+    'confirm_after_lock': BOOL,
 }
 
 INPUTS: dict[str, dict[str, Any]] = {
@@ -601,6 +635,22 @@ INPUTS: dict[str, dict[str, Any]] = {
         description="Any other key is stored in the booking's `extra_data`.",
     ),
     'Fillslots': {'allOf': [ref('Fillslot'), obj({'slots': LIST}, ('slots',))]},
+    'FreeRangeFillslot': {
+        'allOf': [
+            ref('Fillslot'),
+            obj(
+                {'start_datetime': DATETIME, 'end_datetime': DATETIME, 'resource': SLUG},
+                ('start_datetime', 'end_datetime'),
+            ),
+        ],
+        'description': 'A range of whole steps (`meta` of the free-range datetimes) on one local day.',
+    },
+    'Cancel': obj(
+        {'bypass_delays': BOOL},
+        (),
+        additionalProperties=True,
+        description="`bypass_delays`: cancel past the agenda's cancellation deadline (an agent's form).",
+    ),
     'BookingPatch': obj(
         {
             'user_was_present': BOOL,
@@ -664,6 +714,7 @@ QUERY: dict[str, dict[str, Any]] = {
     'hide_disabled': BOOL,
     'bypass_delays': BOOL,
     'lock_code': S,
+    'resource': S,
     'min_places': INT,
     'events': {'enum': [*EVENTS_CHOICES, '']},
     'resources': LIST,
@@ -715,6 +766,7 @@ AGENDA, BOOKING = '/api/agenda/{agenda}', '/api/booking/{booking_id}'
 CALENDARS = '/api/unavailability-calendar'
 CALENDAR = 'text/calendar'
 BOOKED = answer({'booking_id': I})
+BOOKED_OR_HELD = {'anyOf': [ref('Booked'), ref('Held')]}  # a hold (`lock_code`) books nothing yet
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         'GET',
@@ -741,6 +793,16 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation('GET', f'{AGENDA}/resources', 'Resources', data(array(RESOURCE))),
     Operation('GET', f'{AGENDA}/shared-resources', 'Resources (alias)', data(array(RESOURCE))),
     Operation('GET', f'{AGENDA}/datetimes', 'Bookable events', 'Datetimes', (*SLOT_QUERY, 'min_places', 'events')),
+    Operation(
+        'GET',
+        f'{AGENDA}/free-range/datetimes',
+        'Days and steps of a free-range agenda',
+        'FreeRangeDays',
+        (*SLOT_QUERY, 'resource'),
+    ),
+    Operation(
+        'POST', f'{AGENDA}/free-range/fillslot', 'Book (or hold) a time range', BOOKED_OR_HELD, body='FreeRangeFillslot'
+    ),
     Operation('GET', f'{AGENDA}/status/{{event}}', "An event's places", {'allOf': [answer({}), ref('EventItem')]}),
     Operation(
         'GET',
@@ -749,11 +811,23 @@ OPERATIONS: tuple[Operation, ...] = (
         data(array(obj({'id': I, 'in_waiting_list': B}))),
         ('user_external_id!',),
     ),
-    Operation('POST', f'{AGENDA}/fillslot/{{slot}}', 'Book an event or a meeting time', 'Booked', body='Fillslot'),
-    Operation('POST', f'{AGENDA}/fillslots', 'Book several events or times as one booking', 'Booked', body='Fillslots'),
+    Operation(
+        'POST',
+        f'{AGENDA}/fillslot/{{slot}}',
+        'Book (or hold) an event or a meeting time',
+        BOOKED_OR_HELD,
+        body='Fillslot',
+    ),
+    Operation(
+        'POST',
+        f'{AGENDA}/fillslots',
+        'Book (or hold) several events or times as one booking',
+        BOOKED_OR_HELD,
+        body='Fillslots',
+    ),
     Operation('GET', BOOKING, 'A booking', {'allOf': [answer({'data': ref('Booking')}), ref('Booking')]}),
-    Operation('POST', f'{BOOKING}/cancel', 'Cancel a booking (no callback)', BOOKED),
-    Operation('DELETE', BOOKING, 'Cancel a booking (no callback)', BOOKED),
+    Operation('POST', f'{BOOKING}/cancel', 'Cancel a booking (no callback)', BOOKED, body='Cancel'),
+    Operation('DELETE', BOOKING, 'Cancel a booking (no callback)', BOOKED, ('bypass_delays',)),
     Operation(
         'POST', f'{BOOKING}/accept', 'Waiting list to main list', answer({'booking_id': I, 'overbooked_places': I})
     ),

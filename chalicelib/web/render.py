@@ -28,10 +28,11 @@ from chalicelib.domain.subscription_rules import SubscriptionSpec
 
 if TYPE_CHECKING:
     from chalicelib.services.billing import EventStatus
-    from chalicelib.services.booking import Booked, MeetingBooked
+    from chalicelib.services.booking import Booked, BookingView, Held, MeetingBooked
     from chalicelib.services.bulk_booking import BulkResult
     from chalicelib.services.ics_sources import SourceOutcome
     from chalicelib.services.listings import ListedEvent, ListedSlot
+    from chalicelib.services.range_booking import FreeRangeDays
     from chalicelib.web.api import Call
 
 
@@ -347,6 +348,28 @@ def meeting_datetimes(result: tuple[AgendaSpec, list[ListedSlot]], call: Call) -
     return with_meta(data)
 
 
+def free_range_datetimes(result: FreeRangeDays, call: Call) -> dict[str, Any]:
+    """`GET /api/agenda/<agenda>/free-range/datetimes/` (spec §5.6): the days and their steps, with the limits
+    and the fillslot URL w.c.s.'s time-range field reads in `meta`."""
+    return {
+        'data': [
+            {
+                'id': day.day.isoformat(),
+                'text': day.text,
+                'verbose_label': day.verbose_label,
+                'opening_hours': [{'hour': hour.hour, 'status': hour.status} for hour in day.hours],
+                'disabled': day.disabled,
+            }
+            for day in result.days
+        ],
+        'meta': {
+            'minimal_booking_slots': result.limits.minimal,
+            'maximal_booking_slots': result.limits.maximal,
+            'api': {'fillslot_url': f'{agenda_url(call.base_url, result.agenda.slug)}/free-range/fillslot/'},
+        },
+    }
+
+
 def recurring_events(result: list[tuple[AgendaSpec, EventSpec, int]], call: Call) -> dict[str, Any]:
     """`GET /api/agendas/recurring-events/`: one item per (recurring event, weekday), in the order given."""
     return {
@@ -371,13 +394,46 @@ def recurring_events(result: list[tuple[AgendaSpec, EventSpec, int]], call: Call
 # ---- bookings (the seed document; spec §6.1-6.2, §8.1, §8.3) ------------------------------------------
 
 
-def booked(result: Booked | MeetingBooked, call: Call) -> dict[str, Any]:
+def held(result: Held, call: Call) -> dict[str, Any]:
+    """A hold taken (fillslot with `lock_code`, spec §9.9): no booking yet, so no `booking_id` nor `api`;
+    `held_until` says until when it keeps the places (the desk time) for its lock code."""
+    tz = call.tz
+    answer: dict[str, Any] = {'held_until': local_text(result.until, tz), 'in_waiting_list': False}
+    answer['agenda'] = {'label': result.agenda.label, 'slug': result.agenda.slug}
+    if result.desk is not None and result.meeting_type is not None:
+        answer.update(
+            datetime=local_text(result.legs[0].start, tz),
+            end_datetime=local_text(result.legs[-1].end, tz),
+            duration=result.meeting_type.duration,
+            desk={'label': result.desk.label, 'slug': result.desk.slug},
+            resources=list(result.legs[0].resources),
+        )
+        return answer
+    first = result.placements[0]
+    answer.update(
+        datetime=local_text(first.event.spec.start, tz),
+        end_datetime=local_text(first.event.end, tz),
+        in_waiting_list=first.in_waiting_list,
+    )
+    if len(result.placements) == 1:
+        answer['places'] = first.places_after().as_dict()
+    else:
+        answer['events'] = [
+            {'slug': p.event.slug, 'datetime': local_text(p.event.spec.start, tz), 'in_waiting_list': p.in_waiting_list}
+            for p in result.placements
+        ]
+    return answer
+
+
+def booked(result: Booked | MeetingBooked | Held, call: Call) -> dict[str, Any]:
     """The seed's fillslot answer. Events: `places` is the event's state right after this booking,
     as the transaction's condition saw it (others may have booked since). Meetings: `agenda` is the
     real agenda that took the booking (a virtual agenda's URL names another), `end_datetime` the
-    end of the last slot."""
-    from chalicelib.services.booking import MeetingBooked
+    end of the last slot. A hold: `held`."""
+    from chalicelib.services.booking import Held, MeetingBooked
 
+    if isinstance(result, Held):
+        return held(result, call)
     tz = call.tz
     if isinstance(result, MeetingBooked):
         answer: dict[str, Any] = {
@@ -417,6 +473,8 @@ def booked(result: Booked | MeetingBooked, call: Call) -> dict[str, Any]:
             ]
     if result.replaced:
         answer['cancelled_booking_id'] = result.replaced[0].booking_id
+    if result.cancellable_until is not None:  # the agenda has a cancellation delay
+        answer['cancellable_until'] = local_text(result.cancellable_until, tz)
     return answer
 
 
@@ -447,10 +505,11 @@ def booking_state(leg: Leg) -> dict[str, Any]:
     return state
 
 
-def booking(result: list[Leg], call: Call) -> dict[str, Any]:
+def booking(view: BookingView, call: Call) -> dict[str, Any]:
     """`GET /api/booking/<id>/` (spec §8.3): the documented keys, the stored fields, the event; under
     `data` and, as some clients read them, at the top level too."""
     tz = call.tz
+    result = view.legs
     primary = result[0]
     fields = primary.fields
     data: dict[str, Any] = {
@@ -484,6 +543,8 @@ def booking(result: list[Leg], call: Call) -> dict[str, Any]:
             }
             for leg in result
         ]
+    if view.cancellable_until is not None:  # the agenda has a cancellation delay
+        data['cancellable_until'] = local_text(view.cancellable_until, tz)
     data['api'] = booking_urls(call.base_url, primary.booking_id)
     return {**data, 'data': data}
 

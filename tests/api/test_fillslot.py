@@ -145,7 +145,9 @@ def test_answer_places_carry_the_waiting_list_keys_when_the_event_has_one(api, a
 def test_answer_never_has_display_id_nor_brackets_and_tolerates_caller_header_and_lock_code(api, agenda):
     new_event(api, 'e')
     for reserved, host in enumerate(('[::1]:8000', 'evil].example.org'), start=1):
-        status, answer = fillslot(api, 'e', {'lock_code': 'abc123', 'user_external_id': 'u1'},
+        # With `lock_code` alone a fillslot holds (tests/api/test_holds.py); confirmed, it books.
+        status, answer = fillslot(api, 'e', {'lock_code': 'abc123', 'confirm_after_lock': 'true',
+                                             'user_external_id': 'u1'},
                                   headers={'Publik-Caller-URL': '', 'Host': host})
         assert status == 200
         assert answer == success(answer['booking_id'], places(10, reserved))  # URLs on http://localhost
@@ -198,7 +200,7 @@ def test_other_keys_go_to_extra_data_and_control_keys_do_not(api, agenda):
     answer = booked(api, 'e', {
         'foo': 'bar', 'nested': {'a': ['1', 2]}, 'form_number': '12-3', 'count': '1', 'exclude_user': 'false',
         'bypass_delays': 'false', 'events': 'future', 'force_waiting_list': 'false', 'lock_code': 'x',
-        'cancel_booking_id': '', 'label': 'L'})
+        'confirm_after_lock': 'true', 'cancel_booking_id': '', 'label': 'L'})
     assert booking(api, answer['booking_id'])['extra_data'] == {
         'foo': 'bar', 'nested': {'a': ['1', 2]}, 'form_number': '12-3'}
 

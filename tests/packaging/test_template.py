@@ -247,6 +247,7 @@ EXPECTED_VARIABLES = {
     'CHRONO_CALLBACK_OWNERS': {'Ref': 'CallbackOwners'},
     'CHRONO_ICS_HOSTS': {'Ref': 'IcsHosts'},
     'CHRONO_LOG_LEVEL': {'Ref': 'LogLevel'},
+    'CHRONO_HOLD_SECONDS': {'Ref': 'HoldSeconds'},
 }
 
 
@@ -260,9 +261,9 @@ def test_every_function_gets_every_variable_the_code_reads_from_the_stack(templa
         assert parameters[secret]['NoEcho'] is True and 'Default' not in parameters[secret]
     assert parameters['TimeZone']['Default'] == 'Europe/Paris'
     assert {p: parameters[p]['Default'] for p in ('BaseUrl', 'CallbackHosts', 'Orig', 'CallbackRetryDelays',
-                                                  'CallbackOwners', 'IcsHosts')} == {
+                                                  'CallbackOwners', 'IcsHosts', 'HoldSeconds')} == {
         'BaseUrl': '', 'CallbackHosts': '', 'Orig': '', 'CallbackRetryDelays': '', 'CallbackOwners': '',
-        'IcsHosts': ''}
+        'IcsHosts': '', 'HoldSeconds': ''}
     assert (parameters['LogLevel']['Default'], parameters['LogLevel']['AllowedValues']) == (
         'INFO', ['DEBUG', 'INFO', 'WARNING', 'ERROR'])
 

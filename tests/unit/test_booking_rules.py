@@ -175,6 +175,7 @@ def test_every_field_read_from_strings_as_wcs_sends_them():
     assert read(body) == BookingRequest(
         count=2, exclude_user=True, bypass_delays=True, force_waiting_list=True, events='past',
         cancel_booking_id=374729686357582, user_external_id='nameid-42', color='x', resources=('r1',),
+        lock_code='abc', confirm_after_lock=True,
         fields={**text, **urls, 'user_external_id': 'nameid-42', 'extra_emails': ['a@example.com', 'b@example.com'],
                 'extra_phone_numbers': ['+33122334455', '+33122334466'],
                 'extra_data': {'form_number': '12-3', 'nested': {'a': [1, 'b']}}, 'client': None})
