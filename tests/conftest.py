@@ -42,6 +42,12 @@ def basic(user: str, password: str) -> dict[str, str]:
     return {'Authorization': 'Basic ' + base64.b64encode(f'{user}:{password}'.encode()).decode()}
 
 
+def path_without_java() -> str:
+    """The PATH less every directory that holds a `java`: a machine with only Python and Node."""
+    return os.pathsep.join(directory for directory in os.environ['PATH'].split(os.pathsep)
+                           if directory and not (Path(directory) / 'java').exists())
+
+
 @pytest.fixture
 def env(monkeypatch):
     """Change configuration variables for one test; the settings are read again."""
@@ -117,9 +123,10 @@ def api(client):
 
 @pytest.fixture(scope='session')
 def dynamodb_local():
-    """One in-memory DynamoDB Local for the session (the real engine; moto is no concurrency oracle)."""
-    from local.dynamodb import DynamoDBLocal
-    engine = DynamoDBLocal().start()
+    """One in-memory DynamoDB Local for the session (the real engine; moto is no concurrency oracle). Under
+    pytest-xdist each worker is a session, hence has its own: tables never meet (their names carry the pid)."""
+    from local.dynamodb import SHORT_RUN_OPTIONS, DynamoDBLocal
+    engine = DynamoDBLocal(java_options=SHORT_RUN_OPTIONS).start()
     yield engine
     engine.stop()
 
