@@ -25,11 +25,14 @@ install: $(STAMP) $(DDB_STAMP)
 run: install
 	PORT=$(PORT) $(BIN)/python -m local
 
+# pytest-xdist workers, one per core; a file's tests stay in one worker (module and session fixtures: `make
+# package`, the `python -m local` service, DynamoDB Local once per worker). `make test TEST_WORKERS=0`: one process.
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+	$(BIN)/python -m pytest tests/unit
 
 # The CloudFormation/SAM template and Lambda zip an operator deploys (README "Deploy"), linted offline:
 # no AWS account needed, only the region exported above. cfn-lint is the pinned one of .venv.

@@ -48,6 +48,26 @@ def path_without_java() -> str:
                            if directory and not (Path(directory) / 'java').exists())
 
 
+@pytest.fixture(scope='session', autouse=True)
+def shared_botocore_loader():
+    """Speed only: every test makes new botocore sessions (pynamodb's connections, boto3's default session,
+    which moto resets), and each one parsed the service models and endpoint rules again (most of a short
+    test's time). Here all sessions of a data path share one loader, as the clients of one session do."""
+    import botocore.session
+
+    original = botocore.session.create_loader
+    loaders = {}
+
+    def create_loader(search_path_string=None):
+        if search_path_string not in loaders:
+            loaders[search_path_string] = original(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = create_loader
+    yield
+    botocore.session.create_loader = original
+
+
 @pytest.fixture
 def env(monkeypatch):
     """Change configuration variables for one test; the settings are read again."""
