@@ -25,11 +25,14 @@ install: $(STAMP) $(DDB_STAMP)
 run: install
 	PORT=$(PORT) $(BIN)/python -m local
 
-# pytest-xdist workers, one per core; a file's tests stay in one worker (module and session fixtures: `make
-# package`, the `python -m local` service, DynamoDB Local once per worker). `make test TEST_WORKERS=0`: one process.
+# On every core (pytest-xdist; a file's tests stay in one worker, so `make package` and each module's service run
+# once; one DynamoDB Local per worker), then the tests marked `serial` (a wall-clock bound) alone. Both always
+# run unless interrupted; any failure, or a step that finds no test (pytest's 5), fails. TEST_WORKERS=0: no workers.
 TEST_WORKERS ?= auto
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m 'not serial' tests; parallel=$$?; \
+	[ $$parallel -ne 2 ] || exit 2; \
+	$(BIN)/python -m pytest -m serial tests && exit $$parallel
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

