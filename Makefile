@@ -25,8 +25,14 @@ install: $(STAMP) $(DDB_STAMP)
 run: install
 	PORT=$(PORT) $(BIN)/python -m local
 
+# On every core (pytest-xdist; a file's tests stay in one worker, so `make package` and each module's service run
+# once; one DynamoDB Local per worker), then the tests marked `serial` (a wall-clock bound) alone. Both always
+# run unless interrupted; any failure, or a step that finds no test (pytest's 5), fails. TEST_WORKERS=0: no workers.
+TEST_WORKERS ?= auto
 test: install lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m 'not serial' tests; parallel=$$?; \
+	[ $$parallel -ne 2 ] || exit 2; \
+	$(BIN)/python -m pytest -m serial tests && exit $$parallel
 
 # What a Python team expects to hold at every commit: ruff's lint and format check (ruff.toml) and mypy's type
 # check (mypy.ini) on the code that ships. `make test` runs it first.
@@ -36,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/mypy --config-file mypy.ini
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+	$(BIN)/python -m pytest tests/unit
 
 # The CloudFormation/SAM template and Lambda zip an operator deploys (docs/deploy.md, "Deploy"), linted offline:
 # no AWS account needed, only the region exported above. cfn-lint is the pinned one of .venv.

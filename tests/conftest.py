@@ -26,6 +26,9 @@ TEST_ENV = {
     'CHRONO_TIME_ZONE': 'Europe/Paris',
     'CHRONO_TABLE': 'chrono-test',
     'CHRONO_CALLBACK_QUEUE': 'chrono-test-callbacks',
+    # Every DynamoDB Local the tests start (python -m local's too): the JIT's first tier and one GC thread cost
+    # half the CPU of the JVM's default warm-up, which short runs on a busy machine never repay.
+    'DYNAMODB_LOCAL_JAVA_OPTIONS': '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC',
 }
 for _name in ('AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_SQS', 'CHRONO_BASE_URL',
               'AWS_PROFILE', 'AWS_SESSION_TOKEN'):
@@ -40,6 +43,32 @@ JSON_BASIC = {**BASIC, 'Content-Type': 'application/json'}
 
 def basic(user: str, password: str) -> dict[str, str]:
     return {'Authorization': 'Basic ' + base64.b64encode(f'{user}:{password}'.encode()).decode()}
+
+
+def path_without_java() -> str:
+    """The PATH less every directory that holds a `java`: a machine with only Python and Node."""
+    return os.pathsep.join(directory for directory in os.environ['PATH'].split(os.pathsep)
+                           if directory and not (Path(directory) / 'java').exists())
+
+
+@pytest.fixture(scope='session', autouse=True)
+def shared_botocore_loader():
+    """Speed only: every test makes new botocore sessions (pynamodb's connections, boto3's default session,
+    which moto resets), and each one parsed the service models and endpoint rules again (most of a short
+    test's time). Here all sessions of a data path share one loader, as the clients of one session do."""
+    import botocore.session
+
+    original = botocore.session.create_loader
+    loaders = {}
+
+    def create_loader(search_path_string=None):
+        if search_path_string not in loaders:
+            loaders[search_path_string] = original(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = create_loader
+    yield
+    botocore.session.create_loader = original
 
 
 @pytest.fixture
@@ -117,7 +146,8 @@ def api(client):
 
 @pytest.fixture(scope='session')
 def dynamodb_local():
-    """One in-memory DynamoDB Local for the session (the real engine; moto is no concurrency oracle)."""
+    """One in-memory DynamoDB Local for the session (the real engine; moto is no concurrency oracle). Under
+    pytest-xdist each worker is a session, hence has its own: tables never meet (their names carry the pid)."""
     from local.dynamodb import DynamoDBLocal
     engine = DynamoDBLocal().start()
     yield engine

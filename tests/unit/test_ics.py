@@ -153,6 +153,7 @@ def test_too_many_occurrences_is_an_error_not_a_truncation():
     assert problems(*daily) == ['This file gives more than 5000 closures in the next 600 days.']
 
 
+@pytest.mark.serial  # a wall-clock bound
 @pytest.mark.parametrize('start, rule', [
     ('20300304T090000', 'FREQ=SECONDLY;BYSETPOS=2'),  # one candidate per period: never a second one
     ('20300304T090000', 'FREQ=MINUTELY;BYSETPOS=2'),
