@@ -19,6 +19,7 @@ from chalicelib.services import (
     callbacks,
     events,
     listings,
+    reminders,
     retention,
     transfer,
 )
@@ -154,7 +155,7 @@ def booking_patch(call: Call, booking_id: str):
 
 @api.route('/api/booking/{booking_id}/resize', methods=('POST',))
 def booking_resize(call: Call, booking_id: str):
-    return booking_changes.resize_booking(booking_id, call.body)
+    return booking_changes.resize_booking(booking_id, call.body, call.now)
 
 
 @api.route('/api/booking/{booking_id}/anonymize', methods=('POST',))
@@ -295,6 +296,12 @@ def deliver_callbacks(event):
 def sweep_callbacks(event):
     """Queue the pending callbacks whose time has come (retries beyond SQS's 15 minutes, lost messages)."""
     return {'queued': callbacks.sweep(web.utcnow())}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def send_reminders(event):
+    """Send the reminders and promotion notices whose time has come (services/reminders.py)."""
+    return reminders.send_due(web.utcnow())
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))

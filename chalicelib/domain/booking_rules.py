@@ -237,6 +237,7 @@ class Leg:
     user_check_type_label: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     version: int = 0  # moved on by every write: a write decided on this leg holds only while it is unchanged
+    reminders: tuple[str, ...] = ()  # the kinds of the reminders written with it (domain/reminder_rules.py)
 
     @property
     def cancelled(self) -> bool:

@@ -44,10 +44,12 @@ from chalicelib.domain.meeting_slots import (
     utc_days,
 )
 from chalicelib.domain.recurrence import slug_of_occurrence_id
+from chalicelib.domain.reminder_rules import ReminderPlan
 from chalicelib.domain.specs import AgendaSpec, DeskSpec, MeetingTypeSpec
 from chalicelib.domain.window import LAST_INSTANT, booking_window, local_midnight
 from chalicelib.errors import BadRequest, BusinessError
 from chalicelib.parsing import SLUG_RE, Payload
+from chalicelib.services import promotion, reminders
 from chalicelib.services.lookup import (
     booking_or_404,
     configured_agenda_or_404,
@@ -122,6 +124,7 @@ def _book(
         raise invalid_slots(unknown) if group else unknown_event(agenda.slug, unknown[0])
     replaced = check_replaceable(snapshot.replaced, request.count) if request.cancel_booking_id is not None else []
     events = [snapshot.events[slug] for slug in slugs]
+    planner = promotion.Planner(now, [agenda])
 
     def attempt(stale: store.Stale | None) -> Booked:
         nonlocal events, replaced
@@ -129,20 +132,39 @@ def _book(
             events = [_fresh(agenda.slug, event, stale.events) for event in events]
         elif isinstance(stale, store.BookingChanged):  # the booking to replace changed: is it still replaceable?
             replaced = check_replaceable(store.get_legs(request.cancel_booking_id), request.count)
+        planner.begin(stale)
+        read = planner.records(replaced)  # where the replaced booking frees places that promote
+        decided_on = [read.get((agenda.slug, event.slug), event) for event in events]  # the same read
         # The first refusal in the order of `slots` is the answer.
         placements = [
-            place(agenda, event, request, now, tz, snapshot.user_bookings.get(event.slug, 0) > 0) for event in events
+            place(agenda, event, request, now, tz, snapshot.user_bookings.get(event.slug, 0) > 0)
+            for event in decided_on
         ]
+        promotions = planner.after([(leg, 0) for leg in replaced], list(enumerate(placements)))
+        placements = promotion.placed(placements, promotions)
+        plans = reminder_plans(agenda, [(i, p.event.spec.start) for i, p in enumerate(placements)], request, tz, now)
 
         def answer(booking_id: int) -> Booked:
             return Booked(agenda, booking_id, placements, replaced)
 
         try:
-            return answer(store.book(agenda.slug, placements, request, replaced, now, answer=answer))
+            booking_id = store.book(
+                agenda.slug,
+                placements,
+                request,
+                replaced,
+                now,
+                answer=answer,
+                reminders=plans,
+                promotions=promotions,
+            )
         except store.AlreadyBookedByUser as exc:
             raise already_booked(exc.event) from None
+        return answer(booking_id)
 
-    return until_written(attempt, DECISIONS, 'places')
+    booked = until_written(attempt, DECISIONS, 'places')
+    planner.settle()
+    return booked
 
 
 def _book_meeting(
@@ -194,8 +216,12 @@ def _book_meeting(
             def answer(booking_id: int) -> MeetingBooked:
                 return MeetingBooked(real, desk, meeting_type, legs, booking_id, replaced)
 
+            plans = reminder_plans(real, [(i, leg.start) for i, leg in enumerate(legs)], request, tz, now)
             try:
-                return answer(store.book(real.slug, legs, request, replaced, now, user_days=days, answer=answer))
+                booking_id = store.book(
+                    real.slug, legs, request, replaced, now, user_days=days, answer=answer, reminders=plans
+                )
+                return answer(booking_id)
             except store.DeskTaken:  # taken since the read: the next desk
                 continue
             except store.ResourceTaken:
@@ -281,15 +307,27 @@ def get_booking(booking_id: str) -> list[Leg]:
 
 
 def cancel_booking(booking_id: str, now: datetime) -> dict[str, Any]:
-    """The client's own cancellation: frees the places; no cancel callback (spec §9.8)."""
+    """The client's own cancellation: frees the places (and promotes from the waiting list where the
+    agenda does it automatically); no cancel callback (spec §9.8)."""
+    planner = promotion.Planner(now)
 
     def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
         live = require_live(legs, 'already cancelled')
         answer = {'booking_id': live[0].booking_id}
-        store.cancel(live, now, answer=answer)
+        planner.begin(stale)
+        store.cancel(live, now, answer=answer, promotions=planner.after([(leg, 0) for leg in live]))
         return answer
 
-    return on_booking(booking_id, decide)
+    answer = on_booking(booking_id, decide, DECISIONS)
+    planner.settle()
+    return answer
+
+
+def reminder_plans(
+    agenda: AgendaSpec, starts: list[tuple[int, datetime]], request: BookingRequest, tz: ZoneInfo, now: datetime
+) -> list[ReminderPlan]:
+    """The reminders written with a booking (services/reminders.py)."""
+    return reminders.plan(agenda, starts, request.fields, tz, now)
 
 
 def accept_booking(booking_id: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ say that what was read still holds; when it no longer does, the booking is read 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib import store
@@ -20,6 +20,7 @@ from chalicelib.domain.change_rules import (
     read_patch,
 )
 from chalicelib.parsing import Payload
+from chalicelib.services import promotion
 from chalicelib.services.lookup import booking_or_404, unknown_event
 from chalicelib.services.retry import DECISIONS, on_booking
 from chalicelib.store import outbox
@@ -45,12 +46,15 @@ def patch_booking(booking_id: str, body: Payload) -> dict[str, Any]:
     return on_booking(booking_id, decide)
 
 
-def resize_booking(booking_id: str, body: Payload) -> dict[str, Any]:
-    """`POST /api/booking/<id>/resize/` (spec §8.9): every leg to `count` places, in its list."""
+def resize_booking(booking_id: str, body: Payload, now: datetime | None = None) -> dict[str, Any]:
+    """`POST /api/booking/<id>/resize/` (spec §8.9): every leg to `count` places, in its list; places
+    given back promote from the waiting list where the agenda does it automatically."""
     legs = booking_or_404(booking_id)
     count = read_count(body)
     check_resizable(require_live(legs))
     events = store.get_events((leg.agenda, leg.event) for leg in legs)
+    now = now or datetime.now(timezone.utc)
+    planner = promotion.Planner(now)
 
     def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
         if isinstance(stale, store.EventsChanged):  # decide again on the counters as the transaction found them
@@ -64,10 +68,21 @@ def resize_booking(booking_id: str, body: Payload) -> dict[str, Any]:
                 raise unknown_event(leg.agenda, leg.event)
             check_growth(leg, events[(leg.agenda, leg.event)], count)
         answer = {'booking_id': legs[0].booking_id}
-        store.resize(legs, count, {leg.event: events[(leg.agenda, leg.event)] for leg in legs}, answer=answer)
+        planner.begin(stale)
+        promotions = planner.after([(leg, count) for leg in legs])
+        store.resize(
+            legs,
+            count,
+            {leg.event: events[(leg.agenda, leg.event)] for leg in legs},
+            answer=answer,
+            promotions=promotions,
+            now=now,
+        )
         return answer
 
-    return on_booking(booking_id, decide, DECISIONS, 'places')
+    answer = on_booking(booking_id, decide, DECISIONS, 'places')
+    planner.settle()
+    return answer
 
 
 def anonymize_booking(booking_id: str, now: datetime) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from chalicelib.store.booking_writes import (
     BookingChanged,
     DeskTaken,
     EventsChanged,
+    PromotionTooLarge,
     ResourceTaken,
     Stale,
     UserMeetingsChanged,
@@ -22,7 +23,9 @@ from chalicelib.store.booking_writes import (
     cancel,
     follow_event,
     move,
+    promote,
     resize,
+    update_event_promoting,
     update_legs,
 )
 from chalicelib.store.configuration import (
@@ -60,5 +63,6 @@ from chalicelib.store.legs import (
     user_legs,
     user_meeting_days,
     user_meetings,
+    waiting_legs,
 )
 from chalicelib.store.tables import NONCE_TTL, Refused, claim_nonce, connection, create_table, reset, with_transaction
