@@ -176,7 +176,7 @@ def test_banner_prints_make_runs_own_local_credentials(monkeypatch):
     assert banner_for(monkeypatch, **LOCAL_DEFAULTS) == '''
 Chrono booking API ready in 1.2 s: http://127.0.0.1:8000/
   API client (HTTP Basic): demo / demo
-  Publik signature keys: {"demo.localhost": "demo"}
+  Publik signature keys: {"demo.localhost": "demo", "127.0.0.1": "demo"}
   DynamoDB Local: http://127.0.0.1:9999 (in memory: the data lasts as long as this process)
 
 Try:
