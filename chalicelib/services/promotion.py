@@ -140,8 +140,18 @@ class Planner:
     def settle(self) -> None:
         """Promote, each in its own transactions, what the write left (a cap, a leg it changed)."""
         for key in sorted(self.left):
-            promote_event(*key, self.now)
+            _after_a_write(*key, self.now)
         self.left = set()
+
+
+def _after_a_write(agenda: str, slug: str, now: datetime) -> int:
+    """`promote_event` once a write is done: its failure must not turn that write's answer into an error
+    (the write landed); the next write that frees places there promotes."""
+    try:
+        return promote_event(agenda, slug, now)
+    except Exception:  # noqa: BLE001 - logged; the write it follows is done and answered as such
+        log.exception('promotion left for later', extra={'agenda': agenda, 'event': slug})
+        return 0
 
 
 def placed(placements: list[Placement], promotions: Sequence[Promotion]) -> list[Placement]:
@@ -196,7 +206,7 @@ def promote_event(agenda: str, slug: str, now: datetime) -> int:
 
 def promote_events(keys: Iterable[Key], now: datetime) -> int:
     """`promote_event` on each event (an import: places raised, or the agenda turned automatic)."""
-    return sum(promote_event(agenda, slug, now) for agenda, slug in sorted(set(keys)))
+    return sum(_after_a_write(agenda, slug, now) for agenda, slug in sorted(set(keys)))
 
 
 def raised_places(agenda: AgendaSpec, old: EventSpec, new: EventSpec) -> bool:

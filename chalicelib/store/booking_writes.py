@@ -571,7 +571,8 @@ def book(
 
 
 def _check_size(tx: Transaction) -> None:
-    if len(tx) > MAX_TRANSACTION_ITEMS:  # DynamoDB would refuse it (a ValidationException)
+    # DynamoDB would refuse more (a ValidationException); one is kept for an idempotent call's answer.
+    if len(tx) + 1 > MAX_TRANSACTION_ITEMS:
         raise BadRequest(
             'too many slots',
             f'this booking (with the one it replaces) writes {len(tx)} items, more '

@@ -277,3 +277,21 @@ def test_bad_reminder_settings_are_a_400_naming_the_setting(api, settings, error
     status, body = api.post('/api/agenda/', {'slug': 'x', 'label': 'X', 'reminder_settings': settings})
     assert (status, body['err_class'], body['errors']) == (400, 'invalid payload', errors)
     assert api.get('/api/agenda/x/')[0] == 404
+
+
+def test_a_group_too_large_for_one_transaction_with_its_reminders_is_refused_and_nothing_is_written(setup, api):
+    for prefix in 'ef':
+        for n in range(16):
+            ok(api.post('/api/agenda/piscine/event/', {'slug': f'{prefix}{n}', 'places': 5,
+                                                       'start_datetime': f'2030-04-{n + 1:02d} 1{len(prefix)}:00'}))
+    slots = ','.join(f'e{n}' for n in range(16))
+    group = ok(api.post('/api/agenda/piscine/fillslots/', {'slots': slots, 'user_email': 'a@example.org',
+                                                           'user_external_id': 'u1'}))['booking_id']
+    assert len(outbox.booking_callbacks(group)) == 16  # one reminder per event
+    # On the same events it fits (the events' and the user's items are shared): 96 writes.
+    # On 16 other events: 16 x (leg, reminder, event, user count) twice, 128 writes: refused.
+    status, body = api.post('/api/agenda/piscine/fillslots/', {
+        'slots': ','.join(f'f{n}' for n in range(16)), 'user_email': 'a@example.org', 'user_external_id': 'u1',
+        'cancel_booking_id': group}, headers={'X-Idempotency-Key': 'replace-the-group'})
+    assert (status, body['err_class']) == (400, 'too many slots')
+    assert len(outbox.booking_callbacks(group)) == 16 and ok(api.get(f'/api/booking/{group}/'))['booking_id'] == group
