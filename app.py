@@ -22,6 +22,7 @@ from chalicelib.services import (
     ics_sources,
     listings,
     range_booking,
+    reminders,
     retention,
     subscriptions,
     transfer,
@@ -397,6 +398,12 @@ def deliver_callbacks(event):
 def sweep_callbacks(event):
     """Queue the pending callbacks whose time has come (retries beyond SQS's 15 minutes, lost messages)."""
     return {'queued': callbacks.sweep(web.utcnow())}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def send_reminders(event):
+    """Send the reminders and promotion notices whose time has come (services/reminders.py)."""
+    return reminders.send_due(web.utcnow())
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -37,6 +38,9 @@ class Settings:
     table_name: str
     callback_queue_name: str
     hold_seconds: int = DEFAULT_HOLD_SECONDS  # CHRONO_HOLD_SECONDS: the lifetime of a lock_code hold (spec §9.9)
+    reminder_from: str | None = None  # CHRONO_REMINDER_FROM: the SES sender of e-mail reminders; None: none sent
+    sms_url: str | None = None  # CHRONO_SMS_URL: the SMS gateway (Publik's SMS connector); None: no SMS sent
+    sms_from: str = ''  # CHRONO_SMS_FROM: the sender the gateway shows
 
     def callback_key(self, host: str) -> str | None:
         """Publik uses one shared secret per pair of services, whichever the direction."""
@@ -116,6 +120,23 @@ def _hosts(name: str) -> frozenset[str]:
     return frozenset(h.strip().lower() for h in os.environ.get(name, '').split(',') if h.strip())
 
 
+def _reminder_from() -> str | None:
+    raw = os.environ.get('CHRONO_REMINDER_FROM', '').strip()
+    if raw and not re.fullmatch(r'[^@\s<>"]+@[^@\s<>"]+\.[^@\s<>".]+', raw):
+        raise ConfigurationError('CHRONO_REMINDER_FROM must be an e-mail address (the SES identity that sends)')
+    return raw or None
+
+
+def _sms_url() -> str | None:
+    raw = os.environ.get('CHRONO_SMS_URL', '').strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ('http', 'https') or not parts.hostname:
+        raise ConfigurationError('CHRONO_SMS_URL must be an http(s) URL')
+    return raw
+
+
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     tz_name = os.environ.get('CHRONO_TIME_ZONE', '').strip() or 'Europe/Paris'
@@ -139,6 +160,9 @@ def settings() -> Settings:
         table_name=os.environ.get('CHRONO_TABLE', '').strip() or 'chrono',
         callback_queue_name=os.environ.get('CHRONO_CALLBACK_QUEUE', '').strip() or 'chrono-callbacks',
         hold_seconds=_hold_seconds(),
+        reminder_from=_reminder_from(),
+        sms_url=_sms_url(),
+        sms_from=os.environ.get('CHRONO_SMS_FROM', '').strip(),
     )
 
 

@@ -15,7 +15,8 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def banner(url: str, dynamodb_endpoint: str, is_default: Callable[[str], bool], seconds: float) -> str:
+def banner(url: str, dynamodb_endpoint: str, is_default: Callable[[str], bool], seconds: float,
+           mailbox: str | None = None) -> str:
     """What `make run` prints once it answers. Credentials only when they are the stack's own local
     defaults: a client's password or a signature key brought in the environment never reaches a terminal
     or a log file."""
@@ -32,6 +33,8 @@ def banner(url: str, dynamodb_endpoint: str, is_default: Callable[[str], bool], 
     else:
         lines.append('  Publik signature keys: from CHRONO_SIGNATURE_KEYS (not shown)')
     lines.append(f'  DynamoDB Local: {dynamodb_endpoint} (in memory: the data lasts as long as this process)')
+    if mailbox:
+        lines.append(f'  Reminders and notices (e-mails, SMS): printed here, and listed at {mailbox}/')
     lines.append(f'\nTry:\n  {curl}\n\nCtrl-C stops everything.')
     return '\n'.join(lines)
 
@@ -49,7 +52,8 @@ def main() -> int:
         from . import demo
         demo.load()
         stack.serve()  # the port opens on a loaded stack
-        print(banner(stack.url, stack.dynamodb.endpoint, stack.is_default, time.monotonic() - started), flush=True)
+        print(banner(stack.url, stack.dynamodb.endpoint, stack.is_default, time.monotonic() - started,
+                     stack.mailbox.url), flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

@@ -26,9 +26,14 @@ def demo_document(today: date) -> dict:
         'categories': [{'slug': 'sport', 'label': 'Sport'}, {'slug': 'etat-civil', 'label': 'État civil'}],
         'agendas': [
             {'slug': 'piscine', 'label': 'Piscine municipale', 'kind': 'events', 'category': 'sport',
-             'minimal_booking_delay': 0, 'maximal_booking_delay': 60, 'events': events},
+             'minimal_booking_delay': 0, 'maximal_booking_delay': 60, 'events': events,
+             # Its waiting list moves up on its own, and those who move up are told (docs/api.md).
+             'waiting_list_promotion': 'automatic',
+             'reminder_settings': {'days_before_email': 1, 'days_before_sms': 1, 'hour': 9, 'notify_promotion': True,
+                                   'email_extra_info': 'Bonnet obligatoire.'}},
             {'slug': 'passeports', 'label': 'Passeports et cartes d\'identité', 'kind': 'meetings',
              'category': 'etat-civil', 'minimal_booking_delay': 1, 'maximal_booking_delay': 56,
+             'reminder_settings': {'days_before_email': 2, 'email_extra_info': 'Apportez votre dossier complet.'},
              'meetingtypes': [{'slug': 'depot', 'label': 'Dépôt de dossier', 'duration': 30},
                               {'slug': 'retrait', 'label': 'Retrait de titre', 'duration': 15}],
              'desks': [{'slug': 'guichet-1', 'label': 'Guichet 1', 'timeperiods': weekdays},

@@ -1,5 +1,6 @@
-"""The whole service on loopback: DynamoDB Local (tables), moto server (SQS), the API and
-the callback worker. `make run` and the HTTP tests start it the same way: `start()` the engines,
+"""The whole service on loopback: DynamoDB Local (tables), moto server (SQS, SES), the API, the
+callback worker and the messages' sender (reminders: what would be sent is printed and listed by the
+local mailbox, local/messages.py). `make run` and the HTTP tests start it the same way: `start()` the engines,
 load what should be there, then `serve()` opens the port (no client sees a half-loaded stack)."""
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ SWEEP_EVERY = 5  # seconds (every minute on AWS: a schedule)
 
 LOCAL_DEFAULTS = {
     'CHRONO_API_CLIENTS': '{"demo": "demo"}',
-    'CHRONO_SIGNATURE_KEYS': '{"demo.localhost": "demo"}',
+    # 127.0.0.1: the local SMS gateway (local/messages.py), which checks our signature as Publik's would.
+    'CHRONO_SIGNATURE_KEYS': '{"demo.localhost": "demo", "127.0.0.1": "demo"}',
+    'CHRONO_ORIG': 'chrono.localhost',
+    # Reminders and promotion notices: e-mails to moto's SES, SMS to the local gateway (CHRONO_SMS_URL, set at start).
+    'CHRONO_REMINDER_FROM': 'rappels@chrono.localhost',
+    'CHRONO_SMS_FROM': 'Chrono',
     'CHRONO_TABLE': 'chrono-local',
     'CHRONO_CALLBACK_QUEUE': 'chrono-local-callbacks',
     # The demo client owns the loopback receivers (`python -m local.receiver`); no callback is sent
@@ -31,6 +37,7 @@ class LocalStack:
         self.moto = None
         self.server = None
         self.worker = None
+        self.mailbox = None
         self._stop = threading.Event()
 
     def start(self) -> 'LocalStack':
@@ -45,6 +52,10 @@ class LocalStack:
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         os.environ.update(local_aws_environment(self.dynamodb.endpoint, f'http://{host}:{port}'))
+        os.environ['AWS_ENDPOINT_URL_SESV2'] = f'http://{host}:{port}'
+        from .messages import SMS_PATH, Mailbox
+        self.mailbox = Mailbox().start()
+        os.environ.setdefault('CHRONO_SMS_URL', f'{self.mailbox.url}{SMS_PATH}')
 
         from chalicelib import config, store
         config.reset()
@@ -52,6 +63,9 @@ class LocalStack:
         store.create_table()
         import boto3
         boto3.client('sqs').create_queue(QueueName=config.settings().callback_queue_name)
+        sender = config.settings().reminder_from
+        if sender:  # SES sends only from a verified identity: moto's, here
+            boto3.client('sesv2').create_email_identity(EmailIdentity=sender.split('@', 1)[1])
         return self
 
     def serve(self) -> 'LocalStack':
@@ -73,13 +87,15 @@ class LocalStack:
 
     def _work(self) -> None:
         """The callback worker loop: what SQS would hand to the Lambda, pumped locally."""
-        from .worker import pump, sweep
+        from .worker import pump, send_messages, sweep
         swept = 0.0
         while not self._stop.is_set():
             try:
                 if time.monotonic() - swept > SWEEP_EVERY:
                     swept = time.monotonic()
                     sweep()
+                    send_messages()
+                    self.mailbox.print_new()
                 if not pump(wait_seconds=1):
                     self._stop.wait(0.2)
             except Exception:  # noqa: BLE001 - the loop outlives a failed batch; the message comes back
@@ -98,6 +114,8 @@ class LocalStack:
         self.dynamodb.terminate()  # the slowest to go: it goes while moto stops
         if self.moto:
             self.moto.stop()
+        if self.mailbox:
+            self.mailbox.stop()
         self.dynamodb.stop()
 
     def __enter__(self) -> 'LocalStack':

@@ -38,3 +38,10 @@ def sweep() -> int:
     from chalicelib.services import callbacks
     from chalicelib.web import api as http
     return callbacks.sweep(http.utcnow())
+
+
+def send_messages() -> dict:
+    """What the scheduled `send_reminders` does on AWS: send the reminders and notices that are due."""
+    from chalicelib.services import reminders
+    from chalicelib.web import api as http
+    return reminders.send_due(http.utcnow())

@@ -11,6 +11,9 @@ each after a random gap of 0-15 ms. After the round, read consistently from the 
   (spec §8.7-8.8), succeeded in the round);
 - after a successful event cancel, the event holds no live leg;
 - no answer is an HTTP error (no 500, no timeout).
+On the PROMOTING agenda (`waiting_list_promotion: automatic`), also (unless a suspend, an agent's choice to
+wait, succeeded): the head of the waiting queue does not fit in the free places, and no leg moved up past a
+booking that was waiting before the race (`promotion_violations`).
 
 `tests/conformance/test_race_matrix.py` runs every pair a bounded number of times in `make test`;
 `make soak` runs rounds for as long as asked and prints the figure (python -m tests.race_matrix --help).
@@ -48,6 +51,7 @@ class Round:
     bookings: dict[str, dict[str, Any]] = field(default_factory=dict)  # B, C, D -> id, user, count
     made: set[int] = field(default_factory=set)  # bookings made by the round's operations
     answers: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
+    agenda: str = AGENDA  # or PROMOTING: its waiting list moves up on its own
 
     @property
     def users(self) -> set[str]:
@@ -78,11 +82,11 @@ def agent_cancel(r, t, s):
 
 
 def event_cancel(r, t, s):
-    return r.api.call('POST', f'/api/agenda/{AGENDA}/event/{r.event}/cancel/', session=s)
+    return r.api.call('POST', f'/api/agenda/{r.agenda}/event/{r.event}/cancel/', session=s)
 
 
 def check(r, t, s):
-    return r.api.call('POST', f'/api/agenda/{AGENDA}/check/{r.event}/', session=s)
+    return r.api.call('POST', f'/api/agenda/{r.agenda}/check/{r.event}/', session=s)
 
 
 def accept(r, t, s):
@@ -113,49 +117,54 @@ def patch(r, t, s):
 
 def move(r, t, s):
     b = _booking(r, t)
-    status, answer = r.api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.other}/', {
+    status, answer = r.api.call('POST', f'/api/agenda/{r.agenda}/fillslot/{r.other}/', {
         'cancel_booking_id': b['id'], 'count': b['count'], 'user_external_id': b['user']}, session=s)
     return status, _made(r, answer)
 
 
 def move_same(r, t, s):
     b = _booking(r, t)
-    status, answer = r.api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.event}/', {
+    status, answer = r.api.call('POST', f'/api/agenda/{r.agenda}/fillslot/{r.event}/', {
         'cancel_booking_id': b['id'], 'count': b['count'], 'user_external_id': b['user']}, session=s)
     return status, _made(r, answer)
 
 
 def unbook(r, t, s):
     """events fillslots: the user's bookings on the agenda become none."""
-    status, answer = r.api.call('POST', f'/api/agenda/{AGENDA}/events/fillslots/', {
+    status, answer = r.api.call('POST', f'/api/agenda/{r.agenda}/events/fillslots/', {
         'slots': [], 'user_external_id': _booking(r, t)['user']}, session=s)
     return status, answer
 
 
 def recurring_unbook(r, t, s):
-    return r.api.call('POST', f'/api/agendas/recurring-events/fillslots/?agendas={AGENDA}&action=unbook', {
-        'slots': [f'{AGENDA}@{r.primary}:{r.weekday}'], 'user_external_id': _booking(r, t)['user']}, session=s)
+    return r.api.call('POST', f'/api/agendas/recurring-events/fillslots/?agendas={r.agenda}&action=unbook', {
+        'slots': [f'{r.agenda}@{r.primary}:{r.weekday}'], 'user_external_id': _booking(r, t)['user']}, session=s)
+
+
+def raise_places(r, t, s):
+    """An admin gives the event one more place (on a promoting agenda, waiting bookings may move up)."""
+    return r.api.call('PATCH', f'/api/agenda/{r.agenda}/event/{r.event}/', {'places': PLACES + 1}, session=s)
 
 
 def fillslot(r, t, s):
-    status, answer = r.api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.event}/', {
+    status, answer = r.api.call('POST', f'/api/agenda/{r.agenda}/fillslot/{r.event}/', {
         'user_external_id': f'n{r.number}', 'count': 1}, session=s)
     return status, _made(r, answer)
 
 
 def unsubscribe(r, t, s):
     """The target's user's subscription deleted: their bookings of its days to come are cancelled."""
-    return r.api.call('DELETE', f"/api/agenda/{AGENDA}/subscription/{_booking(r, t)['subscription']}/", session=s)
+    return r.api.call('DELETE', f"/api/agenda/{r.agenda}/subscription/{_booking(r, t)['subscription']}/", session=s)
 
 
 def hold(r, t, s):
     """Another lock code holds a place of the event."""
-    return r.api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.event}/', {'lock_code': f'M{r.number}'}, session=s)
+    return r.api.call('POST', f'/api/agenda/{r.agenda}/fillslot/{r.event}/', {'lock_code': f'M{r.number}'}, session=s)
 
 
 def confirm(r, t, s):
     """The round's hold becomes a booking."""
-    status, answer = r.api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.event}/', {
+    status, answer = r.api.call('POST', f'/api/agenda/{r.agenda}/fillslot/{r.event}/', {
         'lock_code': f'L{r.number}', 'confirm_after_lock': True, 'user_external_id': f'l{r.number}'}, session=s)
     return status, _made(r, answer)
 
@@ -164,14 +173,19 @@ OPERATIONS: dict[str, Callable] = {
     'cancel': cancel, 'delete': delete, 'agent-cancel': agent_cancel, 'event-cancel': event_cancel, 'check': check,
     'accept': accept, 'suspend': suspend, 'resize-up': resize_up, 'resize-down': resize_down, 'anonymize': anonymize,
     'patch': patch, 'move': move, 'move-same': move_same, 'unbook': unbook, 'recurring-unbook': recurring_unbook,
-    'fillslot': fillslot, 'unsubscribe': unsubscribe, 'hold': hold, 'confirm': confirm,
+    'fillslot': fillslot, 'unsubscribe': unsubscribe, 'hold': hold, 'confirm': confirm, 'raise-places': raise_places,
 }
+PROMOTING = 'race-auto'  # the variant agenda: waiting_list_promotion automatic (domain/promotion_rules.py)
 PAIRS = list(itertools.combinations_with_replacement(sorted(OPERATIONS), 2))
 TARGETS = (('B', 'B'), ('B', 'C'), ('D', 'B'))  # the same booking, two of the main list, waiting and main
 
 
-def setup_agenda(api) -> None:
-    status, answer = api.call('POST', '/api/agenda/', {'label': 'Race', 'slug': AGENDA, 'minimal_booking_delay': '0'})
+def setup_agenda(api, agenda: str = AGENDA) -> None:
+    """The agenda the rounds book on; PROMOTING promotes its waiting list automatically."""
+    body = {'label': 'Race', 'slug': agenda, 'minimal_booking_delay': '0'}
+    if agenda == PROMOTING:
+        body['waiting_list_promotion'] = 'automatic'
+    status, answer = api.call('POST', '/api/agenda/', body)
     assert (status, answer['err']) == (200, 0), answer
 
 
@@ -181,7 +195,7 @@ def start_of(number: int) -> datetime:
     return base + timedelta(days=(number // 600) % 300, minutes=number % 600)
 
 
-def new_round(api, number: int) -> Round:
+def new_round(api, number: int, agenda: str = AGENDA) -> Round:
     start = start_of(number)
     primary = f'p{number}'
     text = start.strftime('%Y-%m-%d %H:%M')
@@ -190,20 +204,20 @@ def new_round(api, number: int) -> Round:
                   'recurrence_end_date': (start + timedelta(days=1)).strftime('%Y-%m-%d')},
                  {'slug': f'o{number}', 'start_datetime': text, 'places': OTHER_PLACES,
                   'waiting_list_places': OTHER_WAITING}):
-        status, answer = api.call('POST', f'/api/agenda/{AGENDA}/event/', body)
+        status, answer = api.call('POST', f'/api/agenda/{agenda}/event/', body)
         assert (status, answer['err']) == (200, 0), answer
-    r = Round(number, api, primary, f'{primary}--{start:%Y-%m-%d-%H%M}', f'o{number}', start.weekday())
+    r = Round(number, api, primary, f'{primary}--{start:%Y-%m-%d-%H%M}', f'o{number}', start.weekday(), agenda=agenda)
     for name, count in (('B', 2), ('C', 1), ('L', 1), ('D', 2)):
         if name == 'L':  # the hold, before D: D then waits, as the main list lacks 2 places
-            status, answer = api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.event}/', {'lock_code': f'L{number}'})
+            status, answer = api.call('POST', f'/api/agenda/{agenda}/fillslot/{r.event}/', {'lock_code': f'L{number}'})
             assert (status, answer['err'], answer['in_waiting_list']) == (200, 0, False), answer
             continue
         user = f'{name.lower()}{number}'
-        status, answer = api.call('POST', f'/api/agenda/{AGENDA}/fillslot/{r.event}/', {
+        status, answer = api.call('POST', f'/api/agenda/{agenda}/fillslot/{r.event}/', {
             'user_external_id': user, 'count': count})
         assert (status, answer['err'], answer['in_waiting_list']) == (200, 0, name == 'D'), answer
         r.bookings[name] = {'id': answer['booking_id'], 'user': user, 'count': count}
-        status, answer = api.call('POST', f'/api/agenda/{AGENDA}/subscription/', {
+        status, answer = api.call('POST', f'/api/agenda/{agenda}/subscription/', {
             'user_external_id': user, 'date_start': f'{start - timedelta(days=1):%Y-%m-%d}',
             'date_end': f'{start + timedelta(days=2):%Y-%m-%d}'})
         assert (status, answer['err']) == (200, 0), answer
@@ -238,6 +252,7 @@ def violations(r: Round) -> list[str]:
     from chalicelib.store.models import UserEventBookings, user_event_pk
     from tests.concurrency import event_booking_ids
 
+    agenda = r.agenda
     found = []
     for name, status, answer in r.answers:
         if status != 200 or answer.get('err_class') == 'internal error':
@@ -245,11 +260,11 @@ def violations(r: Round) -> list[str]:
     succeeded = {name for name, status, answer in r.answers if status == 200 and answer.get('err') == 0}
     ids = {b['id'] for b in r.bookings.values()} | r.made
     for event in (r.event, r.other):
-        ids |= event_booking_ids(AGENDA, event)
+        ids |= event_booking_ids(agenda, event)
     legs = [leg for booking_id in sorted(ids) for leg in store.get_legs(booking_id)]
-    events = store.get_events([(AGENDA, r.event), (AGENDA, r.other)])
+    events = store.get_events([(agenda, r.event), (agenda, r.other)])
     for event in (r.event, r.other):
-        record = events[(AGENDA, event)]
+        record = events[(agenda, event)]
         live = [leg for leg in legs if leg.event == event and not leg.cancelled]
         main = sum(leg.count for leg in live if not leg.in_waiting_list)
         waiting = sum(leg.count for leg in live if leg.in_waiting_list)
@@ -264,14 +279,38 @@ def violations(r: Round) -> list[str]:
             found.append(f'{event}: {record.waiting_list_reserved} waiting of {record.spec.waiting_list_places}')
         if event == r.event and 'event-cancel' in succeeded and live:
             found.append(f'{event}: cancelled, yet {len(live)} live legs remain')
-        keys = [(user_event_pk(AGENDA, event, user), 'count') for user in sorted(r.users)]
+        if agenda == PROMOTING and 'suspend' not in succeeded and not record.spec.cancelled:
+            found += promotion_violations(event, record, live, setup={b['id'] for b in r.bookings.values()})
+        keys = [(user_event_pk(agenda, event, user), 'count') for user in sorted(r.users)]
         counts = {item.pk: int(item.bookings or 0)
                   for item in UserEventBookings.batch_get(keys, consistent_read=True)}
         for user in r.users:
             held = sum(1 for leg in live if leg.user_external_id == user)
-            counted = counts.get(user_event_pk(AGENDA, event, user), 0)
+            counted = counts.get(user_event_pk(agenda, event, user), 0)
             if counted != held:
                 found.append(f'{event}: user {user} counted {counted}, holds {held}')
+    return found
+
+
+def promotion_violations(event: str, record, live: list, setup: set[int]) -> list[str]:
+    """What breaks the promotion rule (domain/promotion_rules.py, strict FIFO) on an event: the head of
+    the waiting queue fits in the free places (a place left empty while the one whose turn it is fits),
+    or a leg moved up past a booking that was waiting before the race began (`setup`: bookings committed
+    before it; those made during the race enter the queue by their id, drawn just before they commit,
+    so their order against a concurrent promotion is not known afterwards)."""
+    from chalicelib.store.models import Booking, booking_pk, leg_sk
+
+    found = []
+    queue = sorted((leg for leg in live if leg.in_waiting_list), key=lambda leg: (leg.booking_id, leg.leg))
+    free = record.spec.places - sum(leg.count for leg in live if not leg.in_waiting_list)
+    if queue and queue[0].count <= free:
+        found.append(f'{event}: the head of the queue ({queue[0].count} places) fits in {free} free places')
+    promoted = [leg for leg in live if not leg.in_waiting_list
+                and Booking.get(booking_pk(leg.booking_id), leg_sk(leg.leg), consistent_read=True).promoted_at]
+    for waiting in (leg for leg in queue if leg.booking_id in setup):
+        passed = [leg.booking_id for leg in promoted if (leg.booking_id, leg.leg) > (waiting.booking_id, waiting.leg)]
+        if passed:
+            found.append(f'{event}: {passed} moved up past {waiting.booking_id}, waiting since before the race')
     return found
 
 
@@ -283,11 +322,11 @@ class Outcome:
 
 
 def run_rounds(api, plan: list[tuple[tuple[str, str], tuple[str, str]]], seed: int, first_number: int = 0,
-               workers: int = 3) -> Outcome:
+               workers: int = 3, agenda: str = AGENDA) -> Outcome:
     """Play each planned race in its own round (rounds touch separate events: `workers` run at once);
     the outcomes count what each operation answered."""
     def play(number: int, first: tuple[str, str], second: tuple[str, str]) -> Round:
-        r = new_round(api, number)
+        r = new_round(api, number, agenda)
         race(r, first, second, random.Random(seed * 1_000_003 + number))
         return r
     outcome = Outcome()
@@ -321,7 +360,9 @@ def main() -> int:
     parser.add_argument('--rounds', type=int, default=1000, help='rounds to run (default 1000)')
     parser.add_argument('--seconds', type=float, default=None, help='or run for this long instead')
     parser.add_argument('--seed', type=int, default=None)
+    parser.add_argument('--promoting', action='store_true', help='on an agenda that promotes automatically')
     args = parser.parse_args()
+    agenda = PROMOTING if args.promoting else AGENDA
     seed = args.seed if args.seed is not None else random.randrange(2 ** 32)
 
     from tests.soak_stack import soak_api  # DynamoDB Local and the HTTP server, as the conformance tests
@@ -335,10 +376,10 @@ def main() -> int:
             return 50 if time.monotonic() - started < args.seconds else 0
         return min(50, args.rounds - total.rounds)
     with soak_api() as api:
-        setup_agenda(api)
+        setup_agenda(api, agenda)
         while (size := more()) > 0:
             batch = [plan[(total.rounds + i) % len(plan)] for i in range(size)]
-            outcome = run_rounds(api, batch, rng.randrange(2 ** 32), first_number=total.rounds)
+            outcome = run_rounds(api, batch, rng.randrange(2 ** 32), first_number=total.rounds, agenda=agenda)
             total.rounds += outcome.rounds
             total.violations += outcome.violations
             total.outcomes.update(outcome.outcomes)

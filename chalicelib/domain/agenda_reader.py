@@ -25,6 +25,8 @@ from chalicelib.domain.closures import (
     keep_fetched,
     pack_ics,
 )
+from chalicelib.domain.promotion_rules import AUTOMATIC, MANUAL, MODES
+from chalicelib.domain.reminder_rules import read_reminder_settings
 from chalicelib.domain.specs import (
     KINDS,
     MAX_AGENDA_LIST,
@@ -296,6 +298,7 @@ def read_agenda(
     if category and not category_label:
         category_label = (categories or {}).get(category, category)
     settings = _read_settings(agenda)
+    settings.update(_read_messages_and_promotion(agenda, kind))
     roles = _read_roles(agenda)
     reasons = _read_absence_reasons(r, agenda, path)
     prefix = f'{path}.' if path else ''
@@ -348,6 +351,15 @@ def _read_settings(agenda: Payload) -> dict[str, Any]:
         partial_bookings=agenda.bool('partial_bookings'),
         free_range=agenda.bool('free_range'),
     )
+
+
+def _read_messages_and_promotion(agenda: Payload, kind: str | None) -> dict[str, Any]:
+    """`reminder_settings` (domain/reminder_rules.py) and `waiting_list_promotion` ("manual", the default, or
+    "automatic": domain/promotion_rules.py), which only an events agenda has (meetings have no waiting list)."""
+    promotion = agenda.choice('waiting_list_promotion', MODES, default=MANUAL)
+    if promotion == AUTOMATIC and kind != 'events':
+        agenda.error('waiting_list_promotion', 'Only an events agenda has a waiting list.')
+    return {'reminder_settings': read_reminder_settings(agenda), 'waiting_list_promotion': promotion or MANUAL}
 
 
 def _read_roles(agenda: Payload) -> dict[str, Any]:

@@ -293,6 +293,7 @@ class Leg:
     end_time: time | None = None
     check_start_time: time | None = None
     check_end_time: time | None = None
+    reminders: tuple[str, ...] = ()  # the kinds of the reminders written with it (domain/reminder_rules.py)
 
     @property
     def cancelled(self) -> bool:

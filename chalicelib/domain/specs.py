@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from chalicelib.domain.closures import ExceptionSpec, ExceptionsSourceSpec
+    from chalicelib.domain.reminder_rules import ReminderSettings
 
 KINDS = ('events', 'meetings', 'virtual')
 LOCAL_FORMAT = '%Y-%m-%d %H:%M:%S'
@@ -178,6 +179,8 @@ class AgendaSpec:
     resources: tuple[str, ...] = ()
     real_agendas: tuple[str, ...] = ()
     excluded_timeperiods: tuple[ExcludedPeriodSpec, ...] = ()
+    reminder_settings: ReminderSettings | None = None  # e-mail and SMS reminders (domain/reminder_rules.py)
+    waiting_list_promotion: str = 'manual'  # events: 'automatic' promotes (domain/promotion_rules.py)
     events: tuple[EventSpec, ...] = field(default=(), compare=True)
     meetingtypes: tuple[MeetingTypeSpec, ...] = ()
     desks: tuple[DeskSpec, ...] = ()
@@ -208,6 +211,11 @@ class AgendaSpec:
             'booking_form_url': self.booking_form_url,
             'absence_reasons': [{'slug': s, 'label': label} for s, label in self.absence_reasons],
         }
+        # Only when set: an export without them reads back as "none", the default.
+        if self.reminder_settings is not None:
+            data['reminder_settings'] = self.reminder_settings.export()
+        if self.waiting_list_promotion != 'manual':
+            data['waiting_list_promotion'] = self.waiting_list_promotion
         if self.kind == 'events':
             data['partial_bookings'] = self.partial_bookings
             data['events'] = [e.export(tz) for e in self.events]

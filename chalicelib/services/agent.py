@@ -16,9 +16,9 @@ from chalicelib.domain.booking_rules import Leg
 from chalicelib.domain.callback_rules import attendance_body
 from chalicelib.domain.change_rules import event_locked
 from chalicelib.errors import BusinessError
-from chalicelib.services import callbacks
+from chalicelib.services import callbacks, promotion
 from chalicelib.services.lookup import event_or_404, events_agenda_or_404, unknown_event
-from chalicelib.services.retry import on_booking
+from chalicelib.services.retry import DECISIONS, on_booking
 from chalicelib.store import outbox
 
 
@@ -96,10 +96,13 @@ def _cancel_as_agent(booking_id: str, now: datetime, orig: str | None, only: int
     """Cancel the live legs of a booking (or only its leg `only`) with their callback; returns
     them, [] when already cancelled."""
 
+    planner = promotion.Planner(now)
+
     def decide(legs: list[Leg], stale: store.Stale | None) -> list[Leg]:
         live = [leg for leg in legs if not leg.cancelled and (only is None or leg.leg == only)]
         if not live:
             return []
+        planner.begin(stale)
         url = live[0].fields.get('cancel_callback_url')
         callback = (
             outbox.new_callback(
@@ -109,8 +112,11 @@ def _cancel_as_agent(booking_id: str, now: datetime, orig: str | None, only: int
             else None
         )
         answer = {'booking_id': live[0].booking_id} if only is None else None
-        store.cancel(live, now, [callback] if callback else [], answer=answer)
+        promotions = planner.after([(leg, 0) for leg in live])  # none on a cancelled event
+        store.cancel(live, now, [callback] if callback else [], answer=answer, promotions=promotions)
         callbacks.enqueue(outbox.records([callback] if callback else []))
         return live
 
-    return on_booking(booking_id, decide)
+    cancelled = on_booking(booking_id, decide, DECISIONS)
+    planner.settle()
+    return cancelled

@@ -47,10 +47,12 @@ from chalicelib.domain.meeting_slots import (
     utc_days,
 )
 from chalicelib.domain.recurrence import slug_of_occurrence_id
+from chalicelib.domain.reminder_rules import ReminderPlan
 from chalicelib.domain.specs import AgendaSpec, DeskSpec, MeetingTypeSpec
 from chalicelib.domain.window import LAST_INSTANT, booking_window, local_midnight
 from chalicelib.errors import BadRequest, BusinessError
 from chalicelib.parsing import SLUG_RE, Payload
+from chalicelib.services import promotion, reminders
 from chalicelib.services.lookup import (
     booking_or_404,
     configured_agenda_or_404,
@@ -145,6 +147,7 @@ def _book(
     replaced = check_replaceable(snapshot.replaced, request.count) if replacing is not None else []
     events = [snapshot.events[slug] for slug in slugs]
     held = snapshot.hold
+    planner = promotion.Planner(now, [agenda])
 
     def attempt(stale: store.Stale | None) -> Booked | Held:
         nonlocal events, replaced, held
@@ -156,26 +159,44 @@ def _book(
         if key is not None and stale is not None:  # the lock code's hold may have changed too
             held = store.get_hold(key)
         on_start = check_deadline(replaced, now, tz, request.bypass_delays, 'cancel booking: ', agenda)
+        planner.begin(stale)
+        read = planner.records(replaced)  # where the replaced booking frees places that promote
+        decided_on = [read.get((agenda.slug, event.slug), event) for event in events]  # the same read
         # The first refusal in the order of `slots` is the answer.
         placements = [
-            place(agenda, event, request, now, tz, snapshot.user_bookings.get(event.slug, 0) > 0) for event in events
+            place(agenda, event, request, now, tz, snapshot.user_bookings.get(event.slug, 0) > 0)
+            for event in decided_on
         ]
         if key is not None and request.holding:
             return _hold_places(agenda, placements, key, held, now)
         deadline = booking_deadline(agenda, [p.event.spec.start for p in placements], tz)
+        promotions = planner.after([(leg, 0) for leg in replaced], list(enumerate(placements)))
+        placements = promotion.placed(placements, promotions)
+        plans = reminder_plans(agenda, [(i, p.event.spec.start) for i, p in enumerate(placements)], request, tz, now)
 
         def answer(booking_id: int) -> Booked:
             return Booked(agenda, booking_id, placements, replaced, deadline)
 
         try:
             booking_id = store.book(
-                agenda.slug, placements, request, replaced, now, answer=answer, replaced_on_start=on_start, held=held
+                agenda.slug,
+                placements,
+                request,
+                replaced,
+                now,
+                answer=answer,
+                replaced_on_start=on_start,
+                held=held,
+                reminders=plans,
+                promotions=promotions,
             )
-            return answer(booking_id)
         except store.AlreadyBookedByUser as exc:
             raise already_booked(exc.event) from None
+        return answer(booking_id)
 
-    return until_written(attempt, DECISIONS, 'places')
+    booked = until_written(attempt, DECISIONS, 'places')
+    planner.settle()
+    return booked
 
 
 def _hold_places(
@@ -258,6 +279,7 @@ def book_desk_time(
             def answer(booking_id: int) -> MeetingBooked:
                 return MeetingBooked(real, desk, meeting_type, legs, booking_id, replaced, deadline)
 
+            plans = reminder_plans(real, [(i, leg.start) for i, leg in enumerate(legs)], request, tz, now)
             try:
                 if key is not None and request.holding:
                     until = hold_until(now, config.settings().hold_seconds)
@@ -274,6 +296,7 @@ def book_desk_time(
                     answer=answer,
                     replaced_on_start=on_start,
                     held=held,
+                    reminders=plans,
                 )
                 return answer(booking_id)
             except store.DeskTaken:  # taken since the read: the next desk
@@ -406,22 +429,33 @@ def get_booking(booking_id: str, tz: ZoneInfo) -> BookingView:
 def cancel_booking(
     booking_id: str, now: datetime, tz: ZoneInfo, body: Payload | None = None, query: Payload | None = None
 ) -> dict[str, Any]:
-    """The client's own cancellation (POST .../cancel/, DELETE): frees the places; no cancel callback
-    (spec §9.8); refused past the agenda's cancellation deadline unless `bypass_delays` (in the body
-    or, for a DELETE, the query)."""
+    """The client's own cancellation (POST .../cancel/, DELETE): frees the places (and promotes from the
+    waiting list where the agenda does it automatically); no cancel callback (spec §9.8); refused past
+    the agenda's cancellation deadline unless `bypass_delays` (in the body or, for a DELETE, the query)."""
     bypass_delays = any(p.bool('bypass_delays') for p in (body, query) if p is not None)
     for p in (body, query):
         if p is not None:
             p.check()
+    planner = promotion.Planner(now)
 
     def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
         live = require_live(legs, 'already cancelled')
         on_start = check_deadline(live, now, tz, bypass_delays)
         answer = {'booking_id': live[0].booking_id}
-        store.cancel(live, now, answer=answer, on_start=on_start)
+        planner.begin(stale)
+        store.cancel(live, now, answer=answer, on_start=on_start, promotions=planner.after([(leg, 0) for leg in live]))
         return answer
 
-    return on_booking(booking_id, decide)
+    answer = on_booking(booking_id, decide, DECISIONS)
+    planner.settle()
+    return answer
+
+
+def reminder_plans(
+    agenda: AgendaSpec, starts: list[tuple[int, datetime]], request: BookingRequest, tz: ZoneInfo, now: datetime
+) -> list[ReminderPlan]:
+    """The reminders written with a booking (services/reminders.py)."""
+    return reminders.plan(agenda, starts, request.fields, tz, now)
 
 
 def accept_booking(booking_id: str) -> dict[str, Any]:

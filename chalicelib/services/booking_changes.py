@@ -22,6 +22,7 @@ from chalicelib.domain.change_rules import (
 from chalicelib.domain.holds import MAX_RELEASED, HeldPlaces, releasable, without
 from chalicelib.domain.partial_bookings import CHECK_HOURS
 from chalicelib.parsing import Payload
+from chalicelib.services import promotion
 from chalicelib.services.lookup import booking_or_404, unknown_event
 from chalicelib.services.retry import DECISIONS, on_booking
 from chalicelib.store import outbox
@@ -51,11 +52,13 @@ def patch_booking(booking_id: str, body: Payload) -> dict[str, Any]:
 
 def resize_booking(booking_id: str, body: Payload, now: datetime) -> dict[str, Any]:
     """`POST /api/booking/<id>/resize/` (spec §8.9): every leg to `count` places, in its list; the places of
-    expired holds (spec §9.9) are free to grow into (the write gives them back)."""
+    expired holds (spec §9.9) are free to grow into (the write gives them back); places given back
+    promote from the waiting list where the agenda does it automatically."""
     legs = booking_or_404(booking_id)
     count = read_count(body)
     check_resizable(require_live(legs))
     events = store.get_events((leg.agenda, leg.event_slug) for leg in legs)
+    planner = promotion.Planner(now)
 
     def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
         if isinstance(stale, store.EventsChanged):  # decide again on the counters as the transaction found them
@@ -74,10 +77,14 @@ def resize_booking(booking_id: str, body: Payload, now: datetime) -> dict[str, A
             seen[slug], released[slug] = without(record, freed), freed
             check_growth(leg, seen[slug], count)
         answer = {'booking_id': legs[0].booking_id}
-        store.resize(legs, count, seen, answer=answer, released=released)
+        planner.begin(stale)
+        promotions = planner.after([(leg, count) for leg in legs])
+        store.resize(legs, count, seen, answer=answer, released=released, promotions=promotions, now=now)
         return answer
 
-    return on_booking(booking_id, decide, DECISIONS, 'places')
+    answer = on_booking(booking_id, decide, DECISIONS, 'places')
+    planner.settle()
+    return answer
 
 
 def anonymize_booking(booking_id: str, now: datetime) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from chalicelib.domain.specs import AgendaSpec
 from chalicelib.domain.window import FIRST_DAY, LAST_DAY, LAST_INSTANT, booking_window, local_midnight
 from chalicelib.errors import BadRequest, BusinessError, ChronoError, PartlyDone
 from chalicelib.parsing import SLUG_RE, Payload, is_blank
+from chalicelib.services import promotion, reminders
 from chalicelib.services.listings import read_scope
 from chalicelib.services.lookup import events_agenda_or_404
 from chalicelib.services.retry import DECISIONS, until_written
@@ -123,11 +124,20 @@ def _apply(
     """Write the changes by batches; a full event is skipped and reported. The last batch's
     transaction keeps the call's answer (an idempotent call: store.idempotency.commit)."""
     items: list[EventRecord | Leg] = [*changes.to_cancel, *changes.to_book]
-    size = BATCH_EVENTS - (len(request.subscriptions) + 2) // 3  # room for a check per subscribed agenda
+    # A booking's reminders are written in its transaction, and a subscribed agenda's check: fewer events
+    # per transaction then (3 writes each otherwise).
+    reminder_writes = max(
+        [len(a.reminder_settings.channels) for a in agendas.values() if a.reminder_settings]
+        + [len(leg.reminders) for leg in changes.to_cancel],
+        default=0,
+    )
+    size = (BATCH_EVENTS * 3 - len(request.subscriptions)) // (3 + reminder_writes)
+    planner = promotion.Planner(now)
     for start in range(0, len(items), size):
         batch = items[start : start + size]
         last = start + size >= len(items)
         _apply_batch(
+            planner,
             [i for i in batch if isinstance(i, EventRecord)],
             [i for i in batch if isinstance(i, Leg)],
             changes,
@@ -137,9 +147,11 @@ def _apply(
             now,
             answer if last else None,
         )
+    planner.settle()
 
 
 def _apply_batch(
+    planner: promotion.Planner,
     to_book: list[EventRecord],
     to_cancel: list[Leg],
     changes: Changes,
@@ -184,7 +196,25 @@ def _apply_batch(
         booking_ids = []
         if placements or to_cancel:
             kept = (lambda ids: answer(after(ids))) if answer else None
-            booking_ids = store.book_each(placements, request, to_cancel, now, kept, changes.cancel_on_start)
+            planner.begin(stale)
+            plans = [
+                plan
+                for index, p in enumerate(placements)
+                for plan in reminders.plan(
+                    agendas[p.event.agenda], [(index, p.event.spec.start)], request.fields, tz, now
+                )
+            ]
+            promotions = planner.after([(leg, 0) for leg in to_cancel])  # events apart from those booked
+            booking_ids = store.book_each(
+                placements,
+                request,
+                to_cancel,
+                now,
+                kept,
+                changes.cancel_on_start,
+                reminders=plans,
+                promotions=promotions,
+            )
         done = after(booking_ids)
         changes.booked, changes.cancelled, changes.full = done.booked, done.cancelled, done.full
 

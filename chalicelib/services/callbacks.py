@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from chalicelib import config
 from chalicelib.domain.callback_rules import (
+    KINDS,
     CallbackRecord,
     TargetRefused,
     check_target,
@@ -113,7 +114,10 @@ def deliver(ident: str, now: datetime) -> str:
     if record.next_at > now:
         return 'not due'  # an early or duplicate message: the sweeper queues it when due
     if any(
-        c.state == outbox.PENDING and (c.created_at, c.kind, c.leg) < (record.created_at, kind, leg) for c in callbacks
+        c.state == outbox.PENDING
+        and c.kind in KINDS  # not a reminder: messages to people have their own sender and order
+        and (c.created_at, c.kind, c.leg) < (record.created_at, kind, leg)
+        for c in callbacks
     ):
         return 'waiting'  # a booking's callbacks go in order: the earlier one first
     if not outbox.lease(record, now, LEASE):
@@ -165,9 +169,10 @@ def failed_list() -> list[CallbackRecord]:
 
 
 def redrive(now: datetime) -> dict[str, int]:
-    """`POST /api/callbacks/failed/redrive/`: every failed callback pending again, queued now."""
+    """`POST /api/callbacks/failed/redrive/`: every failed callback pending again, queued now (a
+    reminder or a notice is due again now: the messages' sender takes it at its next run)."""
     records = outbox.redrive(outbox.failed(), now)
-    enqueue(records)
+    enqueue(r for r in records if r.kind in KINDS)
     return {'redriven': len(records)}
 
 

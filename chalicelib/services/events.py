@@ -17,6 +17,7 @@ from chalicelib.domain.recurrence import MAX_OCCURRENCES, derive_occurrences, ru
 from chalicelib.domain.specs import AgendaSpec, EventSpec, slugify
 from chalicelib.errors import BusinessError, InvalidPayload, invalid
 from chalicelib.parsing import Payload
+from chalicelib.services import promotion, reminders
 from chalicelib.services.lookup import event_or_404, events_agenda_or_404
 
 log = logging.getLogger(__name__)
@@ -82,11 +83,23 @@ def _sync_recurrence(agenda: str, old: EventRecord, new: EventSpec | None, tz: Z
             f"event {old.slug} or its occurrences have more bookings than that, or an occurrence's slug is taken",
         ) from None
     derived = {e.slug: e for e in wanted}
+    settings = store.get_agenda(agenda)
     for record in stored:  # a booked occurrence whose time changed: its bookings follow
         spec = derived.get(record.slug)
         moved = EventRecord(agenda, spec) if spec else None
         if record.has_bookings and moved and (moved.spec.start, moved.end) != (record.spec.start, record.end):
-            store.follow_event(agenda, moved)
+            store.follow_event(agenda, moved, reminders.dues(settings, moved.spec.start, tz), now)
+    if settings is not None:  # occurrences with more places: waiting bookings move up (in transactions of their own)
+        promotion.promote_events(
+            [
+                (agenda, r.slug)
+                for r in stored
+                if r.waiting_list_reserved
+                and r.slug in derived
+                and promotion.raised_places(settings, r.spec, derived[r.slug])
+            ],
+            now,
+        )
 
 
 def get_event(agenda_slug: str, event_slug: str, now: datetime) -> tuple[AgendaSpec, EventRecord]:
@@ -115,13 +128,24 @@ def update_event(
         _sync_recurrence(agenda.slug, record, spec, tz, now)
         return agenda, store.get_event(agenda.slug, record.slug) or record
     try:
-        store.update_event(agenda.slug, spec)
+        if not record.spec.cancelled and promotion.raised_places(agenda, record.spec, spec):
+            # Waiting bookings move up in the transaction that raises the places (services/promotion.py).
+            updated = promotion.update_event(agenda, record.slug, spec, now, lambda read: _still_fits(read, spec))
+        else:
+            store.update_event(agenda.slug, spec)
+            updated = store.get_event(agenda.slug, record.slug)
     except store.Refused:
         raise BusinessError('event has bookings', f'event {record.slug} has more bookings than that') from None
-    updated = store.get_event(agenda.slug, record.slug) or record
+    updated = updated or record
     if updated.has_bookings and (updated.spec.start, updated.end) != (record.spec.start, record.end):
-        store.follow_event(agenda.slug, updated)
+        store.follow_event(agenda.slug, updated, reminders.dues(agenda, updated.spec.start, tz), now)
     return agenda, updated
+
+
+def _still_fits(record: EventRecord, spec: EventSpec) -> None:
+    problem = shrink_problem(record, spec)
+    if problem:
+        raise BusinessError('event has bookings', problem)
 
 
 def _check_recurrence_fields(body: Payload, current: EventSpec | None) -> None:

@@ -25,7 +25,7 @@ from chalicelib.domain.specs import AgendaSpec
 from chalicelib.domain.window import LAST_INSTANT
 from chalicelib.errors import BusinessError, InvalidPayload
 from chalicelib.parsing import SLUG_RE, Payload
-from chalicelib.services import subscriptions
+from chalicelib.services import promotion, reminders, subscriptions
 from chalicelib.services.agendas import check_references, with_occurrences
 
 
@@ -170,6 +170,8 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
     updated: list[str] = []
     problems: list[str] = []
     moved: list[tuple[str, EventRecord]] = []  # booked events whose time changes: their bookings follow
+    promoting: list[tuple[str, str]] = []  # events where waiting bookings may move up once imported
+    specs: dict[str, AgendaSpec] = {}
     for index, agenda in enumerate(agendas):
         current = store.load_agenda(agenda.slug)
         if current is not None:
@@ -177,10 +179,19 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
         agenda = with_occurrences(agenda, current, tz, now, f'agendas.{index}.')
         if current is not None and current.spec == agenda:
             continue
+        specs[agenda.slug] = agenda
         if current is not None:
             agenda = replace(agenda, past_lock_steps=past_lock_steps(agenda, current.spec, tz))
             problems.extend(_removal_problems(agenda, current, now))
             new_events = {e.slug: e for e in agenda.events}
+            turned = agenda.waiting_list_promotion != current.spec.waiting_list_promotion
+            promoting.extend(
+                (agenda.slug, r.slug)
+                for r in current.events
+                if r.waiting_list_reserved
+                and r.slug in new_events
+                and (turned or promotion.raised_places(agenda, r.spec, new_events[r.slug]))
+            )
             moved.extend(
                 (agenda.slug, EventRecord(agenda.slug, new_events[r.slug]))
                 for r in current.events
@@ -200,8 +211,10 @@ def import_document(body: Payload, tz: ZoneInfo, now: datetime | None = None) ->
             'bookings or unavailability calendars changed during the import: nothing was imported, try again',
         ) from None
     for agenda_slug, record in moved:
-        store.follow_event(agenda_slug, record)
+        store.follow_event(agenda_slug, record, reminders.dues(specs.get(agenda_slug), record.spec.start, tz), now)
     subscriptions.apply_import(subscribed)
+    # Not in the import's transactions (an import may take several, and undo them): right after them.
+    promotion.promote_events(promoting, now)
     answer: dict[str, Any] = {'created': created, 'updated': updated}
     if calendars['created'] or calendars['updated']:  # absent otherwise: the answer stays Chrono's
         answer['unavailability_calendars'] = calendars

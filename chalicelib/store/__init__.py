@@ -14,6 +14,7 @@ from chalicelib.store.booking_writes import (
     DeskTaken,
     EventsChanged,
     HoldChanged,
+    PromotionTooLarge,
     ResourceTaken,
     Stale,
     UserMeetingsChanged,
@@ -25,8 +26,10 @@ from chalicelib.store.booking_writes import (
     follow_event,
     hold,
     move,
+    promote,
     release_holds,
     resize,
+    update_event_promoting,
     update_legs,
 )
 from chalicelib.store.closure_calendars import (
@@ -74,5 +77,6 @@ from chalicelib.store.legs import (
     user_legs,
     user_meeting_days,
     user_meetings,
+    waiting_legs,
 )
 from chalicelib.store.tables import NONCE_TTL, Refused, claim_nonce, connection, create_table, reset, with_transaction

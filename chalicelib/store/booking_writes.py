@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time as clock
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -24,9 +25,12 @@ from chalicelib.domain.event_rules import EventRecord
 from chalicelib.domain.holds import HeldPlaces, HoldRecord
 from chalicelib.domain.meeting_slots import MeetingLeg, lock_cells, resource_step, utc_days
 from chalicelib.domain.partial_bookings import hours_text
+from chalicelib.domain.promotion_rules import Promotion
+from chalicelib.domain.reminder_rules import ReminderPlan
+from chalicelib.domain.specs import EventSpec
 from chalicelib.errors import BadRequest, Busy
 from chalicelib.store import outbox
-from chalicelib.store.configuration import _event_record
+from chalicelib.store.configuration import _event_record, _event_update_actions, _fits_bookings
 from chalicelib.store.idempotency_records import commit
 from chalicelib.store.legs import RETENTION_SK, STORED_FIELDS, USER_COUNT_SK, UserDays, span_text
 from chalicelib.store.models import (
@@ -128,6 +132,15 @@ class HoldChanged(Stale):
     held live was taken since (it expired meanwhile): read it again."""
 
 
+class PromotionTooLarge(Stale):
+    """The promotion decided does not fit in the transaction (100 writes): only the first `fits` of
+    its legs do; decide again with that many at most, and promote the rest after."""
+
+    def __init__(self, fits: int) -> None:
+        super().__init__(fits)
+        self.fits = fits
+
+
 class ResourceTaken(Exception):
     """Another booking holds part of a requested resource's time."""
 
@@ -199,6 +212,18 @@ class _Shared:
         self.events: dict[tuple[str, str], dict[str, Any]] = {}
         self.users: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.days: dict[tuple[str, str], dict[str, Any]] = {}
+        self.guards: dict[tuple[str, str], Any] = {}  # event -> a condition that replaces the placements'
+        self.more: dict[tuple[str, str], list] = {}  # event -> more actions on its item (its configuration)
+
+    def guard(self, agenda: str, slug: str, condition: Any) -> None:
+        """The event must be exactly as a decision read it (a promotion): stronger than each placement's
+        condition, which that decision took on the same read."""
+        self._event(agenda, slug)
+        self.guards[(agenda, slug)] = condition
+
+    def pending(self) -> int:
+        """The writes `write` will add to the transaction."""
+        return len(self.events) + len(self.users) + len(self.days)
 
     def event(self, agenda: str, slug: str, in_waiting_list: bool, delta: int, placement: Placement | None = None):
         """`delta` places in a list; with `placement`, under its condition, giving back the holds it
@@ -274,7 +299,11 @@ class _Shared:
                 getattr(Event, name).add(entry[name]) for name in ('reserved', 'waiting_list_reserved') if entry[name]
             ]
             actions.append(Event.counters_version.add(1))
+            actions += self.more.get((agenda, slug), [])
             condition = entry['condition'] if entry['condition'] is not None else Event.pk.exists()
+            # A promotion's guard (the event exactly as read) replaces the placements' condition; the holds'
+            # and starts' conditions below still apply.
+            condition = self.guards.get((agenda, slug), condition)
             for start in entry['starts']:
                 condition &= Event.start == start
             for key, until in entry['remove'].items():
@@ -361,6 +390,62 @@ def _cancel_leg(tx: Transaction, shared: _Shared, leg: Leg, now: datetime, on_st
         )
     for resource in leg.resources:
         tx.delete(ResourceUse(booking_pk(leg.booking_id), _resource_use_sk(leg.leg, resource)))
+    for kind in leg.reminders:  # never sent for a cancelled leg
+        outbox.delete_message(tx, leg.booking_id, kind, leg.leg, Tag('callback', kind))
+
+
+def _with_reminders(
+    tx: Transaction, item: Booking, index: int, reminders: Sequence[ReminderPlan], now: datetime
+) -> None:
+    """A new leg's reminders (domain/reminder_rules.py), in its booking's transaction; the leg records
+    their kinds, so that its cancel deletes exactly those."""
+    plans = [plan for plan in reminders if plan.leg == index]
+    if not plans:
+        return
+    item.reminders = [plan.kind for plan in plans]
+    for plan in plans:
+        outbox.put_message(tx, outbox.new_message(int(item.booking_id), plan.kind, int(item.leg), plan.due, now))
+
+
+def _as_read(event: EventRecord):
+    """The event exactly as a promotion read it: its counters (every booking write moves
+    `counters_version`), places, time and state."""
+    spec = event.spec
+    version = (
+        Event.counters_version == event.counters_version
+        if event.counters_version
+        else Event.counters_version.does_not_exist() | (Event.counters_version == 0)
+    )
+    return (
+        version
+        & (Event.places == spec.places)
+        & (Event.waiting_list_places == spec.waiting_list_places)
+        & (Event.start == spec.start)
+        & (Event.cancelled == False)  # noqa: E712 - a pynamodb condition, not a test
+    )
+
+
+def _promote(tx: Transaction, shared: _Shared, promotions: Sequence[Promotion], now: datetime) -> None:
+    """Waiting legs to the main list (domain/promotion_rules.py), in the transaction that frees their
+    places: each leg as read (`_write_leg`), the counters through `_Shared`, the event as the decision
+    read it (a condition even when nobody is promoted), a notice per channel. PromotionTooLarge when
+    the legs do not all fit in the transaction's 100 writes (one is kept for an idempotent answer)."""
+    for promotion in promotions:
+        shared.guard(promotion.event.agenda, promotion.event.slug, _as_read(promotion.event))
+    room = MAX_TRANSACTION_ITEMS - 1 - len(tx) - shared.pending()
+    written = 0
+    for promotion in promotions:
+        for leg in promotion.legs:
+            notices = (promotion.notices or {}).get((leg.booking_id, leg.leg), ())
+            room -= 1 + len(notices)
+            if room < 0:
+                raise PromotionTooLarge(written)
+            _write_leg(tx, leg, [Booking.in_waiting_list.set(False), Booking.promoted_at.set(now)])
+            shared.event(leg.agenda, leg.event_slug, True, -leg.count)
+            shared.event(leg.agenda, leg.event_slug, False, leg.count)
+            for kind in notices:
+                outbox.put_message(tx, outbox.new_message(leg.booking_id, kind, leg.leg, now, now))
+            written += 1
 
 
 def _locks(leg: Leg | MeetingLeg) -> list[tuple[str, Tag]]:
@@ -716,6 +801,8 @@ def book(
     answer: Callable[[int], object] | None = None,
     replaced_on_start: bool = False,
     held: HoldRecord | None = None,
+    reminders: Sequence[ReminderPlan] = (),
+    promotions: Sequence[Promotion] = (),
 ) -> int:
     """Write a booking (one leg per placement: an event's places, or a meeting's desk time) and
     cancel `replaced`, in one transaction; `answer(booking_id)` is the call's answer, kept with
@@ -729,7 +816,8 @@ def book(
     legs' start (a cancellation deadline), so the write holds only while their events start then.
     With a lock code (`request.lock_code`, a confirmation), what it held (`held`, as read) is given back
     in the same transaction (its cells and places taken by this booking are its own); HoldChanged when
-    the lock code's hold changed meanwhile.
+    the lock code's hold changed meanwhile. `reminders` are written with the legs, `promotions` with the
+    cancel of `replaced` (PromotionTooLarge).
     """
     _bind()
     released = {key for leg in replaced for key, _ in _locks(leg)}
@@ -759,11 +847,13 @@ def book(
                 item = _booking_item(booking_id, index, agenda, placement, request, len(placements), now)
                 shared.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
                 shared.user(agenda, placement.event.slug, request.user_external_id, 1, request.exclude_user)
+            _with_reminders(tx, item, index, reminders, now)
             tx.put(item, condition=Booking.pk.does_not_exist(), tag=Tag('booking', index))
         if own is not None:  # a confirmation: the lock code's hold ends with this booking
             placed = {(agenda, p.event.slug) for p in placements if isinstance(p, Placement)}
             _release_hold(tx, shared, held, now, placed, kept_locks, set())
             _hold_record_write(tx, own, held)
+        _promote(tx, shared, promotions, now)
         shared.write(tx)
         _check_size(tx)
         if _raise_failure(commit(tx, answer(booking_id) if answer else None), agenda, placements, replaced):
@@ -773,7 +863,8 @@ def book(
 
 
 def _check_size(tx: Transaction) -> None:
-    if len(tx) > MAX_TRANSACTION_ITEMS:  # DynamoDB would refuse it (a ValidationException)
+    # DynamoDB would refuse more (a ValidationException); one is kept for an idempotent call's answer.
+    if len(tx) + 1 > MAX_TRANSACTION_ITEMS:
         raise BadRequest(
             'too many slots',
             f'this booking (with the one it replaces) writes {len(tx)} items, more '
@@ -799,6 +890,8 @@ def book_each(
     now: datetime,
     answer: Callable[[list[int]], object] | None = None,
     cancelled_on_start: bool = False,
+    reminders: Sequence[ReminderPlan] = (),
+    promotions: Sequence[Promotion] = (),
 ) -> list[int]:
     """A booking of its own for each placement (one leg, one event, any agenda) and the
     cancellation of `cancelled`, in one transaction (events fillslots, spec §6.3-6.5): each
@@ -808,7 +901,8 @@ def book_each(
     Returns the new booking ids, in the order of `placements`. Raises EventsChanged (keyed by
     (agenda, slug)), AlreadyBookedByUser (its `event` is (agenda, slug)), or BookingChanged with
     the ids of the bookings to cancel that changed meanwhile (or whose event moved, with
-    `cancelled_on_start`: their cancellation was allowed from their start).
+    `cancelled_on_start`: their cancellation was allowed from their start). A plan of `reminders` names
+    its placement by `leg` (each booking has one leg); `promotions` follow the cancels.
     """
     _bind()
     for _ in range(5):
@@ -819,13 +913,12 @@ def book_each(
             _cancel_leg(tx, shared, leg, now, cancelled_on_start)
         for index, (booking_id, placement) in enumerate(zip(booking_ids, placements, strict=True)):
             agenda = placement.event.agenda
-            tx.put(
-                _booking_item(booking_id, 0, agenda, placement, request, 1, now),
-                condition=Booking.pk.does_not_exist(),
-                tag=Tag('booking', index),
-            )
+            item = _booking_item(booking_id, 0, agenda, placement, request, 1, now)
+            _with_reminders(tx, item, 0, [replace(plan, leg=0) for plan in reminders if plan.leg == index], now)
+            tx.put(item, condition=Booking.pk.does_not_exist(), tag=Tag('booking', index))
             shared.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
             shared.user(agenda, placement.event.slug, request.user_external_id, 1, exclusive=True)
+        _promote(tx, shared, promotions, now)
         shared.write(tx)
         _check_subscriptions(tx, request, {p.event.agenda for p in placements})
         failures = commit(tx, answer(booking_ids) if answer else None)
@@ -861,14 +954,23 @@ def _check_subscriptions(tx: Transaction, request: BookingRequest, agendas: set[
             )
 
 
-def follow_event(agenda: str, event: EventRecord) -> int:
-    """After an event moved, give its legs the new time (and the user index its new key);
-    idempotent. Returns how many legs changed."""
+def follow_event(
+    agenda: str, event: EventRecord, reminder_dues: dict[str, datetime] | None = None, now: datetime | None = None
+) -> int:
+    """After an event moved, give its legs the new time (and the user index its new key), and their
+    reminders the times `reminder_dues` gives by kind (first: a run cut short is run again on the legs
+    still at the old time); idempotent. Returns how many legs changed."""
     _bind()
     changed = 0
     for item in Booking.by_gsi2.query(event_bookings_key(agenda, event.slug)):
         if not isinstance(item, Booking) or (item.start, item.end) == (event.spec.start, event.end):
             continue
+        if item.start != event.spec.start and item.cancelled_at is None:
+            for kind in item.reminders or ():
+                if kind in (reminder_dues or {}):
+                    outbox.move_message(
+                        int(item.booking_id), kind, int(item.leg), reminder_dues[kind], now or item.created_at
+                    )
         actions: list[Action] = [
             Booking.start.set(event.spec.start),
             Booking.end.set(event.end) if event.end else Booking.end.remove(),
@@ -892,20 +994,56 @@ def cancel(
     callbacks: Iterable[Callback] = (),
     answer: dict[str, Any] | None = None,
     on_start: bool = False,
+    promotions: Sequence[Promotion] = (),
 ) -> None:
     """Cancel every leg and give their places back, with the callbacks that report it (the
-    outbox: both or neither); BookingChanged if a leg changed meanwhile (or, `on_start`, when the
-    cancellation was allowed from the legs' start, if their event no longer starts then)."""
+    outbox: both or neither) and the promotions the freed places make; BookingChanged if a leg or
+    an event changed meanwhile (or, `on_start`, when the cancellation was allowed from the legs'
+    start, if their event no longer starts then)."""
     _bind()
     tx = Transaction()
     shared = _Shared()
     for leg in legs:
         _cancel_leg(tx, shared, leg, now, on_start)
+    _promote(tx, shared, promotions, now)
     shared.write(tx)
     for callback in callbacks:
         outbox.add_to(tx, callback)
     if commit(tx, answer):
         raise BookingChanged({leg.booking_id for leg in legs})
+
+
+def promote(promotions: Sequence[Promotion], now: datetime) -> None:
+    """Promotions on their own: what a write could not hold, or an import made possible.
+    BookingChanged (a leg) or EventsChanged (an event not as read) when the decision is stale."""
+    _bind()
+    tx = Transaction()
+    shared = _Shared()
+    _promote(tx, shared, promotions, now)
+    shared.write(tx)
+    _raise_stale(commit(tx) if len(tx) else [])
+
+
+def update_event_promoting(agenda: str, spec: EventSpec, promotion: Promotion, now: datetime) -> None:
+    """An event's new configuration (never its counters, never below its bookings) and the promotion
+    its new places make, in one transaction on the event as read."""
+    _bind()
+    tx = Transaction()
+    shared = _Shared()
+    _promote(tx, shared, [promotion], now)
+    key = (agenda, spec.slug)
+    shared.guards[key] = shared.guards[key] & _fits_bookings(spec)
+    shared.more[key] = _event_update_actions(spec)
+    shared.write(tx)
+    _raise_stale(commit(tx))
+
+
+def _raise_stale(failures: list[tuple[Tag, CancellationReason]]) -> None:
+    changed = {tag.booking_id for tag, _ in failures if tag.kind == 'leg' and tag.booking_id is not None}
+    if changed:
+        raise BookingChanged(changed)
+    if failures:
+        raise EventsChanged(_events_found(failures, by_agenda=True))
 
 
 def move(legs: list[Leg], to_waiting_list: bool, answer: dict[str, Any] | None = None) -> list[EventRecord]:
@@ -966,6 +1104,8 @@ def resize(
     events: dict[str, EventRecord],
     answer: dict[str, Any] | None = None,
     released: dict[str, tuple[HeldPlaces, ...]] | None = None,
+    promotions: Sequence[Promotion] = (),
+    now: datetime | None = None,
 ) -> None:
     """Give every leg `count` places in the list it is in, in one transaction. A leg that grows
     takes its new places under the fillslot condition of its list (as a booking of the
@@ -986,6 +1126,8 @@ def resize(
         freed = (released or {}).get(slug, ())
         growth = Placement(events[slug], delta, leg.in_waiting_list, forced=True, released=freed) if delta > 0 else None
         shared.event(leg.agenda, slug, leg.in_waiting_list, delta, growth)
+    if promotions:
+        _promote(tx, shared, promotions, now or datetime.now(timezone.utc))
     shared.write(tx)
     failures = commit(tx, answer) if len(tx) else []
     if any(tag.kind == 'leg' for tag, _ in failures):

@@ -14,6 +14,8 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.closures import ExceptionSpec, ExceptionsSourceSpec, exception_order, utc_text
 from chalicelib.domain.event_rules import EventRecord
 from chalicelib.domain.holds import HeldPlaces
+from chalicelib.domain.promotion_rules import MANUAL
+from chalicelib.domain.reminder_rules import ReminderSettings
 from chalicelib.domain.specs import AgendaSpec, DeskSpec, EventSpec, ExcludedPeriodSpec, MeetingTypeSpec, TimePeriodSpec
 from chalicelib.store.models import (
     AGENDAS_PARTITION,
@@ -80,6 +82,8 @@ def _agenda_item(spec: AgendaSpec) -> Agenda:
         real_agendas=list(spec.real_agendas) or None,
         excluded_timeperiods=[p.export() for p in spec.excluded_timeperiods] or None,
         past_lock_steps=list(spec.past_lock_steps) or None,
+        reminder_settings=spec.reminder_settings.export() if spec.reminder_settings else None,
+        waiting_list_promotion=spec.waiting_list_promotion if spec.waiting_list_promotion != MANUAL else None,
         **{name: getattr(spec, name) for name in AGENDA_FIELDS},
     )
 
@@ -109,8 +113,16 @@ def _agenda_spec(item: Agenda) -> AgendaSpec:
             for p in item.excluded_timeperiods or ()
         ),
         past_lock_steps=tuple(int(step) for step in item.past_lock_steps or ()),
+        reminder_settings=_reminder_settings(item.reminder_settings),
+        waiting_list_promotion=item.waiting_list_promotion or MANUAL,
         **values,
     )
+
+
+def _reminder_settings(value: dict[str, Any] | None) -> ReminderSettings | None:
+    if value is None:
+        return None
+    return ReminderSettings(**{name: value[name] for name in ReminderSettings.__dataclass_fields__ if name in value})
 
 
 def get_agenda(slug: str) -> AgendaSpec | None:

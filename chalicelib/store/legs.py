@@ -11,6 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 
+from pynamodb.exceptions import TransactGetError
+from pynamodb.transactions import TransactGet
+
 from chalicelib.domain.booking_rules import TEXT_FIELDS, URL_FIELDS, Leg
 from chalicelib.domain.event_rules import EventRecord
 from chalicelib.domain.holds import HeldEvent, HoldRecord, held_places_total
@@ -45,7 +48,7 @@ from chalicelib.store.models import (
     user_key,
     user_meetings_pk,
 )
-from chalicelib.store.tables import _bind, _utc_key
+from chalicelib.store.tables import _bind, _utc_key, connection
 
 STORED_FIELDS = (
     *TEXT_FIELDS,
@@ -86,6 +89,7 @@ def _leg(item: Booking) -> Leg:
         fields={name: getattr(item, name) for name in STORED_FIELDS},
         version=int(item.version or 0),
         **{name: _hours(getattr(item, name)) for name in HOURS_FIELDS},
+        reminders=tuple(item.reminders or ()),
     )
 
 
@@ -352,14 +356,16 @@ def legs_by_key(keys: Iterable[tuple[int, int]]) -> list[Leg]:
 INDEX_PATIENCE = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # seconds between reads while the index catches up
 
 
-def live_event_legs(agenda: str, event: str) -> tuple[EventRecord, list[Leg]] | None:
+def live_event_legs(
+    agenda: str, event: str, patience: tuple[float, ...] | None = None
+) -> tuple[EventRecord, list[Leg]] | None:
     """Every live leg of an event, complete and as it is now, although its list comes from an
     eventually consistent index: the legs the index lists are read again consistently, and the
     list is taken only when the live places they hold equal the event's counters, and the counters
     did not move (`counters_version`) between a read before and a read after. Every booking write
     that changes the event's legs moves its counters, so nothing can hide in between. None when
     the event is gone; Busy if the index stays behind (or the event keeps changing) too long."""
-    for pause in (*INDEX_PATIENCE, None):
+    for pause in (*(INDEX_PATIENCE if patience is None else patience), None):
         before = get_events([(agenda, event)]).get((agenda, event))
         if before is None:
             return None
@@ -376,6 +382,49 @@ def live_event_legs(agenda: str, event: str) -> tuple[EventRecord, list[Leg]] | 
             after.waiting_list_reserved,
         ):
             return after, legs
+        if pause is not None:
+            clock.sleep(pause)
+    raise Busy('busy', 'the bookings of this event keep changing: try again')
+
+
+SNAPSHOT_ITEMS = 100  # what one TransactGetItems reads at most
+
+
+def waiting_legs(
+    agenda: str, event: str, patience: tuple[float, ...] | None = None
+) -> tuple[EventRecord, list[Leg]] | None:
+    """An event and its live waiting legs as they all were at one instant (a promotion decides on them):
+    the index (eventually consistent) names the legs, one TransactGetItems reads them with the event (a
+    read serializable with the booking transactions: no write lands between two of its items), and the
+    list is taken when the places they hold equal the event's waiting counter at that instant (a leg the
+    index missed would leave it short). None when the event is gone; more than 99 waiting legs: read as
+    `live_event_legs` does; Busy if the index stays behind too long."""
+    for pause in (*(INDEX_PATIENCE if patience is None else patience), None):
+        listed = [(leg.booking_id, leg.leg) for leg in event_legs(agenda, event) if leg.in_waiting_list]
+        if len(listed) >= SNAPSHOT_ITEMS:
+            found = live_event_legs(agenda, event, patience)
+            return None if found is None else (found[0], [leg for leg in found[1] if leg.in_waiting_list])
+        try:
+            with TransactGet(connection=connection()) as snapshot:
+                item = snapshot.get(Event, agenda_pk(agenda), f'{EVENT_PREFIX}{event}')
+                futures = [snapshot.get(Booking, booking_pk(b), leg_sk(n)) for b, n in listed]
+        except TransactGetError:  # a transaction on one of them in flight: read again
+            pass
+        else:
+            try:
+                record = _event_record(item.get())
+            except Event.DoesNotExist:
+                return None
+            legs = []
+            for future in futures:
+                try:
+                    leg = _leg(future.get())
+                except Booking.DoesNotExist:
+                    continue
+                if not leg.cancelled and leg.in_waiting_list and leg.event == event:
+                    legs.append(leg)
+            if sum(leg.count for leg in legs) == record.waiting_list_reserved:
+                return record, legs
         if pause is not None:
             clock.sleep(pause)
     raise Busy('busy', 'the bookings of this event keep changing: try again')

@@ -172,6 +172,8 @@ class Agenda(TableItem, discriminator='agenda'):
     real_agendas = _list_of(UnicodeAttribute, null=True)  # virtual agendas
     excluded_timeperiods = JSONAttribute(null=True)  # virtual: [{"weekday", "start_time", "end_time"}]
     past_lock_steps = _list_of(NumberAttribute, null=True)  # meetings: earlier lock grids (seconds)
+    reminder_settings = JSONAttribute(null=True)  # domain/reminder_rules.py ReminderSettings.export()
+    waiting_list_promotion = UnicodeAttribute(null=True)  # absent: manual; 'automatic' (domain/promotion_rules.py)
 
 
 class Event(TableItem, discriminator='event'):
@@ -363,6 +365,9 @@ class Booking(TableItem, discriminator='booking'):
     # Moved on by every write to the leg (store/bookings.py `_write_leg`), each conditioned on the version
     # it read: a decision taken on a leg (its count, list, state, user) never lands on a leg changed since.
     version = NumberAttribute(null=True)
+    # The kinds of the reminders written with the leg (CALLBACK#<id>, <kind>#<leg>): its cancel deletes them.
+    reminders = _list_of(UnicodeAttribute, null=True)
+    promoted_at = UTCDateTimeAttribute(null=True)  # moved off the waiting list by an automatic promotion
 
 
 class UserEventBookings(TableItem, discriminator='user_event'):
@@ -412,10 +417,12 @@ class Callback(TableItem, discriminator='callback'):
     transaction that makes the change it reports, with `attribute_not_exists`: one per booking,
     kind and leg, so that an interrupted action run again adds none twice. All of a booking's
     callbacks share a partition, read consistently to send them in order.
-    gsi1 CALLBACKS#pending/<next_at utc>#<booking>#<sk>: what is due; CALLBACKS#failed/...: parked."""
+    gsi1 CALLBACKS#pending/<next_at utc>#<booking>#<sk>: what is due; CALLBACKS#failed/...: parked.
+    Messages to people (reminders and promotion notices, domain/reminder_rules.py) are items of the same
+    shape with an empty `url`, due in MESSAGES#pending, parked in the same CALLBACKS#failed."""
 
     booking_id = NumberAttribute()
-    kind = UnicodeAttribute()  # cancel | presence | absence
+    kind = UnicodeAttribute()  # cancel | presence | absence | reminder-email | reminder-sms | promotion-...
     leg = NumberAttribute(default=0)
     url = UnicodeAttribute()
     body = JSONAttribute(null=True)

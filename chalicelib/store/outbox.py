@@ -1,5 +1,9 @@
 """The callback outbox: a callback is an item written with the change it reports, then sent by
-the SQS worker, rescheduled on failure, parked when its schedule is spent (docs/table-design.md)."""
+the SQS worker, rescheduled on failure, parked when its schedule is spent (docs/table-design.md).
+
+Messages to people (reminders, promotion notices: domain/reminder_rules.py) are outbox items too, written
+with the booking or the promotion they tell of, due in their own queue (MESSAGES#pending, where the
+callbacks' sweeper does not look: services/reminders.py sends them), parked with the callbacks."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.callback_rules import CallbackRecord
+from chalicelib.domain.reminder_rules import MESSAGE_KINDS
 from chalicelib.store.models import Callback, callback_pk
 from chalicelib.store.tables import Tag, Transaction, _bind, _utc_key, conditional, put_new
 
@@ -21,7 +26,9 @@ def _sk(kind: str, leg: int) -> str:
     return f'{kind}#{leg:03d}'
 
 
-def _queue_key(state: str) -> str:
+def _queue_key(state: str, kind: str | None = None) -> str:
+    if state == PENDING and kind in MESSAGE_KINDS:
+        return f'MESSAGES#{state}'
     return f'CALLBACKS#{state}'
 
 
@@ -59,6 +66,57 @@ def new_callback(
     )
 
 
+def new_message(booking_id: int, kind: str, leg: int, due: datetime, now: datetime) -> Callback:
+    """A reminder or a promotion notice, due at `due`; whom it reaches is read from the booking when
+    it is sent (an anonymised booking reaches nobody)."""
+    return Callback(
+        callback_pk(booking_id),
+        _sk(kind, leg),
+        booking_id=booking_id,
+        kind=kind,
+        leg=leg,
+        url='',
+        state=PENDING,
+        attempts=0,
+        next_at=due,
+        created_at=now,
+        gsi1pk=_queue_key(PENDING, kind),
+        gsi1sk=_queue_sort(due, booking_id, kind, leg),
+    )
+
+
+def put_message(tx: Transaction, message: Callback) -> None:
+    """In the transaction of the booking (a reminder) or the promotion (a notice). A notice replaces
+    the one of an earlier promotion of the same leg (then suspended and promoted again)."""
+    tx.put(message, tag=Tag('callback', message.kind))
+
+
+def delete_message(tx: Transaction, booking_id: int, kind: str, leg: int, tag: Tag) -> None:
+    """A leg's reminder, in the transaction that cancels the leg (whatever its state)."""
+    tx.delete(Callback(callback_pk(booking_id), _sk(kind, leg)), tag=tag)
+
+
+def move_message(booking_id: int, kind: str, leg: int, due: datetime, now: datetime) -> None:
+    """A reminder of a leg whose event moved: due at the new time; sent already, it is due again (the
+    person is told the new time); a past time means at once. Absent (cancelled): nothing."""
+    _bind()
+    when = max(due, now)
+    conditional(
+        lambda: Callback(callback_pk(booking_id), _sk(kind, leg)).update(
+            actions=[
+                Callback.state.set(PENDING),
+                Callback.attempts.set(0),
+                Callback.next_at.set(when),
+                Callback.last_error.remove(),
+                Callback.expires_at.remove(),
+                Callback.gsi1pk.set(_queue_key(PENDING, kind)),
+                Callback.gsi1sk.set(_queue_sort(when, booking_id, kind, leg)),
+            ],
+            condition=Callback.pk.exists(),
+        )
+    )
+
+
 def add_to(tx: Transaction, callback: Callback) -> None:
     """In the transaction of the change it reports: the change and its callback, or neither."""
     tx.put(callback, condition=Callback.pk.does_not_exist(), tag=Tag('callback', callback.kind))
@@ -87,22 +145,31 @@ def _record(item: Callback) -> CallbackRecord:
 
 
 def booking_callbacks(booking_id: int) -> list[CallbackRecord]:
-    """Every callback of a booking, oldest first (consistent read: the order they are sent in)."""
+    """Every callback of a booking, oldest first (consistent read: the order they are sent in); with
+    its messages (reminders, notices), which have no order among the callbacks."""
     _bind()
     items = Callback.query(callback_pk(booking_id), consistent_read=True)
     return sorted((_record(i) for i in items if isinstance(i, Callback)), key=lambda r: (r.created_at, r.kind, r.leg))
 
 
-def _in_state(state: str, until: datetime | None = None, limit: int | None = None) -> list[CallbackRecord]:
+def _in_state(
+    state: str, until: datetime | None = None, limit: int | None = None, kind: str | None = None
+) -> list[CallbackRecord]:
     _bind()
     condition = Callback.gsi1sk <= f'{_utc_key(until)}~' if until else None
-    items = Callback.by_gsi1.query(_queue_key(state), condition, limit=limit)
+    items = Callback.by_gsi1.query(_queue_key(state, kind), condition, limit=limit)
     return [_record(i) for i in items if isinstance(i, Callback)]
 
 
 def due(now: datetime, limit: int = 500) -> list[CallbackRecord]:
     """Pending callbacks whose time has come (gsi1, eventually consistent: the sweeper's list)."""
     return _in_state(PENDING, now, limit)
+
+
+def due_messages(now: datetime, limit: int = 500) -> list[CallbackRecord]:
+    """Pending reminders and notices whose time has come, oldest first (gsi1, eventually consistent:
+    each is leased before it is sent)."""
+    return _in_state(PENDING, now, limit, kind=MESSAGE_KINDS[0])
 
 
 def failed() -> list[CallbackRecord]:
@@ -143,6 +210,22 @@ def sent(record: CallbackRecord, now: datetime) -> None:
     )
 
 
+def skipped(record: CallbackRecord, now: datetime, reason: str) -> None:
+    """A message with nothing left to send (the booking cancelled, anonymised, in the waiting list,
+    past...): done, with the reason, without an attempt."""
+    _bind()
+    _key(record).update(
+        actions=[
+            Callback.state.set(DONE),
+            Callback.last_error.set(reason[:500]),
+            Callback.leased_until.remove(),
+            Callback.gsi1pk.remove(),
+            Callback.gsi1sk.remove(),
+            Callback.expires_at.set(now + DONE_KEPT),
+        ]
+    )
+
+
 def attempt_failed(record: CallbackRecord, error: str, next_at: datetime | None) -> None:
     """Another failed try: due again at `next_at`, or parked as failed (None)."""
     _bind()
@@ -155,7 +238,7 @@ def attempt_failed(record: CallbackRecord, error: str, next_at: datetime | None)
             Callback.last_error.set(error[:500]),
             Callback.next_at.set(when),
             Callback.leased_until.remove(),
-            Callback.gsi1pk.set(_queue_key(state)),
+            Callback.gsi1pk.set(_queue_key(state, record.kind)),
             Callback.gsi1sk.set(_queue_sort(when, record.booking_id, record.kind, record.leg)),
         ]
     )
@@ -172,7 +255,7 @@ def redrive(records: Iterable[CallbackRecord], now: datetime) -> list[CallbackRe
                     Callback.state.set(PENDING),
                     Callback.attempts.set(0),
                     Callback.next_at.set(now),
-                    Callback.gsi1pk.set(_queue_key(PENDING)),
+                    Callback.gsi1pk.set(_queue_key(PENDING, record.kind)),
                     Callback.gsi1sk.set(_queue_sort(now, record.booking_id, record.kind, record.leg)),
                 ],
                 condition=Callback.state == FAILED,

@@ -25,6 +25,8 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib.domain.booking_rules import EVENTS_CHOICES, MAX_TEXT, MAX_URL, MAX_USER_ID, TEXT_FIELDS, URL_FIELDS
+from chalicelib.domain.promotion_rules import MODES
+from chalicelib.domain.reminder_rules import MESSAGE_KINDS
 from chalicelib.domain.specs import KINDS
 
 PARAM_RE = re.compile(r'{(\w+)}')
@@ -478,7 +480,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
         {
             'id': S,
             'booking_id': I,
-            'kind': {'enum': ['cancel', 'presence', 'absence']},
+            'kind': {'enum': ['cancel', 'presence', 'absence', *MESSAGE_KINDS]},
             'url': S_,
             'attempts': I,
             'last_error': S_,
@@ -581,6 +583,24 @@ INPUTS: dict[str, dict[str, Any]] = {
             'partial_bookings': BOOL,
             'free_range': BOOL,
             'absence_reasons': array(obj({'slug': SLUG, 'label': TEXT, 'text': TEXT}, ())),
+            'reminder_settings': {
+                'anyOf': [
+                    obj(
+                        {
+                            'days_before_email': INT,
+                            'days_before_sms': INT,
+                            'hour': INT,
+                            'email_extra_info': TEXT,
+                            'sms_extra_info': TEXT,
+                            'notify_promotion': BOOL,
+                        },
+                        (),
+                        description='E-mail and SMS reminders (docs/api.md, Reminders); null: none.',
+                    ),
+                    {'type': 'null'},
+                ]
+            },
+            'waiting_list_promotion': {'enum': [*MODES, '', None]},
             'events': array({'allOf': [ref('Event'), {'required': ['slug', 'start_datetime', 'places']}]}),
             'meetingtypes': array(obj({'slug': SLUG, 'label': TEXT, 'duration': INT}, ('label', 'duration'))),
             'desks': array(

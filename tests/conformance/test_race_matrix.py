@@ -17,8 +17,8 @@ SEED = random.randrange(2 ** 32)
 
 def test_the_matrix_covers_every_pair_of_operations_on_every_pair_of_targets():
     plan = race_matrix.matrix_plan()
-    assert len(race_matrix.OPERATIONS) == 19
-    assert len(plan) == 190 * 3
+    assert len(race_matrix.OPERATIONS) == 20
+    assert len(plan) == 210 * 3
     pairs = {(a, b) for (a, _), (b, _) in plan}
     assert pairs == set(race_matrix.PAIRS)
     assert {(ta, tb) for (_, ta), (_, tb) in plan} == {('B', 'B'), ('B', 'C'), ('D', 'B')}
@@ -40,6 +40,43 @@ def test_every_pair_of_operations_keeps_every_invariant(http_api):
         sent[name] += count
     assert set(sent) == set(race_matrix.OPERATIONS)
     assert sum(sent.values()) == 2 * len(plan)
+
+
+def test_every_pair_of_operations_keeps_every_invariant_on_an_agenda_that_promotes(http_api):
+    """The same races on an agenda whose waiting list moves up on its own (domain/promotion_rules.py): the
+    invariants above, and after each round the head of the waiting queue does not fit in the free places
+    and nobody moved up past a booking waiting since before the race."""
+    race_matrix.setup_agenda(http_api, race_matrix.PROMOTING)
+    plan = race_matrix.bounded_plan(SEED + 1)
+    print(f'race matrix (promoting) seed {SEED + 1}')
+    outcome = race_matrix.run_rounds(http_api, plan, SEED + 1, first_number=5000, agenda=race_matrix.PROMOTING)
+    assert outcome.rounds == len(plan)
+    assert outcome.violations == []
+    assert {name for name, _ in outcome.outcomes} == set(race_matrix.OPERATIONS)
+
+
+@pytest.mark.parametrize('agenda', [race_matrix.AGENDA, race_matrix.PROMOTING])
+def test_each_operation_alone_does_what_it_says_on_a_promoting_agenda_too(http_api, agenda):
+    """Alone on a fresh round of the promoting agenda: every operation succeeds; those that free a place
+    where the waiting booking D (2 places) fits move it up in their own transaction."""
+    race_matrix.setup_agenda(http_api, agenda)
+    moved_up = set()
+    for number, name in enumerate(sorted(race_matrix.OPERATIONS), start=4000):
+        r = race_matrix.new_round(http_api, number, agenda)
+        status, answer = race_matrix.OPERATIONS[name](r, ALONE.get(name, 'B'), None)
+        r.answers.append((name, status, answer))
+        assert (name, status, answer['err']) == (name, 200, 0), answer
+        assert race_matrix.violations(r) == []
+        d = http_api.get(f"/api/booking/{r.bookings['D']['id']}/")[1]
+        if d['err'] == 0 and not d['in_waiting_list']:
+            moved_up.add(name)
+    if agenda == race_matrix.AGENDA:
+        assert moved_up == {'accept'}  # only an agent moves D up
+    else:
+        # B's 2 places freed (cancelled, moved, unbooked), C's 1 (moved onto the same event: it goes behind D),
+        # B resized to 1 or one more place: 2 free, D fits; a suspend of B is an agent's choice: nobody moves up.
+        assert moved_up == {'accept', 'agent-cancel', 'cancel', 'delete', 'move', 'move-same', 'raise-places',
+                            'recurring-unbook', 'resize-down', 'unbook'}
 
 
 # The target on which each operation, alone, succeeds (the others take B: 2 places, main list).

@@ -180,7 +180,7 @@ def test_banner_prints_make_runs_own_local_credentials(monkeypatch):
     assert banner_for(monkeypatch, **LOCAL_DEFAULTS) == '''
 Chrono booking API ready in 1.2 s: http://127.0.0.1:8000/
   API client (HTTP Basic): demo / demo
-  Publik signature keys: {"demo.localhost": "demo"}
+  Publik signature keys: {"demo.localhost": "demo", "127.0.0.1": "demo"}
   DynamoDB Local: http://127.0.0.1:9999 (in memory: the data lasts as long as this process)
 
 Try:
@@ -482,3 +482,35 @@ def test_a_stop_that_times_out_kills_the_service_and_dynamodb_local(launch):
     assert started.process.returncode == -signal.SIGKILL
     assert started.left() == []
     assert_closed(started.port, dynamodb_port(banner))
+
+
+def test_make_run_shows_the_messages_it_would_send(launch):
+    """`make run` sends reminders and promotion notices to moto's SES and to its own SMS gateway, which checks
+    the signature: both are printed and listed at the URL the banner gives (docs/api.md, Reminders)."""
+    started = launch()
+    banner = started.wait_ready()
+    mailbox = re.search(r'listed at (http://127\.0\.0\.1:\d+)/', banner).group(1)
+    assert requests.get(f'{mailbox}/', timeout=10).json() == {'emails': [], 'sms': []}
+    base, auth = started.url, ('demo', 'demo')
+    slot = requests.get(f'{base}/api/agenda/piscine/datetimes/', auth=auth, timeout=10).json()['data'][-1]
+    full = requests.post(slot['api']['fillslot_url'], auth=auth, json={'count': 20}, timeout=10).json()
+    waiting = requests.post(slot['api']['fillslot_url'], auth=auth, timeout=10, json={
+        'user_email': 'anne@example.org', 'user_phone_number': '+33611223344'}).json()
+    assert (full['in_waiting_list'], waiting['in_waiting_list']) == (False, True)
+    # The demo's swimming pool promotes its waiting list and tells who moves up (the sender runs every 5 s).
+    assert requests.post(f"{base}/api/booking/{full['booking_id']}/cancel/", auth=auth, timeout=10).json()['err'] == 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        sent = requests.get(f'{mailbox}/', timeout=10).json()
+        if sent['emails'] and sent['sms']:
+            break
+        time.sleep(0.5)
+    [email], [sms] = sent['emails'], sent['sms']
+    assert (email['from'], email['to']) == ('rappels@chrono.localhost', ['anne@example.org'])
+    assert email['subject'] == f"Votre réservation est confirmée : {slot['text']}"
+    assert (sms['from'], sms['to'], sms['signature']) == ('Chrono', ['+33611223344'], 'signature valid')
+    assert sms['message'].startswith(f"Une place s'est libérée : votre réservation « {slot['text']} »")
+    assert started.stop() == 0
+    printed = ''.join(started.output)
+    assert 'E-mail from rappels@chrono.localhost to anne@example.org' in printed
+    assert 'SMS to +33611223344 (signature valid)' in printed

@@ -27,7 +27,8 @@ from tests.conftest import BASIC, ROOT, TEST_ENV
 # Chalice's logical ids for the functions of app.py, and the handler each one must run.
 FUNCTIONS = {'APIHandler': 'app.http_handler', 'DeliverCallbacks': 'app.deliver_callbacks',
              'SweepCallbacks': 'app.sweep_callbacks', 'ExtendRecurrences': 'app.extend_recurrences',
-             'AnonymizePastBookings': 'app.anonymize_past_bookings', 'RefreshClosures': 'app.refresh_closures'}
+             'AnonymizePastBookings': 'app.anonymize_past_bookings', 'RefreshClosures': 'app.refresh_closures',
+             'SendReminders': 'app.send_reminders'}
 # What only tests, the local stack and the packaging tools may bring (tests/api/test_packaging.py).
 FORBIDDEN_TOP_LEVEL = {'moto', 'boto3', 'local', 'tests', 'pytest', '_pytest', 'hypothesis', 'responses',
                        'werkzeug', 'flask', 'cfnlint', 'requests', 'pip', 'setuptools', 'click', 'inquirer'}
@@ -212,6 +213,8 @@ def test_the_callback_queue_feeds_the_worker_with_partial_batch_failures(templat
     assert refresh['Events'] == {
         'RefreshClosuresEvent': {'Type': 'Schedule', 'Properties': {'Schedule': 'rate(1 day)'}}}
     assert refresh['Timeout'] == 300 > SCHEDULE_SECONDS + 30
+    assert r['SendReminders']['Properties']['Events'] == {
+        'SendRemindersEvent': {'Type': 'Schedule', 'Properties': {'Schedule': 'rate(1 minute)'}}}
 
 
 def test_a_message_in_the_dead_letter_queue_raises_the_alarm_and_tells_the_topic_if_given(template):
@@ -246,6 +249,9 @@ EXPECTED_VARIABLES = {
     'CHRONO_CALLBACK_RETRY_DELAYS': {'Ref': 'CallbackRetryDelays'},
     'CHRONO_CALLBACK_OWNERS': {'Ref': 'CallbackOwners'},
     'CHRONO_ICS_HOSTS': {'Ref': 'IcsHosts'},
+    'CHRONO_REMINDER_FROM': {'Ref': 'ReminderFrom'},
+    'CHRONO_SMS_URL': {'Ref': 'SmsUrl'},
+    'CHRONO_SMS_FROM': {'Ref': 'SmsFrom'},
     'CHRONO_LOG_LEVEL': {'Ref': 'LogLevel'},
     'CHRONO_HOLD_SECONDS': {'Ref': 'HoldSeconds'},
 }
@@ -260,10 +266,9 @@ def test_every_function_gets_every_variable_the_code_reads_from_the_stack(templa
     for secret in ('ApiClients', 'SignatureKeys'):
         assert parameters[secret]['NoEcho'] is True and 'Default' not in parameters[secret]
     assert parameters['TimeZone']['Default'] == 'Europe/Paris'
-    assert {p: parameters[p]['Default'] for p in ('BaseUrl', 'CallbackHosts', 'Orig', 'CallbackRetryDelays',
-                                                  'CallbackOwners', 'IcsHosts', 'HoldSeconds')} == {
-        'BaseUrl': '', 'CallbackHosts': '', 'Orig': '', 'CallbackRetryDelays': '', 'CallbackOwners': '',
-        'IcsHosts': '', 'HoldSeconds': ''}
+    optional = ('BaseUrl', 'CallbackHosts', 'Orig', 'CallbackRetryDelays', 'CallbackOwners', 'IcsHosts', 'HoldSeconds',
+                'ReminderFrom', 'SmsUrl', 'SmsFrom')
+    assert {p: parameters[p]['Default'] for p in optional} == dict.fromkeys(optional, '')  # nothing set: no message
     assert (parameters['LogLevel']['Default'], parameters['LogLevel']['AllowedValues']) == (
         'INFO', ['DEBUG', 'INFO', 'WARNING', 'ERROR'])
 
@@ -282,6 +287,12 @@ def resource_name(resource: Any, template: dict[str, Any]) -> str:
         return 'table'
     if resource == {'Fn::GetAtt': ['CallbackQueue', 'Arn']}:
         return 'queue'
+    identity = 'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/'
+    if resource == {'Fn::Sub': f'{identity}${{ReminderFrom}}'}:
+        return 'ses-identity:address'
+    if resource == {'Fn::Sub': [f'{identity}${{Domain}}', {'Domain': {'Fn::Select': [1, {'Fn::Split': [
+            '@', {'Fn::Sub': '${ReminderFrom}@'}]}]}}]}:
+        return 'ses-identity:domain'
     if isinstance(resource, dict) and 'Fn::Sub' in resource:
         match = re.fullmatch(r'\$\{ChronoTable\.Arn\}/index/(\w+)', resource['Fn::Sub'])
         if match:
@@ -306,7 +317,7 @@ def granted(template: dict[str, Any], function: str) -> set[tuple[str, str]]:
 def test_no_role_grants_a_wildcard_action_or_resource(template):
     roles = resources(template, 'AWS::IAM::Role')
     assert sorted(roles) == ['AnonymizePastBookingsRole', 'ApiHandlerRole', 'DeliverCallbacksRole', 'ExtendRecurrencesRole',
-                             'RefreshClosuresRole', 'SweepCallbacksRole']
+                             'RefreshClosuresRole', 'SendRemindersRole', 'SweepCallbacksRole']
     assert '*' not in json.dumps([role['Properties']['Policies'] for role in roles.values()])
     for name, role in roles.items():
         assert role['Properties']['AssumeRolePolicyDocument']['Statement'] == [
@@ -324,12 +335,20 @@ def iam_needs(service: str, operation: str, params: dict[str, Any]) -> set[tuple
             assert {next(iter(item.values()))['TableName'] for item in params['TransactItems']} == {'chrono-test'}
             return {(f'dynamodb:{TRANSACTION_ACTIONS[kind]}', 'table')
                     for item in params['TransactItems'] for kind in item}
+        if operation == 'TransactGetItems':  # each item needs GetItem
+            assert {item['Get']['TableName'] for item in params['TransactItems']} == {'chrono-test'}
+            return {('dynamodb:GetItem', 'table')}
         if operation == 'BatchGetItem':
             assert set(params['RequestItems']) == {'chrono-test'}
             return {('dynamodb:BatchGetItem', 'table')}
         assert params['TableName'] == 'chrono-test'
         index = params.get('IndexName')
         return {(f'dynamodb:{operation}', f'index/{index}' if index else 'table')}
+    if service == 'sesv2':
+        # SES authorises a send on the From address's identity: the address, or its domain when that is the one
+        # verified; the role names both (the sender chooses which to verify).
+        assert (operation, params['FromEmailAddress']) == ('SendEmail', 'rappels@agendas.example.org')
+        return {('ses:SendEmail', 'ses-identity:address'), ('ses:SendEmail', 'ses-identity:domain')}
     assert service == 'sqs', (service, operation)
     action = 'SendMessage' if operation == 'SendMessageBatch' else operation
     return {(f'sqs:{action}', 'queue')}
@@ -427,6 +446,8 @@ def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch, ics: Ic
         assert answer[0] == 200 and answer[1]['err'] == 0, answer
         return answer[1]
 
+    boto3.client('sesv2').create_email_identity(EmailIdentity='agendas.example.org')
+
     recorder.function = 'APIHandler'
     ok(api.post('/api/agenda/', {'slug': 'piscine', 'label': 'Piscine', 'minimal_booking_delay': 0}))
     for slug in ('lundi', 'mardi'):
@@ -460,6 +481,15 @@ def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch, ics: Ic
     ok(api.post('/api/agenda/', {'slug': 'passe', 'label': 'Passé', 'minimal_booking_delay': 0, 'anonymize_delay': 1}))
     ok(api.post('/api/agenda/passe/event/', {'slug': 'hier', 'start_datetime': '2030-03-02 10:00', 'places': 5}))
     ok(api.post('/api/agenda/passe/fillslot/hier/', {'user_external_id': 'u2', 'user_email': 'u2@example.org'}))
+    # An e-mail reminder, due the day before at 09:00 (the sender runs below); the booking's cancel deletes another.
+    ok(api.post('/api/agenda/', {'slug': 'rappels', 'label': 'Rappels', 'minimal_booking_delay': 0,
+                                 'waiting_list_promotion': 'automatic',
+                                 'reminder_settings': {'days_before_email': 1, 'notify_promotion': True}}))
+    ok(api.post('/api/agenda/rappels/event/', {'slug': 'cours', 'start_datetime': '2030-03-04 10:00', 'places': 1,
+                                               'waiting_list_places': 1}))
+    reminded = ok(api.post('/api/agenda/rappels/fillslot/cours/', {'user_email': 'u3@example.org'}))
+    ok(api.post('/api/agenda/rappels/fillslot/cours/', {'user_email': 'u4@example.org'}))  # waits
+    ok(api.post(f"/api/booking/{reminded['booking_id']}/cancel/", {}))  # the one waiting moves up, is told
     ok(api.post('/api/agenda/', {'slug': 'bassin', 'label': 'Bassin'}))
     ok(api.post('/api/agenda/bassin/event/', {'slug': 'nage', 'start_datetime': '2030-03-04 17:00', 'places': 1,
                                               'recurrence_days': '0,3', 'recurrence_end_date': ''}))
@@ -474,6 +504,9 @@ def run_every_kind_of_call(api, client, recorder: Recorder, monkeypatch, ics: Ic
     clock['now'] = NOW.replace(hour=9)  # the retry is due, and its delayed message counts as lost
     scheduled = client.events.generate_cw_event('aws.events', 'Scheduled Event', {}, ['arn:rule'])
     assert client.lambda_.invoke('sweep_callbacks', scheduled).payload == {'queued': 1}
+    recorder.function = 'SendReminders'
+    clock['now'] = NOW.replace(day=3)  # 09:00 in Paris, the day before the event: the reminder is due
+    assert client.lambda_.invoke('send_reminders', scheduled).payload == {'sent': 2}  # the promotion notice and the reminder
     recorder.function = 'ExtendRecurrences'
     clock['now'] = NOW.replace(year=2031)  # a year on: another year of Mondays and Thursdays
     recorder.fail_transaction = 2
@@ -497,7 +530,8 @@ def test_each_role_grants_exactly_what_its_function_calls_and_the_lambda_service
         template, api, client, env, monkeypatch):
     env(CHRONO_CALLBACK_HOSTS='127.0.0.1', CHRONO_ORIG='chrono.example.org', CHRONO_SIGNATURE_KEYS=json.dumps(
         {**json.loads(TEST_ENV['CHRONO_SIGNATURE_KEYS']), '127.0.0.1': 'loopback-key'}),
-        CHRONO_CALLBACK_OWNERS=json.dumps({'demo': ['127.0.0.1:*']}), CHRONO_ICS_HOSTS='127.0.0.1')
+        CHRONO_CALLBACK_OWNERS=json.dumps({'demo': ['127.0.0.1:*']}), CHRONO_ICS_HOSTS='127.0.0.1',
+        CHRONO_REMINDER_FROM='rappels@agendas.example.org')
     recorder = Recorder()
     recorder.install(monkeypatch)
     ics = IcsFiles()
