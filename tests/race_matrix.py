@@ -255,6 +255,8 @@ def violations(r: Round) -> list[str]:
     agenda = r.agenda
     found = []
     for name, status, answer in r.answers:
+        if (name, status, answer.get('err_class')) == ('unsubscribe', 404, 'unknown subscription'):
+            continue  # two DELETEs of one subscription: the second finds it gone, as it would one after the other
         if status != 200 or answer.get('err_class') == 'internal error':
             found.append(f'{name} answered HTTP {status}: {answer}')
     succeeded = {name for name, status, answer in r.answers if status == 200 and answer.get('err') == 0}
