@@ -6,32 +6,51 @@ parsing and error rendering happen in `chalicelib.web.api.Api`.
 """
 
 import os
+from typing import TYPE_CHECKING
 
 from chalice import Chalice, Rate
 
-from chalicelib import config
-from chalicelib.services import (
-    agendas,
-    agent,
-    booking,
-    booking_changes,
-    bulk_booking,
-    callbacks,
-    events,
-    listings,
-    retention,
-    transfer,
-)
+from chalicelib import config, services
 from chalicelib.web import api as web
 from chalicelib.web import render
 from chalicelib.web.api import Api, Call
 from chalicelib.web.gateway import http_api_handler
 from chalicelib.web.logs import configure as configure_logs
 
+if TYPE_CHECKING:
+    from chalicelib.services import (
+        agendas,
+        agent,
+        booking,
+        booking_changes,
+        bulk_booking,
+        callbacks,
+        events,
+        listings,
+        retention,
+        transfer,
+    )
+else:  # each imported on its first call: a cold start imports only what its first request needs
+    agendas, agent, booking, booking_changes, bulk_booking, callbacks, events, listings, retention, transfer = (
+        services.on_first_use(
+            'agendas',
+            'agent',
+            'booking',
+            'booking_changes',
+            'bulk_booking',
+            'callbacks',
+            'events',
+            'listings',
+            'retention',
+            'transfer',
+        )
+    )
+
 configure_logs()  # JSON lines at CHRONO_LOG_LEVEL, on Lambda's own handler (docs/deploy.md "Logs")
 # configure_logs=False: Chalice's logger would otherwise write plain text to stdout, past our formatter.
 app = Chalice(app_name='chrono', configure_logs=False)
 api = Api(app)
+web.warm_up()  # on Lambda: the AWS clients are made in the init phase, not in the first request
 
 
 # ---- agendas (spec §4, design.md §3.4) ---------------------------------------------------

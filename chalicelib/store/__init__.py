@@ -61,4 +61,13 @@ from chalicelib.store.legs import (
     user_meeting_days,
     user_meetings,
 )
-from chalicelib.store.tables import NONCE_TTL, Refused, claim_nonce, connection, create_table, reset, with_transaction
+from chalicelib.store.tables import (
+    NONCE_TTL,
+    Refused,
+    claim_nonce,
+    connection,
+    create_table,
+    reset,
+    warm,
+    with_transaction,
+)

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 from botocore.exceptions import HTTPClientError
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.exceptions import (
     CancellationReason,
     DeleteError,
@@ -23,7 +23,7 @@ from pynamodb.exceptions import (
 )
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import config
+from chalicelib import aws, config
 from chalicelib.errors import Busy, ChronoError, Unavailable
 from chalicelib.store.models import MODELS, Nonce, TableItem
 
@@ -35,33 +35,64 @@ _bound_table: str | None = None
 _connection: Connection | None = None
 
 
+class _SharedConnection(Connection):
+    """pynamodb's connection, its client made on the process's one botocore session (chalicelib/aws.py)
+    rather than on a session of its own per thread. botocore clients are thread-safe; making one is not."""
+
+    @property
+    def session(self) -> Any:
+        return aws.session()
+
+    @property
+    def client(self) -> Any:
+        with aws.lock:
+            return Connection.client.fget(self)  # type: ignore[attr-defined]
+
+
 def _bind() -> None:
-    """Point every model at the configured table (tests and the local runner change it)."""
-    global _bound_table, _connection
+    """Point every model at the configured table (tests and the local runner change it), all through the
+    one connection: pynamodb would otherwise give each model class a connection, and a client, of its own."""
+    global _bound_table
     name = config.settings().table_name
     if name != _bound_table:
         for model in MODELS:
             model.Meta.table_name = name
             model._connection = None
-        _connection = None
+        table: TableConnection = TableItem._get_connection()  # its schema, for every model (they share it)
+        shared = _shared()
+        if name not in shared._tables:
+            shared.add_meta_table(table.connection.get_meta_table(name))
+        table.connection = shared
+        for model in MODELS:
+            model._connection = table
         _bound_table = name
 
 
 def reset() -> None:
-    """Forget cached clients: the next call reads the endpoint variables again."""
+    """Forget the clients: the next call reads the endpoint variables again."""
     global _bound_table, _connection
     _bound_table = None
     _connection = None
     for model in MODELS:
         model._connection = None
+    aws.reset()
+
+
+def _shared() -> Connection:
+    global _connection
+    if _connection is None:
+        _connection = _SharedConnection()
+    return _connection
 
 
 def connection() -> Connection:
-    global _connection
     _bind()
-    if _connection is None:
-        _connection = Connection()
-    return _connection
+    return _shared()
+
+
+def warm() -> Any:
+    """Make the DynamoDB client now (a Lambda's init phase) rather than on the first request."""
+    return _shared().client
 
 
 def create_table() -> None:

@@ -42,23 +42,24 @@ def clock(monkeypatch):
 
 @pytest.fixture(scope='session', autouse=True)
 def shared_botocore_loader():
-    """Speed only: every test builds new pynamodb connections, hence new botocore sessions, and
-    each one parsed the DynamoDB service model again (most of a test's time). Here the sessions
-    share one loader, as the clients of a single session always do."""
+    """Speed only: every test resets the store, hence makes a new botocore session (chalicelib/aws.py),
+    and each one would parse the service models again (most of a test's time). Here the sessions share
+    one loader, as the clients of a single session always do."""
     from botocore.loaders import create_loader
-    from pynamodb.connection import base
+
+    from chalicelib import aws
 
     loader = create_loader()
-    original = base.get_session
+    original = aws.get_session
 
     def get_session():
         session = original()
         session.register_component('data_loader', loader)
         return session
 
-    base.get_session = get_session
+    aws.get_session = get_session
     yield
-    base.get_session = original
+    aws.get_session = original
 
 
 @pytest.fixture
