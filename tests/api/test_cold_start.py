@@ -93,7 +93,7 @@ def aws_test_env(monkeypatch):
 
 
 PROBE = '''
-import json, sys
+import gc, json, sys
 import app
 from chalicelib import aws
 from chalicelib.store import tables
@@ -102,6 +102,7 @@ print(json.dumps({
     "client": client.meta.endpoint_url if client else None,
     "session": aws._session is not None,
     "services": sorted(m for m in sys.modules if m.startswith("chalicelib.services.")),
+    "collector": [gc.isenabled(), gc.get_freeze_count() > 10000],
 }))
 '''
 
@@ -121,9 +122,10 @@ def imported(extra_env: dict[str, str]) -> dict:
 
 def test_on_lambda_the_dynamodb_client_is_made_at_import_without_reading_the_configuration():
     assert imported({'AWS_LAMBDA_FUNCTION_NAME': 'chrono-prod'}) == {
-        'client': 'http://127.0.0.1:9', 'session': True, 'services': []}
+        'client': 'http://127.0.0.1:9', 'session': True, 'services': [], 'collector': [True, True]}
 
 
 def test_elsewhere_importing_app_makes_no_client_and_imports_no_service():
-    """No credentials lookup at import outside Lambda (which could reach for an instance's metadata)."""
-    assert imported({}) == {'client': None, 'session': False, 'services': []}
+    """No credentials lookup at import outside Lambda (which could reach for an instance's metadata). The
+    garbage collector, off while app imports, is on again, the objects of the import frozen out of its scans."""
+    assert imported({}) == {'client': None, 'session': False, 'services': [], 'collector': [True, True]}
