@@ -301,7 +301,7 @@ def recurring_events(query: Payload, tz: ZoneInfo, now: datetime) -> list[tuple[
     today = now.astimezone(tz).date().isoformat()
     items = []
     for position, agenda in enumerate(agendas):
-        for record in store.list_events(agenda.slug):
+        for record in store.list_primaries(agenda.slug):
             spec = record.spec
             if is_recurring_primary(spec) and not spec.cancelled and (spec.recurrence_end_date or '9') > today:
                 local = spec.start.astimezone(tz)

@@ -6,20 +6,23 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.closures import ExceptionSpec, ExceptionsSourceSpec, exception_order
-from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.event_rules import EventRecord, is_recurring_primary
 from chalicelib.domain.specs import AgendaSpec, DeskSpec, EventSpec, ExcludedPeriodSpec, MeetingTypeSpec, TimePeriodSpec
 from chalicelib.store.models import (
+    AGENDA_PREFIX,
     AGENDAS_PARTITION,
     CONFIG_PREFIX,
     EVENT_PREFIX,
+    RECURRING_PREFIX,
     RESOURCES_PARTITION,
     Agenda,
+    ByGsi3,
     Desk,
     Event,
     MeetingType,
@@ -29,7 +32,15 @@ from chalicelib.store.models import (
     TimePeriodException,
     agenda_pk,
 )
-from chalicelib.store.tables import MAX_TRANSACTION_ITEMS, _bind, _utc, _utc_key, put_new, with_transaction
+from chalicelib.store.tables import (
+    MAX_TRANSACTION_ITEMS,
+    _bind,
+    _utc,
+    _utc_key,
+    put_new,
+    query_items,
+    with_transaction,
+)
 
 log = logging.getLogger(__name__)
 MAX_TRANSACTION_BYTES = 3_000_000
@@ -135,12 +146,17 @@ EVENT_CONFIG = (
 )
 
 
-def _event_values(spec: EventSpec) -> dict[str, Any]:
+def listing_key(agenda: str, spec: EventSpec) -> str:
+    """Where the listings' index (gsi3) files an event: under its agenda, a recurring primary apart."""
+    return f'{RECURRING_PREFIX}{agenda}' if is_recurring_primary(spec) else agenda
+
+
+def _event_values(agenda: str, spec: EventSpec) -> dict[str, Any]:
     values = {name: getattr(spec, name) for name in EVENT_CONFIG}
     values['start'] = _utc(spec.start)
     values['publication_datetime'] = _utc(spec.publication_datetime)
     values['recurrence_days'] = list(spec.recurrence_days) if spec.recurrence_days is not None else None
-    values['gsi2sk'] = f'{_utc_key(spec.start)}#{spec.slug}'
+    values['gsi3pk'] = listing_key(agenda, spec)
     return values
 
 
@@ -148,18 +164,15 @@ def _event_item(agenda: str, spec: EventSpec) -> Event:
     return Event(
         pk=agenda_pk(agenda),
         sk=f'{EVENT_PREFIX}{spec.slug}',
-        gsi2pk=f'EVENTS#{agenda}',
-        agenda=agenda,
-        slug=spec.slug,
         reserved=0,
         waiting_list_reserved=0,
-        **_event_values(spec),
+        **_event_values(agenda, spec),
     )
 
 
 def _event_record(item: Event) -> EventRecord:
     spec = EventSpec(
-        slug=item.slug,
+        slug=item.sk[len(EVENT_PREFIX) :],
         start=item.start,
         places=int(item.places),
         label=item.label,
@@ -176,7 +189,7 @@ def _event_record(item: Event) -> EventRecord:
         primary_event=item.primary_event,
     )
     return EventRecord(
-        agenda=item.agenda,
+        agenda=item.pk[len(AGENDA_PREFIX) :],
         spec=spec,
         reserved=int(item.reserved or 0),
         waiting_list_reserved=int(item.waiting_list_reserved or 0),
@@ -185,6 +198,88 @@ def _event_record(item: Event) -> EventRecord:
         invoiced=bool(item.invoiced),
         counters_version=int(item.counters_version or 0),
     )
+
+
+def _text(value: dict[str, Any] | None) -> str | None:
+    return value['S'] if value else None
+
+
+def _count(value: dict[str, Any] | None) -> int | None:
+    return int(value['N']) if value else None
+
+
+def _flag(value: dict[str, Any] | None) -> bool:
+    return bool(value and value['BOOL'])
+
+
+def _listed_record(agenda: str, item: dict[str, Any]) -> EventRecord:
+    """An event as the listings' index (gsi3) holds it, read without a model (thousands per listing): all of
+    the event but `check_locked`, `invoiced` and `counters_version` (left at their defaults: read the event
+    itself, `get_events`, for a decision on them)."""
+    get = item.get
+    days = get('recurrence_days')
+    published = get('publication_datetime')
+    spec = EventSpec(
+        slug=item['sk']['S'][len(EVENT_PREFIX) :],
+        start=datetime.fromisoformat(item['start']['S']),  # UTCDateTimeAttribute's text, in UTC
+        places=int(item['places']['N']),
+        label=_text(get('label')),
+        duration=_count(get('duration')),
+        waiting_list_places=_count(get('waiting_list_places')) or 0,
+        publication_datetime=datetime.fromisoformat(published['S']) if published else None,
+        description=_text(get('description')),
+        pricing=_text(get('pricing')),
+        url=_text(get('url')),
+        cancelled=_flag(get('cancelled')),
+        recurrence_days=tuple(int(day['N']) for day in days['L']) if days else None,
+        recurrence_week_interval=_count(get('recurrence_week_interval')),
+        recurrence_end_date=_text(get('recurrence_end_date')),
+        primary_event=_text(get('primary_event')),
+    )
+    return EventRecord(
+        agenda=agenda,
+        spec=spec,
+        reserved=_count(get('reserved')) or 0,
+        waiting_list_reserved=_count(get('waiting_list_reserved')) or 0,
+        checked=_flag(get('checked')),
+    )
+
+
+def listed_events(agenda: str, start: datetime | None, end: datetime | None) -> list[EventRecord]:
+    """The events (not the recurring primaries) of an agenda starting in [start, end), by start: one Query
+    of the listings' index (gsi3, eventually consistent), one page for 5,000 events."""
+    if start is not None and end is not None and start >= end:
+        return []
+    _bind()
+    if start is not None and end is not None:
+        condition = Event.start.between(_utc(start), _utc(end))
+    elif start is not None:
+        condition = Event.start >= _utc(start)
+    elif end is not None:
+        condition = Event.start < _utc(end)
+    else:
+        condition = None
+    items = query_items(agenda, condition, index=ByGsi3.Meta.index_name)
+    records = [_listed_record(agenda, item) for item in items]
+    found = [r for r in records if end is None or r.spec.start < end]  # BETWEEN holds its upper bound
+    return sorted(found, key=lambda r: (r.spec.start, r.slug))
+
+
+def list_primaries(agenda: str) -> list[EventRecord]:
+    """The recurring events' primaries of an agenda, by start: one small Query of the listings' index (gsi3,
+    eventually consistent)."""
+    _bind()
+    items = query_items(f'{RECURRING_PREFIX}{agenda}', index=ByGsi3.Meta.index_name)
+    return [_listed_record(agenda, item) for item in items]
+
+
+def occurrences(agenda: str, primary: str) -> list[EventRecord]:
+    """The stored occurrences of a recurring event, read consistently: one Query of the agenda's partition
+    on the slug prefix they all share (`<primary>--`, domain/recurrence.py), not the whole partition."""
+    _bind()
+    items = Event.query(agenda_pk(agenda), Event.sk.startswith(f'{EVENT_PREFIX}{primary}--'), consistent_read=True)
+    found = (_event_record(i) for i in items if isinstance(i, Event) and i.primary_event == primary)
+    return sorted(found, key=lambda r: (r.spec.start, r.slug))
 
 
 def get_event(agenda: str, slug: str) -> EventRecord | None:
@@ -201,9 +296,9 @@ def list_events(agenda: str) -> list[EventRecord]:
     return sorted((_event_record(i) for i in items), key=lambda r: (r.spec.start, r.slug))
 
 
-def _event_update_actions(spec: EventSpec) -> list:
+def _event_update_actions(agenda: str, spec: EventSpec) -> list:
     actions = []
-    for name, value in _event_values(spec).items():
+    for name, value in _event_values(agenda, spec).items():
         attribute = getattr(Event, name)
         actions.append(attribute.remove() if value is None else attribute.set(value))
     return actions
@@ -236,7 +331,7 @@ def update_event(agenda: str, spec: EventSpec) -> None:
     with_transaction(
         lambda tx: tx.update(
             Event(agenda_pk(agenda), f'{EVENT_PREFIX}{spec.slug}'),
-            actions=_event_update_actions(spec),
+            actions=_event_update_actions(agenda, spec),
             condition=Event.pk.exists() & _fits_bookings(spec),
         )
     )
@@ -483,10 +578,10 @@ def plan_events(agenda: str, new: list[EventSpec], current: list[EventRecord]) -
             ops.append(
                 Operation(
                     lambda tx, t=target, s=spec: tx.update(
-                        t, actions=_event_update_actions(s), condition=_fits_bookings(s)
+                        t, actions=_event_update_actions(agenda, s), condition=_fits_bookings(s)
                     ),
                     lambda tx, t=target, s=record.spec: tx.update(
-                        t, actions=_event_update_actions(s), condition=_fits_bookings(s)
+                        t, actions=_event_update_actions(agenda, s), condition=_fits_bookings(s)
                     ),
                     _size(_event_item(agenda, spec), _event_item(agenda, record.spec)),
                 )

@@ -17,7 +17,7 @@ from chalicelib.domain.meeting_slots import utc_days
 from chalicelib.domain.specs import MAX_DURATION, AgendaSpec
 from chalicelib.errors import Busy
 from chalicelib.parsing import SLUG_RE
-from chalicelib.store.configuration import _agenda_spec, _event_record
+from chalicelib.store.configuration import _agenda_spec, _event_record, listed_events
 from chalicelib.store.models import (
     CONFIG_PREFIX,
     EVENT_PREFIX,
@@ -112,7 +112,8 @@ def read_for_booking(
         if isinstance(item, Agenda):
             snapshot.agenda = _agenda_spec(item)
         elif isinstance(item, Event):
-            snapshot.events[item.slug] = _event_record(item)
+            record = _event_record(item)
+            snapshot.events[record.slug] = record
         elif isinstance(item, UserEventBookings):
             snapshot.user_bookings[user_counts[item.pk]] = int(item.bookings or 0)
         elif isinstance(item, Booking):
@@ -161,13 +162,10 @@ def user_meetings(user_external_id: str, start: datetime, end: datetime) -> list
 
 
 def events_between(agenda: str, start: datetime | None, end: datetime | None) -> list[EventRecord]:
-    """Events of an agenda starting in [start, end), by start time (gsi2, eventually consistent)."""
-    _bind()
-    bounds = _time_range(start, end)
-    if bounds is None:
-        return []
-    items = Event.by_gsi2.query(f'EVENTS#{agenda}', Event.gsi2sk.between(*bounds))
-    return [_event_record(i) for i in items if isinstance(i, Event) and (end is None or i.start < end)]
+    """Events of an agenda starting in [start, end), by start time, without the recurring primaries, as
+    the listings' index holds them (configuration.listed_events: eventually consistent, and without
+    `check_locked`, `invoiced`, `counters_version`)."""
+    return listed_events(agenda, start, end)
 
 
 def meeting_legs(agenda: str, start: datetime, end: datetime, lookback: timedelta) -> list[Leg]:
@@ -298,7 +296,8 @@ def get_events(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], EventRe
     if not wanted:
         return {}
     items = Event.batch_get([(agenda_pk(a), f'{EVENT_PREFIX}{s}') for a, s in wanted], consistent_read=True)
-    return {(item.agenda, item.slug): _event_record(item) for item in items}
+    records = (_event_record(item) for item in items)
+    return {(record.agenda, record.slug): record for record in records}
 
 
 def booking_ids_starting(agenda: str, kind: str, start: datetime | None, end: datetime) -> list[tuple[datetime, int]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import time as clock
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
@@ -108,6 +108,28 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 def _utc_key(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def query_items(
+    hash_key: str, condition: Any = None, index: str | None = None, consistent: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The items of a Query, page after page, as DynamoDB sends them: the listings of thousands of items
+    read them without a model each (pynamodb's own parsing costs more than the call)."""
+    table, name = connection(), config.settings().table_name
+    start = None
+    while True:
+        page = table.query(
+            name,
+            hash_key,
+            range_key_condition=condition,
+            index_name=index,
+            consistent_read=consistent,
+            exclusive_start_key=start,
+        )
+        yield from page.get('Items', ())
+        start = page.get('LastEvaluatedKey')
+        if not start:
+            return
 
 
 # ---- single conditional writes ----------------------------------------------------------
