@@ -47,6 +47,7 @@ from chalicelib.store.configuration import (
 )
 from chalicelib.store.legs import (
     BookingSnapshot,
+    MeetingSnapshot,
     UserDays,
     booking_ids_starting,
     event_legs,
@@ -57,6 +58,7 @@ from chalicelib.store.legs import (
     live_event_legs,
     meeting_legs,
     read_for_booking,
+    read_for_meeting,
     resource_uses,
     retention_mark,
     user_legs,

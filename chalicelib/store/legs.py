@@ -22,9 +22,11 @@ from chalicelib.store.models import (
     CONFIG_PREFIX,
     EVENT_PREFIX,
     LEG_PREFIX,
+    LOCK_SK,
     Agenda,
     Booking,
     Event,
+    Lock,
     ResourceUse,
     RetentionMark,
     TableItem,
@@ -32,6 +34,7 @@ from chalicelib.store.models import (
     UserMeetings,
     agenda_pk,
     booking_pk,
+    desk_lock_pk,
     event_bookings_key,
     leg_sk,
     meeting_bookings_key,
@@ -40,7 +43,7 @@ from chalicelib.store.models import (
     user_key,
     user_meetings_pk,
 )
-from chalicelib.store.tables import _bind, _utc_key
+from chalicelib.store.tables import BATCH_GET_KEYS, _bind, _utc_key
 
 STORED_FIELDS = (
     *TEXT_FIELDS,
@@ -238,6 +241,55 @@ def user_meeting_days(user_external_id: str, start: datetime, end: datetime) -> 
         versions[item.sk] = int(item.version or 0)
         spans[item.sk] = frozenset(item.spans or ())
     return UserDays(user_external_id, versions, spans)
+
+
+@dataclass(frozen=True)
+class MeetingSnapshot:
+    """What a meetings fillslot decides on, read in one consistent BatchGetItem when it must read the user's
+    days or the booking it replaces: which of its desks' lock cells are held (desk, cell start), the user's
+    days (None: no user), and the legs of the booking to replace ([]: none named, or no such booking)."""
+
+    held: frozenset[tuple[str, datetime]]
+    days: UserDays | None
+    replaced: list[Leg]
+
+
+def read_for_meeting(
+    agenda: str,
+    cells: dict[str, list[datetime]],
+    user: str | None,
+    start: datetime,
+    end: datetime,
+    replaced_id: int | None,
+) -> MeetingSnapshot | None:
+    """The desks' lock cells `cells` (desk -> cell starts), the user's meetings on the UTC days of [start, end)
+    and leg 000 of the booking `replaced_id` (all of its legs when it has several: one Query more), in one
+    consistent BatchGetItem; None when they are more keys than one BatchGetItem reads (the caller reads the
+    agenda's legs instead)."""
+    _bind()
+    locks = {desk_lock_pk(agenda, desk, _utc_key(cell)): (desk, cell) for desk in cells for cell in cells[desk]}
+    days = utc_days(start, end) if user else []
+    if len(locks) + len(days) + (replaced_id is not None) > BATCH_GET_KEYS:
+        return None
+    keys = [(key, LOCK_SK) for key in locks]
+    keys += [(user_meetings_pk(user or ''), day) for day in days]
+    if replaced_id is not None:
+        keys.append((booking_pk(replaced_id), leg_sk(0)))
+    held = set()
+    versions: dict[str, int | None] = dict.fromkeys(days)
+    spans = {day: frozenset() for day in days}
+    replaced: list[Leg] = []
+    for item in TableItem.batch_get(keys, consistent_read=True):
+        if isinstance(item, Lock):
+            held.add(locks[item.pk])
+        elif isinstance(item, UserMeetings):
+            versions[item.sk] = int(item.version or 0)
+            spans[item.sk] = frozenset(item.spans or ())
+        elif isinstance(item, Booking):
+            replaced = [_leg(item)]
+    if replaced and replaced[0].legs > 1 and replaced_id is not None:
+        replaced = get_legs(replaced_id)
+    return MeetingSnapshot(frozenset(held), UserDays(user, versions, spans) if user else None, replaced)
 
 
 def event_legs(agenda: str, event: str) -> list[Leg]:

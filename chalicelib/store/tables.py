@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 NONCE_TTL = timedelta(seconds=120)  # longer than the ±30 s window in which a signature is valid
 MAX_TRANSACTION_ITEMS = 100
+BATCH_GET_KEYS = 100  # the keys one BatchGetItem reads
 _bound_table: str | None = None
 _connection: Connection | None = None
 
