@@ -47,7 +47,7 @@ class _SharedConnection(Connection):
     @property
     def client(self) -> Any:
         with aws.lock:
-            return Connection.client.fget(self)  # type: ignore[attr-defined]
+            return super().client
 
 
 def _bind() -> None:
@@ -55,7 +55,11 @@ def _bind() -> None:
     one connection: pynamodb would otherwise give each model class a connection, and a client, of its own."""
     global _bound_table
     name = config.settings().table_name
-    if name != _bound_table:
+    if name == _bound_table:
+        return
+    with aws.lock:  # the first requests of a threaded server may bind at once
+        if name == _bound_table:
+            return
         for model in MODELS:
             model.Meta.table_name = name
             model._connection = None
@@ -81,9 +85,10 @@ def reset() -> None:
 
 def _shared() -> Connection:
     global _connection
-    if _connection is None:
-        _connection = _SharedConnection()
-    return _connection
+    with aws.lock:
+        if _connection is None:
+            _connection = _SharedConnection()
+        return _connection
 
 
 def connection() -> Connection:
