@@ -86,3 +86,34 @@ def large_events_agenda(bench: Bench) -> EventsAgenda:
         'slug': EVENTS, 'label': 'Grand programme', 'kind': 'events', 'minimal_booking_delay': 1,
         'maximal_booking_delay': 400, 'events': events}]})
     return EventsAgenda(EVENTS, EVENT_COUNT, round(clock.monotonic() - started, 1))
+
+
+# An events agenda of 2,000 events and two recurring ones: weekly until the summer, and a cancelled one.
+RECURRING = 'activites'
+RECURRING_OTHER_EVENTS = 2000
+
+
+@dataclass(frozen=True)
+class RecurringAgenda:
+    slug: str
+    count: int  # events in all: the plain ones, the primaries and their occurrences
+    primary: str  # the weekly one
+    occurrences: int  # of `primary`
+
+
+def recurring_agenda(bench: Bench) -> RecurringAgenda:
+    events = [{'slug': f'atelier-{n:04d}', 'label': f'Atelier {n + 1}', 'duration': 60, 'places': 12,
+               'start_datetime': f'{event_start(n % EVENT_COUNT):%Y-%m-%d %H:%M}'}
+              for n in range(RECURRING_OTHER_EVENTS)]
+    end = FIRST_DAY + timedelta(days=120)
+    events += [{'slug': 'natation', 'label': 'Natation', 'start_datetime': f'{FIRST_DAY} 17:00', 'places': 20,
+                'recurrence_days': [0, 2], 'recurrence_end_date': f'{end}'},
+               {'slug': 'plongee', 'label': 'Plongée', 'start_datetime': f'{FIRST_DAY} 18:00', 'places': 8,
+                'recurrence_days': [4], 'recurrence_end_date': f'{end}', 'cancelled': True}]
+    bench.call('post', '/api/import/', {'agendas': [{
+        'slug': RECURRING, 'label': 'Activités', 'kind': 'events', 'minimal_booking_delay': 1,
+        'maximal_booking_delay': 400, 'events': events}]})
+    from chalicelib import store
+    records = store.list_events(RECURRING)  # what was made (not measured)
+    return RecurringAgenda(RECURRING, len(records), 'natation',
+                           sum(record.spec.primary_event == 'natation' for record in records))

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalicelib import config
+from chalicelib import aws, config
 from chalicelib.domain.callback_rules import (
     KINDS,
     CallbackRecord,
@@ -43,19 +42,9 @@ MAX_SQS_DELAY = 900
 SWEEP_GRACE = timedelta(seconds=30)
 
 
-_clients: dict[tuple[str | None, ...], Any] = {}
-
-
 def _sqs():
-    """An SQS client (botocore, as pynamodb uses; boto3 is not part of the package), one per
-    endpoint configuration (tests and the local stack change it)."""
-    from botocore.session import get_session
-
-    key = tuple(os.environ.get(name) for name in ('AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_SQS'))
-    if key not in _clients:
-        _clients.clear()
-        _clients[key] = get_session().create_client('sqs')
-    return _clients[key]
+    """The SQS client, on the session DynamoDB's client shares (chalicelib/aws.py)."""
+    return aws.client('sqs')
 
 
 def _queue_url(sqs) -> str:

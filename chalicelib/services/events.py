@@ -61,14 +61,10 @@ def check_rule(event: EventSpec, tz: ZoneInfo, now: datetime, events_path: str |
         raise InvalidPayload({events_path: [f'Event "{event.slug}": {problem}']} if events_path else {field: [problem]})
 
 
-def _occurrences_of(agenda: str, primary: str) -> list[EventRecord]:
-    return [r for r in store.list_events(agenda) if r.spec.primary_event == primary]
-
-
 def _sync_recurrence(agenda: str, old: EventRecord, new: EventSpec | None, tz: ZoneInfo, now: datetime) -> None:
     """Write a primary event (`new`; None deletes it) and its occurrences as derived from it, in
     as few transactions as fit; an occurrence with bookings is never removed nor shrunk."""
-    stored = _occurrences_of(agenda, old.slug)
+    stored = store.occurrences(agenda, old.slug)
     cancelled = new.cancelled if new and new.cancelled != old.spec.cancelled else None
     wanted = derive_occurrences(new, [r.spec for r in stored], tz, now, cancelled) if new else []
     kept = {e.slug for e in wanted}

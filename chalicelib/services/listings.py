@@ -351,7 +351,7 @@ def recurring_events(query: Payload, tz: ZoneInfo, now: datetime) -> list[tuple[
     today = now.astimezone(tz).date().isoformat()
     items = []
     for position, agenda in enumerate(scope.agendas):
-        for record in store.list_events(agenda.slug):
+        for record in store.list_primaries(agenda.slug):
             spec = record.spec
             ends = (
                 local_midnight(date.fromisoformat(spec.recurrence_end_date), tz) if spec.recurrence_end_date else None

@@ -16,7 +16,6 @@ Nothing configured: no message is written, nothing is sent, nothing fails.
 from __future__ import annotations
 
 import logging
-import os
 import time as clock
 from collections import Counter
 from collections.abc import Iterable
@@ -25,7 +24,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from chalicelib import config, store
+from chalicelib import aws, config, store
 from chalicelib.domain.booking_rules import Leg
 from chalicelib.domain.callback_rules import (
     DEFAULT_PORTS,
@@ -175,21 +174,13 @@ def _appointment(agenda: AgendaSpec, leg: Leg) -> Appointment:
     return Appointment(what=what, place=place, start=leg.start, form_url=leg.fields.get('form_url'))
 
 
-_clients: dict[tuple[str | None, ...], Any] = {}
-
-
-def _ses():
-    """An SES v2 client (botocore), one per endpoint configuration (tests and the local stack change it)."""
+def _ses() -> Any:
+    """The SES v2 client, on the session every AWS client shares (chalicelib/aws.py)."""
     from botocore.config import Config
-    from botocore.session import get_session
 
-    names = ('AWS_DEFAULT_REGION', 'AWS_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_SESV2')
-    key = tuple(os.environ.get(name) for name in names)
-    if key not in _clients:
-        _clients.clear()
-        timeouts = Config(connect_timeout=SES_TIMEOUT, read_timeout=SES_TIMEOUT, retries={'max_attempts': 2})
-        _clients[key] = get_session().create_client('sesv2', config=timeouts)
-    return _clients[key]
+    return aws.client(
+        'sesv2', Config(connect_timeout=SES_TIMEOUT, read_timeout=SES_TIMEOUT, retries={'max_attempts': 2})
+    )
 
 
 def _send_email(sender: str, to: list[str], subject: str, text: str) -> str | None:

@@ -50,9 +50,11 @@ from chalicelib.store.configuration import (
     get_event,
     list_agendas,
     list_events,
+    list_primaries,
     list_resources,
     load_agenda,
     mark_event,
+    occurrences,
     plan_agenda,
     plan_desk_sources,
     plan_events,
@@ -61,6 +63,7 @@ from chalicelib.store.configuration import (
 )
 from chalicelib.store.legs import (
     BookingSnapshot,
+    MeetingSnapshot,
     UserDays,
     booking_ids_starting,
     event_legs,
@@ -72,6 +75,7 @@ from chalicelib.store.legs import (
     live_event_legs,
     meeting_legs,
     read_for_booking,
+    read_for_meeting,
     resource_uses,
     retention_mark,
     user_legs,
@@ -79,4 +83,13 @@ from chalicelib.store.legs import (
     user_meetings,
     waiting_legs,
 )
-from chalicelib.store.tables import NONCE_TTL, Refused, claim_nonce, connection, create_table, reset, with_transaction
+from chalicelib.store.tables import (
+    NONCE_TTL,
+    Refused,
+    claim_nonce,
+    connection,
+    create_table,
+    reset,
+    warm,
+    with_transaction,
+)

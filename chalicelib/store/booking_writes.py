@@ -1033,7 +1033,7 @@ def update_event_promoting(agenda: str, spec: EventSpec, promotion: Promotion, n
     _promote(tx, shared, [promotion], now)
     key = (agenda, spec.slug)
     shared.guards[key] = shared.guards[key] & _fits_bookings(spec)
-    shared.more[key] = _event_update_actions(spec)
+    shared.more[key] = _event_update_actions(agenda, spec)
     shared.write(tx)
     _raise_stale(commit(tx))
 

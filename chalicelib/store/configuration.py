@@ -9,20 +9,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from typing import Any
 
+from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.closures import ExceptionSpec, ExceptionsSourceSpec, exception_order, utc_text
-from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.event_rules import EventRecord, is_recurring_primary
 from chalicelib.domain.holds import HeldPlaces
 from chalicelib.domain.promotion_rules import MANUAL
 from chalicelib.domain.reminder_rules import ReminderSettings
 from chalicelib.domain.specs import AgendaSpec, DeskSpec, EventSpec, ExcludedPeriodSpec, MeetingTypeSpec, TimePeriodSpec
 from chalicelib.store.models import (
+    AGENDA_PREFIX,
     AGENDAS_PARTITION,
     CONFIG_PREFIX,
     EVENT_PREFIX,
+    RECURRING_PREFIX,
     RESOURCES_PARTITION,
     Agenda,
+    ByGsi3,
     Desk,
     Event,
     MeetingType,
@@ -39,6 +43,7 @@ from chalicelib.store.tables import (
     _utc_key,
     conditional,
     put_new,
+    query_items,
     with_transaction,
 )
 
@@ -156,12 +161,17 @@ EVENT_CONFIG = (
 )
 
 
-def _event_values(spec: EventSpec) -> dict[str, Any]:
+def listing_key(agenda: str, spec: EventSpec) -> str:
+    """Where the listings' index (gsi3) files an event: under its agenda, a recurring primary apart."""
+    return f'{RECURRING_PREFIX}{agenda}' if is_recurring_primary(spec) else agenda
+
+
+def _event_values(agenda: str, spec: EventSpec) -> dict[str, Any]:
     values = {name: getattr(spec, name) for name in EVENT_CONFIG}
     values['start'] = _utc(spec.start)
     values['publication_datetime'] = _utc(spec.publication_datetime)
     values['recurrence_days'] = list(spec.recurrence_days) if spec.recurrence_days is not None else None
-    values['gsi2sk'] = f'{_utc_key(spec.start)}#{spec.slug}'
+    values['gsi3pk'] = listing_key(agenda, spec)
     return values
 
 
@@ -169,18 +179,15 @@ def _event_item(agenda: str, spec: EventSpec) -> Event:
     return Event(
         pk=agenda_pk(agenda),
         sk=f'{EVENT_PREFIX}{spec.slug}',
-        gsi2pk=f'EVENTS#{agenda}',
-        agenda=agenda,
-        slug=spec.slug,
         reserved=0,
         waiting_list_reserved=0,
-        **_event_values(spec),
+        **_event_values(agenda, spec),
     )
 
 
 def _event_record(item: Event) -> EventRecord:
     spec = EventSpec(
-        slug=item.slug,
+        slug=item.sk[len(EVENT_PREFIX) :],
         start=item.start,
         places=int(item.places),
         label=item.label,
@@ -197,7 +204,7 @@ def _event_record(item: Event) -> EventRecord:
         primary_event=item.primary_event,
     )
     return EventRecord(
-        agenda=item.agenda,
+        agenda=item.pk[len(AGENDA_PREFIX) :],
         spec=spec,
         reserved=int(item.reserved or 0),
         waiting_list_reserved=int(item.waiting_list_reserved or 0),
@@ -214,14 +221,105 @@ def _held_places(item: Event) -> tuple[HeldPlaces, ...]:
     """The event's map of holds (models.Event.holds), by key."""
     entries = item.holds.as_dict() if item.holds is not None else {}
     return tuple(
-        HeldPlaces(
-            key,
-            int(value['count']),
-            bool(value.get('waiting')),
-            datetime.fromtimestamp(int(value['until']), timezone.utc),
-        )
-        for key, value in sorted(entries.items())
+        _held(key, value['count'], value.get('waiting'), value['until']) for key, value in sorted(entries.items())
     )
+
+
+def _held(key: str, count: Any, waiting: Any, until: Any) -> HeldPlaces:
+    """One entry of an event's `holds`: `until` in epoch seconds."""
+    return HeldPlaces(key, int(count), bool(waiting), datetime.fromtimestamp(int(until), timezone.utc))
+
+
+def _text(value: dict[str, Any] | None) -> str | None:
+    return value['S'] if value else None
+
+
+def _count(value: dict[str, Any] | None) -> int | None:
+    return int(value['N']) if value else None
+
+
+def _flag(value: dict[str, Any] | None) -> bool:
+    return bool(value and value['BOOL'])
+
+
+def _listed_record(agenda: str, item: dict[str, Any]) -> EventRecord:
+    """An event as the listings' index (gsi3) holds it, read without a model (thousands per listing): all of
+    the event but `counters_version` (left at its default: read the event itself, `get_events`, for a
+    decision on it)."""
+    get = item.get
+    holds = get('holds')
+    entries = sorted(holds['M'].items()) if holds else []
+    days = get('recurrence_days')
+    published = get('publication_datetime')
+    spec = EventSpec(
+        slug=item['sk']['S'][len(EVENT_PREFIX) :],
+        start=datetime.fromisoformat(item['start']['S']),  # UTCDateTimeAttribute's text, in UTC
+        places=int(item['places']['N']),
+        label=_text(get('label')),
+        duration=_count(get('duration')),
+        waiting_list_places=_count(get('waiting_list_places')) or 0,
+        publication_datetime=datetime.fromisoformat(published['S']) if published else None,
+        description=_text(get('description')),
+        pricing=_text(get('pricing')),
+        url=_text(get('url')),
+        cancelled=_flag(get('cancelled')),
+        recurrence_days=tuple(int(day['N']) for day in days['L']) if days else None,
+        recurrence_week_interval=_count(get('recurrence_week_interval')),
+        recurrence_end_date=_text(get('recurrence_end_date')),
+        primary_event=_text(get('primary_event')),
+    )
+    return EventRecord(
+        agenda=agenda,
+        spec=spec,
+        reserved=_count(get('reserved')) or 0,
+        waiting_list_reserved=_count(get('waiting_list_reserved')) or 0,
+        checked=_flag(get('checked')),
+        check_locked=_flag(get('check_locked')),
+        invoiced=_flag(get('invoiced')),
+        holds=tuple(
+            _held(key, e['M']['count']['N'], e['M'].get('waiting', {}).get('BOOL'), e['M']['until']['N'])
+            for key, e in entries
+        ),
+        holds_map=holds is not None,
+    )
+
+
+def listed_events(agenda: str, start: datetime | None, end: datetime | None) -> list[EventRecord]:
+    """The events (not the recurring primaries) of an agenda starting in [start, end), by start: one Query
+    of the listings' index (gsi3, eventually consistent), one page for 5,000 events."""
+    if start is not None and end is not None and start >= end:
+        return []
+    _bind()
+    condition: Condition | None
+    if start is not None and end is not None:
+        condition = Event.start.between(_utc(start), _utc(end))
+    elif start is not None:
+        condition = Event.start >= _utc(start)
+    elif end is not None:
+        condition = Event.start < _utc(end)
+    else:
+        condition = None
+    items = query_items(agenda, condition, index=ByGsi3.Meta.index_name)
+    records = [_listed_record(agenda, item) for item in items]
+    found = [r for r in records if end is None or r.spec.start < end]  # BETWEEN holds its upper bound
+    return sorted(found, key=lambda r: (r.spec.start, r.slug))
+
+
+def list_primaries(agenda: str) -> list[EventRecord]:
+    """The recurring events' primaries of an agenda, by start: one small Query of the listings' index (gsi3,
+    eventually consistent)."""
+    _bind()
+    items = query_items(f'{RECURRING_PREFIX}{agenda}', index=ByGsi3.Meta.index_name)
+    return [_listed_record(agenda, item) for item in items]
+
+
+def occurrences(agenda: str, primary: str) -> list[EventRecord]:
+    """The stored occurrences of a recurring event, read consistently: one Query of the agenda's partition
+    on the slug prefix they all share (`<primary>--`, domain/recurrence.py), not the whole partition."""
+    _bind()
+    items = Event.query(agenda_pk(agenda), Event.sk.startswith(f'{EVENT_PREFIX}{primary}--'), consistent_read=True)
+    found = (_event_record(i) for i in items if isinstance(i, Event) and i.primary_event == primary)
+    return sorted(found, key=lambda r: (r.spec.start, r.slug))
 
 
 def get_event(agenda: str, slug: str) -> EventRecord | None:
@@ -238,9 +336,9 @@ def list_events(agenda: str) -> list[EventRecord]:
     return sorted((_event_record(i) for i in items), key=lambda r: (r.spec.start, r.slug))
 
 
-def _event_update_actions(spec: EventSpec) -> list:
+def _event_update_actions(agenda: str, spec: EventSpec) -> list:
     actions = []
-    for name, value in _event_values(spec).items():
+    for name, value in _event_values(agenda, spec).items():
         attribute = getattr(Event, name)
         actions.append(attribute.remove() if value is None else attribute.set(value))
     return actions
@@ -279,7 +377,7 @@ def update_event(agenda: str, spec: EventSpec) -> None:
     with_transaction(
         lambda tx: tx.update(
             Event(agenda_pk(agenda), f'{EVENT_PREFIX}{spec.slug}'),
-            actions=_event_update_actions(spec),
+            actions=_event_update_actions(agenda, spec),
             condition=Event.pk.exists() & _fits_bookings(spec),
         )
     )
@@ -501,9 +599,9 @@ def _delete(item: TableItem, condition=None) -> Callable[[TransactWrite], None]:
     return lambda tx: tx.delete(item, condition=condition)
 
 
-def _update(event: Event, spec: EventSpec) -> Callable[[TransactWrite], None]:
+def _update(agenda: str, event: Event, spec: EventSpec) -> Callable[[TransactWrite], None]:
     """The event item becomes `spec`, if its bookings still fit."""
-    return lambda tx: tx.update(event, actions=_event_update_actions(spec), condition=_fits_bookings(spec))
+    return lambda tx: tx.update(event, actions=_event_update_actions(agenda, spec), condition=_fits_bookings(spec))
 
 
 def _writes(ops: list[Operation], undo: bool = False) -> Callable[[TransactWrite], None]:
@@ -579,8 +677,8 @@ def plan_events(agenda: str, new: list[EventSpec], current: list[EventRecord]) -
             target = Event(pk, f'{EVENT_PREFIX}{slug}')
             ops.append(
                 Operation(
-                    _update(target, spec),
-                    _update(target, record.spec),
+                    _update(agenda, target, spec),
+                    _update(agenda, target, record.spec),
                     _size(_event_item(agenda, spec), _event_item(agenda, record.spec)),
                 )
             )

@@ -21,17 +21,19 @@ from chalicelib.domain.meeting_slots import MeetingLeg, utc_days
 from chalicelib.domain.specs import MAX_DURATION, AgendaSpec
 from chalicelib.errors import Busy
 from chalicelib.parsing import SLUG_RE
-from chalicelib.store.configuration import _agenda_spec, _event_record
+from chalicelib.store.configuration import _agenda_spec, _event_record, listed_events
 from chalicelib.store.models import (
     CONFIG_PREFIX,
     EVENT_PREFIX,
     HOLD_SK,
     LEG_PREFIX,
+    LOCK_SK,
     Agenda,
     Booking,
     Event,
     HeldSpan,
     Hold,
+    Lock,
     ResourceUse,
     RetentionMark,
     TableItem,
@@ -39,6 +41,7 @@ from chalicelib.store.models import (
     UserMeetings,
     agenda_pk,
     booking_pk,
+    desk_lock_pk,
     event_bookings_key,
     hold_pk,
     leg_sk,
@@ -48,7 +51,7 @@ from chalicelib.store.models import (
     user_key,
     user_meetings_pk,
 )
-from chalicelib.store.tables import _bind, _utc_key, connection
+from chalicelib.store.tables import BATCH_GET_KEYS, _bind, _utc_key, connection
 
 STORED_FIELDS = (
     *TEXT_FIELDS,
@@ -136,7 +139,8 @@ def read_for_booking(
         if isinstance(item, Agenda):
             snapshot.agenda = _agenda_spec(item)
         elif isinstance(item, Event):
-            snapshot.events[item.slug] = _event_record(item)
+            record = _event_record(item)
+            snapshot.events[record.slug] = record
         elif isinstance(item, UserEventBookings):
             snapshot.user_bookings[user_counts[item.pk]] = int(item.bookings or 0)
         elif isinstance(item, Booking):
@@ -221,13 +225,10 @@ def user_meetings(user_external_id: str, start: datetime, end: datetime) -> list
 
 
 def events_between(agenda: str, start: datetime | None, end: datetime | None) -> list[EventRecord]:
-    """Events of an agenda starting in [start, end), by start time (gsi2, eventually consistent)."""
-    _bind()
-    bounds = _time_range(start, end)
-    if bounds is None:
-        return []
-    items = Event.by_gsi2.query(f'EVENTS#{agenda}', Event.gsi2sk.between(*bounds))
-    return [_event_record(i) for i in items if isinstance(i, Event) and (end is None or i.start < end)]
+    """Events of an agenda starting in [start, end), by start time, without the recurring primaries, as
+    the listings' index holds them (configuration.listed_events: eventually consistent, and without
+    `counters_version`)."""
+    return listed_events(agenda, start, end)
 
 
 def _held(span: HeldSpan) -> Leg:
@@ -335,6 +336,63 @@ def user_meeting_days(user_external_id: str, start: datetime, end: datetime) -> 
     return UserDays(user_external_id, versions, spans)
 
 
+@dataclass(frozen=True)
+class MeetingSnapshot:
+    """What a meetings fillslot decides on, read in one consistent BatchGetItem when it must read the user's
+    days or the booking it replaces: which of its desks' lock cells are held (desk, cell start), the user's
+    days (None: no user), and the legs of the booking to replace ([]: none named, or no such booking)."""
+
+    held: frozenset[tuple[str, datetime]]
+    days: UserDays | None
+    replaced: list[Leg]
+
+
+def read_for_meeting(
+    agenda: str,
+    cells: dict[str, list[datetime]],
+    user: str | None,
+    start: datetime,
+    end: datetime,
+    replaced_id: int | None,
+    now: datetime,
+    hold: str | None = None,
+) -> MeetingSnapshot | None:
+    """The desks' lock cells `cells` (desk -> cell starts), the user's meetings on the UTC days of [start, end)
+    and leg 000 of the booking `replaced_id` (all of its legs when it has several: one Query more), in one
+    consistent BatchGetItem; None when they are more keys than one BatchGetItem reads (the caller reads the
+    agenda's legs instead). A cell a lock code holds is free once its hold has expired at `now`, and to that
+    lock code (`hold`) itself."""
+    _bind()
+    locks = {desk_lock_pk(agenda, desk, _utc_key(cell)): (desk, cell) for desk in cells for cell in cells[desk]}
+    days = utc_days(start, end) if user else []
+    if len(locks) + len(days) + (replaced_id is not None) > BATCH_GET_KEYS:
+        return None
+    keys = [(key, LOCK_SK) for key in locks]
+    keys += [(user_meetings_pk(user or ''), day) for day in days]
+    if replaced_id is not None:
+        keys.append((booking_pk(replaced_id), leg_sk(0)))
+    held = set()
+    versions: dict[str, int | None] = dict.fromkeys(days)
+    spans: dict[str, frozenset[str]] = {day: frozenset() for day in days}
+    replaced: list[Leg] = []
+    for item in TableItem.batch_get(keys, consistent_read=True):
+        if isinstance(item, Lock) and not _held_lock_free(item, now, hold):
+            held.add(locks[item.pk])
+        elif isinstance(item, UserMeetings):
+            versions[item.sk] = int(item.version or 0)
+            spans[item.sk] = frozenset(item.spans or ())
+        elif isinstance(item, Booking):
+            replaced = [_leg(item)]
+    if replaced and replaced[0].legs > 1 and replaced_id is not None:
+        replaced = get_legs(replaced_id)
+    return MeetingSnapshot(frozenset(held), UserDays(user, versions, spans) if user else None, replaced)
+
+
+def _held_lock_free(lock: Lock, now: datetime, hold: str | None) -> bool:
+    """A desk cell held by a lock code that the caller may take: the hold expired, or it is the caller's."""
+    return lock.hold is not None and (lock.held_until is None or lock.held_until <= now or lock.hold == hold)
+
+
 def event_legs(agenda: str, event: str) -> list[Leg]:
     """The legs booked on an event that the index shows live (gsi2 `EVENT#<agenda>#<event>`, in
     booking order). Eventually consistent: see `live_event_legs` for a complete list."""
@@ -437,7 +495,8 @@ def get_events(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], EventRe
     if not wanted:
         return {}
     items = Event.batch_get([(agenda_pk(a), f'{EVENT_PREFIX}{s}') for a, s in wanted], consistent_read=True)
-    return {(item.agenda, item.slug): _event_record(item) for item in items}
+    records = (_event_record(item) for item in items)
+    return {(record.agenda, record.slug): record for record in records}
 
 
 def booking_ids_starting(agenda: str, kind: str, start: datetime | None, end: datetime) -> list[tuple[datetime, int]]:

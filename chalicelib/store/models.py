@@ -28,7 +28,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 _T = TypeVar('_T')
@@ -47,8 +47,11 @@ CONFIG_PREFIX = 'cfg#'
 EVENT_PREFIX = 'event#'
 
 
+AGENDA_PREFIX = 'AGENDA#'
+
+
 def agenda_pk(slug: str) -> str:
-    return f'AGENDA#{slug}'
+    return f'{AGENDA_PREFIX}{slug}'
 
 
 def calendar_pk(slug: str) -> str:
@@ -117,8 +120,8 @@ class ByGsi1(GlobalSecondaryIndex):
 
 
 class ByGsi2(GlobalSecondaryIndex):
-    """Events of an agenda by start time (`EVENTS#<agenda>`), bookings of an event (`EVENT#...`),
-    meeting bookings of an agenda by start time (`MEETINGS#<agenda>`)."""
+    """Bookings of an event (`EVENT#...`), meeting bookings of an agenda by start time (`MEETINGS#<agenda>`),
+    a resource's bookings (`RESOURCE#<slug>`)."""
 
     class Meta:
         index_name = 'gsi2'
@@ -126,6 +129,44 @@ class ByGsi2(GlobalSecondaryIndex):
 
     gsi2pk = UnicodeAttribute(hash_key=True)
     gsi2sk = UnicodeAttribute(range_key=True)
+
+
+RECURRING_PREFIX = 'recurring#'
+# What a listing of events reads besides its keys (the start is the index's sort key, the slug in `sk`).
+LISTED_EVENT_ATTRIBUTES = [
+    'label',
+    'duration',
+    'places',
+    'waiting_list_places',
+    'reserved',
+    'waiting_list_reserved',
+    'cancelled',
+    'checked',
+    'check_locked',
+    'invoiced',
+    'holds',
+    'publication_datetime',
+    'description',
+    'pricing',
+    'url',
+    'primary_event',
+    'recurrence_days',
+    'recurrence_week_interval',
+    'recurrence_end_date',
+]
+
+
+class ByGsi3(GlobalSecondaryIndex):
+    """The listings' index of events: partition `gsi3pk`, the agenda's slug (`recurring#<slug>` for the
+    primaries of its recurring events, listed apart), sorted by `start`; only what a listing reads is
+    projected. Only events carry `gsi3pk`: bookings and closures, which have a `start` too, stay out."""
+
+    class Meta:
+        index_name = 'gsi3'
+        projection = IncludeProjection(LISTED_EVENT_ATTRIBUTES)
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    start = UTCDateTimeAttribute(range_key=True)
 
 
 class TableItem(Model):
@@ -177,14 +218,18 @@ class Agenda(TableItem, discriminator='agenda'):
 
 
 class Event(TableItem, discriminator='event'):
-    """pk AGENDA#<agenda>, sk event#<slug>; gsi2 EVENTS#<agenda>/<start utc>#<slug>.
+    """pk AGENDA#<agenda>, sk event#<slug>; gsi3 <agenda>/<start> (`recurring#<agenda>` for a recurring
+    primary), the listings' index.
 
     `reserved` and `waiting_list_reserved` are the place counters: every booking changes
     them in the same transaction that writes the booking, under a condition on them.
+
+    Lean, so that a Query's megabyte holds 5,000 of them (DynamoDB Local pages an index's Query on the
+    table's items): the agenda and slug are read from the keys, and a flag is stored once set.
     """
 
-    agenda = UnicodeAttribute()
-    slug = UnicodeAttribute()
+    agenda = UnicodeAttribute(null=True)  # not written any more: the agenda is in pk
+    slug = UnicodeAttribute(null=True)  # not written any more: the slug is in sk
     label = UnicodeAttribute(null=True)
     start = UTCDateTimeAttribute()
     duration = NumberAttribute(null=True)  # minutes
@@ -196,10 +241,10 @@ class Event(TableItem, discriminator='event'):
     description = UnicodeAttribute(null=True)
     pricing = UnicodeAttribute(null=True)
     url = UnicodeAttribute(null=True)
-    cancelled = BooleanAttribute(default=False)
-    checked = BooleanAttribute(default=False)
-    check_locked = BooleanAttribute(default=False)
-    invoiced = BooleanAttribute(default=False)
+    cancelled = BooleanAttribute(default=False)  # always stored: the booking conditions read it
+    checked = BooleanAttribute(null=True)
+    check_locked = BooleanAttribute(null=True)
+    invoiced = BooleanAttribute(null=True)
     recurrence_days = _list_of(NumberAttribute, null=True)
     recurrence_week_interval = NumberAttribute(null=True)
     recurrence_end_date = UnicodeAttribute(null=True)  # YYYY-MM-DD
@@ -213,6 +258,8 @@ class Event(TableItem, discriminator='event'):
     # past its `until` as free; a writer that needs its places releases it (REMOVE, conditioned on
     # its `until` as read) in the transaction that takes them.
     holds: MapAttribute[str, Any] = MapAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    by_gsi3 = ByGsi3()
 
 
 class MeetingType(TableItem, discriminator='meetingtype'):

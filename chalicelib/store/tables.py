@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 import random
 import time as clock
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 from botocore.exceptions import HTTPClientError
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.exceptions import (
     CancellationReason,
     DeleteError,
@@ -23,7 +23,7 @@ from pynamodb.exceptions import (
 )
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import config
+from chalicelib import aws, config
 from chalicelib.errors import Busy, ChronoError, Unavailable
 from chalicelib.store.models import MODELS, Nonce, TableItem
 
@@ -31,37 +31,74 @@ log = logging.getLogger(__name__)
 
 NONCE_TTL = timedelta(seconds=120)  # longer than the ±30 s window in which a signature is valid
 MAX_TRANSACTION_ITEMS = 100
+BATCH_GET_KEYS = 100  # the keys one BatchGetItem reads
 _bound_table: str | None = None
 _connection: Connection | None = None
 
 
+class _SharedConnection(Connection):
+    """pynamodb's connection, its client made on the process's one botocore session (chalicelib/aws.py)
+    rather than on a session of its own per thread. botocore clients are thread-safe; making one is not."""
+
+    @property
+    def session(self) -> Any:
+        return aws.session()
+
+    @property
+    def client(self) -> Any:
+        with aws.lock:
+            return super().client
+
+
 def _bind() -> None:
-    """Point every model at the configured table (tests and the local runner change it)."""
-    global _bound_table, _connection
+    """Point every model at the configured table (tests and the local runner change it), all through the
+    one connection: pynamodb would otherwise give each model class a connection, and a client, of its own."""
+    global _bound_table
     name = config.settings().table_name
-    if name != _bound_table:
+    if name == _bound_table:
+        return
+    with aws.lock:  # the first requests of a threaded server may bind at once
+        if name == _bound_table:
+            return
         for model in MODELS:
             model.Meta.table_name = name
             model._connection = None
-        _connection = None
+        table: TableConnection = TableItem._get_connection()  # its schema, for every model (they share it)
+        shared = _shared()
+        if name not in shared._tables:
+            shared.add_meta_table(table.connection.get_meta_table(name))
+        table.connection = shared
+        for model in MODELS:
+            model._connection = table
         _bound_table = name
 
 
 def reset() -> None:
-    """Forget cached clients: the next call reads the endpoint variables again."""
+    """Forget the clients: the next call reads the endpoint variables again."""
     global _bound_table, _connection
     _bound_table = None
     _connection = None
     for model in MODELS:
         model._connection = None
+    aws.reset()
+
+
+def _shared() -> Connection:
+    global _connection
+    with aws.lock:
+        if _connection is None:
+            _connection = _SharedConnection()
+        return _connection
 
 
 def connection() -> Connection:
-    global _connection
     _bind()
-    if _connection is None:
-        _connection = Connection()
-    return _connection
+    return _shared()
+
+
+def warm() -> Any:
+    """Make the DynamoDB client now (a Lambda's init phase) rather than on the first request."""
+    return _shared().client
 
 
 def create_table() -> None:
@@ -77,6 +114,28 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 def _utc_key(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def query_items(
+    hash_key: str, condition: Any = None, index: str | None = None, consistent: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The items of a Query, page after page, as DynamoDB sends them: the listings of thousands of items
+    read them without a model each (pynamodb's own parsing costs more than the call)."""
+    table, name = connection(), config.settings().table_name
+    start = None
+    while True:
+        page = table.query(
+            name,
+            hash_key,
+            range_key_condition=condition,
+            index_name=index,
+            consistent_read=consistent,
+            exclusive_start_key=start,
+        )
+        yield from page.get('Items', ())
+        start = page.get('LastEvaluatedKey')
+        if not start:
+            return
 
 
 # ---- single conditional writes ----------------------------------------------------------

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from chalice import Chalice, Response
 from chalice.app import Request
 
-from chalicelib import config, store
+from chalicelib import aws, config, store
 from chalicelib.errors import (
     BadRequest,
     ChronoError,
@@ -73,6 +73,18 @@ class Call:
     def host(self) -> str | None:
         """Our host name as the caller sees it (the default `orig` of our callbacks)."""
         return urlsplit(self.base_url).hostname
+
+
+def warm_up() -> None:
+    """On Lambda, make the DynamoDB client during the function's init phase (the import of app) rather than
+    in its first request. Nothing of the configuration is read; a failure is left to the first request,
+    which makes the client again and answers as for any other failure."""
+    if not aws.on_lambda():
+        return
+    try:
+        store.warm()
+    except Exception:  # noqa: BLE001 - the first request tries again
+        log.warning('DynamoDB client not made at init: the first request makes it', exc_info=True)
 
 
 def utcnow() -> datetime:

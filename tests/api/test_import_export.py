@@ -334,7 +334,7 @@ def test_an_event_datetime_out_of_range_is_invalid_payload(api, imported, export
 
 def stored_starts(agenda):
     from chalicelib.store.models import Event, agenda_pk
-    return {e.slug: e.start.isoformat() for e in Event.query(agenda_pk(agenda))}
+    return {e.sk.removeprefix('event#'): e.start.isoformat() for e in Event.query(agenda_pk(agenda))}
 
 
 @pytest.mark.parametrize('slug, start, utc', [

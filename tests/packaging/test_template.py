@@ -177,10 +177,12 @@ def test_the_table_is_the_one_the_pynamodb_models_declare(template):
     assert len(props['AttributeDefinitions']) == len(declared)
     assert pairs(props['KeySchema'], 'AttributeName', 'KeyType') == pairs(
         schema['key_schema'], 'AttributeName', 'KeyType')
-    assert {i['IndexName']: (pairs(i['KeySchema'], 'AttributeName', 'KeyType'), i['Projection'])
+    # pynamodb lists an index's keys by attribute name; AWS wants the HASH key first.
+    assert {i['IndexName']: (dict(pairs(i['KeySchema'], 'AttributeName', 'KeyType')), i['Projection'])
             for i in props['GlobalSecondaryIndexes']} == {
-        i['index_name']: (pairs(i['key_schema'], 'AttributeName', 'KeyType'), i['projection'])
+        i['index_name']: (dict(pairs(i['key_schema'], 'AttributeName', 'KeyType')), i['projection'])
         for i in schema['global_secondary_indexes']}
+    assert {i['KeySchema'][0]['KeyType'] for i in props['GlobalSecondaryIndexes']} == {'HASH'}
     assert schema['local_secondary_indexes'] == [] and 'LocalSecondaryIndexes' not in props
     assert props['TimeToLiveSpecification'] == {'AttributeName': TableItem._ttl_attribute().attr_name, 'Enabled': True}
     assert props['BillingMode'] == TableItem.Meta.billing_mode == 'PAY_PER_REQUEST'

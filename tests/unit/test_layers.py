@@ -19,7 +19,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / 'chalicelib'
 LAYERS = ('web', 'services', 'store', 'domain')
-HELPERS = ('config', 'errors', 'parsing', 'signature')
+HELPERS = ('aws', 'config', 'errors', 'parsing', 'signature')
 PURE_HELPERS = ('errors', 'parsing')
 # What each layer may import from chalicelib (layers and helpers).
 ALLOWED = {
