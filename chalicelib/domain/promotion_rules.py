@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain.booking_rules import Leg
 from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.holds import HeldPlaces
 
 MANUAL, AUTOMATIC = 'manual', 'automatic'
 MODES = (MANUAL, AUTOMATIC)
@@ -113,3 +114,5 @@ class Promotion:
     notices: Mapping[tuple[int, int], tuple[str, ...]] | None = None
     new_legs: tuple[int, ...] = ()
     capped: bool = False  # more would fit: promote again once this is written
+    # Expired holds on the event, counted free by the decision: the write gives them back (domain/holds.py).
+    released: tuple[HeldPlaces, ...] = ()

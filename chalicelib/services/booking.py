@@ -160,7 +160,12 @@ def _book(
             held = store.get_hold(key)
         on_start = check_deadline(replaced, now, tz, request.bypass_delays, 'cancel booking: ', agenda)
         planner.begin(stale)
-        read = planner.records(replaced)  # where the replaced booking frees places that promote
+        # Where the replaced booking frees places, or this booking gives back expired holds while someone waits:
+        # places that promote, on an agenda that promotes automatically.
+        expiring = [
+            (agenda.slug, e.slug) for e in events if e.waiting_list_reserved and any(h.expired(now) for h in e.holds)
+        ]
+        read = planner.records(replaced, expiring)
         decided_on = [read.get((agenda.slug, event.slug), event) for event in events]  # the same read
         # The first refusal in the order of `slots` is the answer.
         placements = [
@@ -170,7 +175,7 @@ def _book(
         if key is not None and request.holding:
             return _hold_places(agenda, placements, key, held, now)
         deadline = booking_deadline(agenda, [p.event.spec.start for p in placements], tz)
-        promotions = planner.after([(leg, 0) for leg in replaced], list(enumerate(placements)))
+        promotions = planner.after([(leg, 0) for leg in replaced], list(enumerate(placements)), list(read))
         placements = promotion.placed(placements, promotions)
         plans = reminder_plans(agenda, [(i, p.event.spec.start) for i, p in enumerate(placements)], request, tz, now)
 

@@ -20,6 +20,7 @@ from datetime import datetime
 from chalicelib import store
 from chalicelib.domain.booking_rules import Leg, Placement
 from chalicelib.domain.event_rules import EventRecord
+from chalicelib.domain.holds import MAX_RELEASED, HeldPlaces, releasable, without
 from chalicelib.domain.promotion_rules import (
     AUTOMATIC,
     NEW,
@@ -77,29 +78,34 @@ class Planner:
                 self._reads[key] = (record, []) if record is not None else None
         return self._reads[key]
 
-    def records(self, legs: Iterable[Leg]) -> dict[Key, EventRecord]:
-        """The events of `legs` that promote, as this attempt reads them (a booking on one of them is
-        placed on the same read as the promotion)."""
+    def records(self, legs: Iterable[Leg], events: Iterable[Key] = ()) -> dict[Key, EventRecord]:
+        """The events of `legs`, and `events`, that promote, as this attempt reads them (a booking on one of
+        them is placed on the same read as the promotion)."""
         found = {}
-        for leg in legs:
-            key = (leg.agenda, leg.event or '')
-            if leg.event and self.automatic(leg.agenda):
+        keys = [(leg.agenda, leg.event) for leg in legs if leg.event] + list(events)
+        for key in keys:
+            if self.automatic(key[0]):
                 read = self.read(key)
                 if read is not None:
                     found[key] = read[0]
         return found
 
     def after(
-        self, changes: Iterable[tuple[Leg, int]], arriving: Sequence[tuple[int, Placement]] = ()
+        self,
+        changes: Iterable[tuple[Leg, int]],
+        arriving: Sequence[tuple[int, Placement]] = (),
+        releasing: Iterable[Key] = (),
     ) -> list[Promotion]:
         """The promotions a write makes: `changes` are live legs with their new count (0: cancelled),
-        `arriving` the placements it writes (index, placement) on those events."""
+        `arriving` the placements it writes (index, placement) on those events, `releasing` the events where
+        it gives back expired holds (read by `records` first: its placements there were decided on that read)."""
         changes = list(changes)
         freed = {
             (leg.agenda, leg.event or ''): None
             for leg, count in changes
             if frees_places(leg, count) and self.automatic(leg.agenda)
         }  # the events where the write frees something, in order
+        freed.update((key, None) for key in releasing if key in self._reads and self.automatic(key[0]))
         promotions: list[Promotion] = []
         budget = self.cap
         for key in freed:
@@ -107,6 +113,7 @@ class Planner:
             if read is None or read[0].spec.cancelled:
                 continue
             record, live = read
+            record, released = _without_expired_holds(record, self.now)
             mine = [(i, p) for i, p in arriving if (p.event.agenda, p.event.slug) == key]
             # Every leg the write changes on the event (a growth too), so that the places it takes count.
             change = changing(
@@ -130,7 +137,7 @@ class Planner:
                 (leg.booking_id, leg.leg): tuple(notice_kinds(reminding, leg.fields, configured)) for leg in chosen
             }
             new_legs = tuple(waiting[w.key[1]] for w in taken if w.key[0] == NEW)
-            promotions.append(Promotion(record, chosen, notices, new_legs, capped))
+            promotions.append(Promotion(record, chosen, notices, new_legs, capped, released))
             if budget is not None:
                 budget = max(0, budget - len(chosen))
             if capped:
@@ -176,6 +183,7 @@ def promote_event(agenda: str, slug: str, now: datetime) -> int:
             if read is None or read[0].spec.cancelled:
                 return None
             record, live = read
+            record, released = _without_expired_holds(record, now)
             free, queue = after_change(record, live, Change({}))
             taken, capped = promoted(free, queue, planner.cap)
             if not taken:
@@ -188,7 +196,7 @@ def promote_event(agenda: str, slug: str, now: datetime) -> int:
             notices = {
                 (leg.booking_id, leg.leg): tuple(notice_kinds(settings, leg.fields, configured)) for leg in chosen
             }
-            promotion = Promotion(record, chosen, notices, (), capped)
+            promotion = Promotion(record, chosen, notices, (), capped, released)
             store.promote([promotion], now)
             return promotion
 
@@ -233,6 +241,7 @@ def update_event(
         if record.spec.cancelled:  # cancelled meanwhile: nobody to promote
             store.update_event(agenda.slug, new)
             return None
+        record, released = _without_expired_holds(record, now)
         free, queue = after_change(replace(record, spec=new), live, Change({}))
         taken, capped = promoted(free, queue, planner.cap)
         legs = {(leg.booking_id, leg.leg): leg for leg in live}
@@ -243,9 +252,16 @@ def update_event(
             for leg in chosen
         }
         planner.left = {(agenda.slug, slug)} if capped else set()
-        store.update_event_promoting(agenda.slug, new, Promotion(record, chosen, notices, (), capped), now)
+        store.update_event_promoting(agenda.slug, new, Promotion(record, chosen, notices, (), capped, released), now)
         return None
 
     until_written(attempt, DECISIONS, 'places')
     planner.settle()
     return store.get_event(agenda.slug, slug)
+
+
+def _without_expired_holds(record: EventRecord, now: datetime) -> tuple[EventRecord, tuple[HeldPlaces, ...]]:
+    """The event as a promotion counts it: the places of expired holds are free (the promotion's write
+    gives them back, on the condition that they are still as read)."""
+    released = releasable(record, now, None, MAX_RELEASED)
+    return without(record, released), released

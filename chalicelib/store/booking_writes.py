@@ -239,8 +239,11 @@ class _Shared:
                 entry['set'][placement.hold.key] = _hold_entry(placement.hold)
 
     def release(self, agenda: str, slug: str, held: HeldPlaces) -> None:
-        """Give back a hold's places: its entry goes, on the condition that it is still as read."""
+        """Give back a hold's places: its entry goes, on the condition that it is still as read. Once per
+        hold (a placement and a promotion of one transaction may both release it)."""
         entry = self._event(agenda, slug)
+        if held.key in entry['remove']:
+            return
         entry['waiting_list_reserved' if held.in_waiting_list else 'reserved'] -= held.count
         entry['remove'][held.key] = int(held.until.timestamp())
 
@@ -432,6 +435,8 @@ def _promote(tx: Transaction, shared: _Shared, promotions: Sequence[Promotion], 
     the legs do not all fit in the transaction's 100 writes (one is kept for an idempotent answer)."""
     for promotion in promotions:
         shared.guard(promotion.event.agenda, promotion.event.slug, _as_read(promotion.event))
+        for held in promotion.released:
+            shared.release(promotion.event.agenda, promotion.event.slug, held)
     room = MAX_TRANSACTION_ITEMS - 1 - len(tx) - shared.pending()
     written = 0
     for promotion in promotions:

@@ -234,3 +234,54 @@ def test_a_waiting_booking_the_index_does_not_show_yet_keeps_its_turn(agenda, mo
     # Missing `hidden`, the queue would have been [2 places]: nobody fits in the 1 place freed.
     assert len(reads) == 3
     assert lists(agenda, hidden, behind) == ['main', 'waiting'] and places(agenda) == (4, 2)
+
+
+def test_a_promotion_counts_the_places_of_expired_holds_free_and_gives_them_back(agenda, clock):
+    """4 places: B (2) and a hold of 2 (lock code); D (4) waits. Once the hold has expired, B's cancel frees
+    2 places and the hold's 2 are free too: D moves up and the hold's entry goes, in the same write."""
+    from datetime import timedelta
+
+    from chalicelib import store
+
+    b = book(agenda, 2)[0]
+    held = ok(agenda.post('/api/agenda/piscine/fillslot/cours/', {'count': 2, 'lock_code': 'session-1'}))
+    assert held['in_waiting_list'] is False
+    d, waiting = book(agenda, 4)
+    assert waiting is True and places(agenda) == (4, 4)
+    clock(NOW + timedelta(minutes=10))  # the hold's lifetime (CHRONO_HOLD_SECONDS, 600 s by default)
+    ok(agenda.post(f'/api/booking/{b}/cancel/'))
+    assert lists(agenda, b, d) == ['cancelled', 'main']
+    assert places(agenda) == (4, 0)
+    record = store.get_events([('piscine', 'cours')])[('piscine', 'cours')]
+    assert (record.reserved, record.waiting_list_reserved, record.holds) == (4, 0, ())
+
+
+def test_a_promotion_leaves_a_live_hold_its_places(agenda, clock):
+    """The same before the hold expires: B's 2 places are free, D (4) does not fit beside the hold."""
+    from datetime import timedelta
+
+    b = book(agenda, 2)[0]
+    ok(agenda.post('/api/agenda/piscine/fillslot/cours/', {'count': 2, 'lock_code': 'session-1'}))
+    d = book(agenda, 4)[0]
+    clock(NOW + timedelta(minutes=9, seconds=59))
+    ok(agenda.post(f'/api/booking/{b}/cancel/'))
+    assert lists(agenda, b, d) == ['cancelled', 'waiting']
+    assert places(agenda) == (2, 4)
+
+
+def test_a_fillslot_that_gives_back_an_expired_hold_promotes_the_head_it_frees_places_for(agenda, clock):
+    """B (2) and a hold of 2; D (2) waits. Once the hold has expired, E's fillslot gives its places back:
+    D, at the head of the queue, takes them in that very write, and E, behind D, waits."""
+    from datetime import timedelta
+
+    from chalicelib import store
+
+    b = book(agenda, 2)[0]
+    ok(agenda.post('/api/agenda/piscine/fillslot/cours/', {'count': 2, 'lock_code': 'session-1'}))
+    d = book(agenda, 2)[0]
+    clock(NOW + timedelta(minutes=10))
+    e, waiting = book(agenda, 1)
+    assert waiting is True
+    assert lists(agenda, b, d, e) == ['main', 'main', 'waiting']
+    record = store.get_events([('piscine', 'cours')])[('piscine', 'cours')]
+    assert (record.reserved, record.waiting_list_reserved, record.holds) == (4, 1, ())
