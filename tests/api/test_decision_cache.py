@@ -138,26 +138,29 @@ def test_a_warm_process_answers_what_a_cold_one_does_after_changes_elsewhere(api
     # A cold process: the read, and the write when it books.
     assert [c for _, c in cold] == [
         {'BatchGetItem': 1, **({'TransactWriteItems': 1} if a['err'] == 0 else {})} for (_, a), _ in cold]
-    read, write, both = {'BatchGetItem': 1}, {'TransactWriteItems': 1}, {'BatchGetItem': 1, 'TransactWriteItems': 1}
-    stale = {'BatchGetItem': 1, 'TransactWriteItems': 2}  # the cached decision's write refused, read, written
-    assert [c for _, c in warm] == [
-        both,  # cold: read, written
-        write,  # warm: one call
-        write,  # the waiting list
-        read,  # sold out, from the cache: read, refused as a cold process refuses
-        both,  # atelier, cold
-        both,  # the user's count refused the write: read, refused
-        both,  # refused from the cache, read: a longer waiting list, written
-        stale,  # the start changed
-        stale,  # the duration changed
-        both,  # the places changed: refused by the write, read, refused
-        both,  # refused from the cache (full), read: 6 places, written
-        both,  # the agenda's version changed: refused by the write, read, refused
-        read,  # cours: sold out, from the cache (the agenda read again with atelier)
-        read,  # cancelled: sold out from the cache, read, cancelled
-        read,  # unknown: never cached
-        read,  # past: refused from the cache, read, refused
-    ]
+    assert [c for _, c in warm] == WARM_CALLS
+
+
+read, write, both = {'BatchGetItem': 1}, {'TransactWriteItems': 1}, {'BatchGetItem': 1, 'TransactWriteItems': 1}
+stale = {'BatchGetItem': 1, 'TransactWriteItems': 2}  # the cached decision's write refused, read, written
+WARM_CALLS = [
+    both,  # cold: read, written
+    write,  # warm: one call
+    write,  # the waiting list
+    read,  # sold out, from the cache: read, refused as a cold process refuses
+    both,  # atelier, cold
+    both,  # the user's count refused the write: read, refused
+    both,  # refused from the cache, read: a longer waiting list, written
+    stale,  # the start changed
+    stale,  # the duration changed
+    both,  # the places changed: refused by the write, read, refused
+    both,  # refused from the cache (full), read: 6 places, written
+    both,  # the agenda's version changed: refused by the write, read, refused
+    read,  # cours: sold out, from the cache (the agenda read again with atelier)
+    read,  # cancelled: sold out from the cache, read, cancelled
+    read,  # unknown: never cached
+    read,  # past: refused from the cache, read, refused
+]
 
 def test_warm_fillslots_cost_one_call_until_the_entries_are_too_old(api, calls, clock, monkeypatch):
     monkeypatch.setenv('CHRONO_DECISION_CACHE_SECONDS', '0.5')
