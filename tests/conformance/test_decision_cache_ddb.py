@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import config
-from tests.api.conftest import clock  # noqa: F401 - the fixture
-from tests.api.test_decision_cache import WARM_CALLS, calls, elsewhere, scenario  # noqa: F401 - fixtures
+from tests.api.conftest import clock  # noqa: F401, F811 - the fixture
+from tests.api.test_decision_cache import WARM_CALLS, calls, elsewhere, scenario  # noqa: F401, F811 - fixtures
 
 
 class Api:
