@@ -8,8 +8,11 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import config
-from tests.api.conftest import clock  # noqa: F401, F811 - the fixture
-from tests.api.test_decision_cache import WARM_CALLS, calls, elsewhere, scenario  # noqa: F401, F811 - fixtures
+from tests.api import conftest as api_fixtures
+from tests.api import test_decision_cache as on_moto
+from tests.api.test_decision_cache import WARM_CALLS, scenario
+
+clock, calls, elsewhere = api_fixtures.clock, on_moto.calls, on_moto.elsewhere  # the same fixtures
 
 
 class Api:
