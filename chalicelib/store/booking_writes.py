@@ -912,7 +912,7 @@ def _as_cached(event: EventRecord, placement: Placement):
         & same(Event.publication_datetime, spec.publication_datetime)
         & same(Event.label, spec.label)
         & same(Event.description, spec.description)
-        & Event.recurrence_days.does_not_exist()
+        & same(Event.recurrence_days, list(spec.recurrence_days) if spec.recurrence_days is not None else None)
     )
     if not event.holds:
         return condition & (Event.holds.does_not_exist() | (size(Event.holds) == 0))

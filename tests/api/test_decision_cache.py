@@ -206,3 +206,29 @@ def test_what_is_cached_goes_with_the_table(api, calls, clock, monkeypatch):
     monkeypatch.setenv('CHRONO_TABLE', 'another')
     config.reset()
     assert decision_cache.lookup('piscine', ['cours']) is None
+
+
+def test_holds_are_decided_from_the_cache_and_checked_by_the_write(api, calls, clock, elsewhere):
+    """The event's map of holds as cached: a live hold counts, an expired one is given back by the warm
+    decision (its entry conditioned as cached), a hold taken elsewhere since makes the write fail: read again."""
+    clock(NOW)
+    setup(api, 'piscine')
+    assert api.post('/api/agenda/piscine/fillslot/atelier/', {'lock_code': 'L1', 'count': 2})[1]['err'] == 0
+    costs, places = [], []
+    for moment, other_hold in ((NOW, None), (NOW, None), (datetime(2030, 3, 1, 9, 30, tzinfo=PARIS), None),
+                               (datetime(2030, 3, 1, 9, 31, tzinfo=PARIS), 'L2')):
+        clock(moment)
+        if other_hold:
+            with elsewhere():
+                assert api.post('/api/agenda/piscine/fillslot/atelier/', {'lock_code': other_hold})[1]['err'] == 0
+        calls.clear()
+        status, answer = api.post('/api/agenda/piscine/fillslot/atelier/', {})
+        assert answer['err'] == 0, answer
+        costs.append(dict(calls))
+        places.append(answer['places']['reserved'])
+    assert costs == [{'BatchGetItem': 1, 'TransactWriteItems': 1}, {'TransactWriteItems': 1},
+                     {'TransactWriteItems': 1}, {'BatchGetItem': 1, 'TransactWriteItems': 2}]
+    # 2 held + 1, + 1; the hold expired (600 s): given back, + 1; L2 holds 1 since: + 1 + 1.
+    assert places == [3, 4, 3, 5]
+    status, answer = api.get('/api/agenda/piscine/status/atelier/')
+    assert answer['places']['reserved'] == 5
