@@ -72,7 +72,7 @@ def flags(api, agenda, slug):
 
 def all_flags(api):
     """(check_locked, invoiced) of every event, read from the table."""
-    return {(item.agenda, item.slug): (bool(item.check_locked), bool(item.invoiced))
+    return {(item.pk[len('AGENDA#'):], item.sk[len('event#'):]): (bool(item.check_locked), bool(item.invoiced))
             for agenda in ('cantine', 'loisirs') for item in Event.query(agenda_pk(agenda), Event.sk.startswith('event#'))}
 
 
