@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -304,7 +304,10 @@ def promotion_violations(event: str, record, live: list, setup: set[int]) -> lis
 
     found = []
     queue = sorted((leg for leg in live if leg.in_waiting_list), key=lambda leg: (leg.booking_id, leg.leg))
-    free = record.spec.places - sum(leg.count for leg in live if not leg.in_waiting_list)
+    # A live hold's places are taken (its lock code may still confirm them): not free for the queue.
+    now = datetime.now(timezone.utc)
+    held = sum(h.count for h in record.holds if not h.in_waiting_list and not h.expired(now))
+    free = record.spec.places - sum(leg.count for leg in live if not leg.in_waiting_list) - held
     if queue and queue[0].count <= free:
         found.append(f'{event}: the head of the queue ({queue[0].count} places) fits in {free} free places')
     promoted = [leg for leg in live if not leg.in_waiting_list

@@ -73,10 +73,11 @@ def test_each_operation_alone_does_what_it_says_on_a_promoting_agenda_too(http_a
     if agenda == race_matrix.AGENDA:
         assert moved_up == {'accept'}  # only an agent moves D up
     else:
-        # B's 2 places freed (cancelled, moved, unbooked), C's 1 (moved onto the same event: it goes behind D),
-        # B resized to 1 or one more place: 2 free, D fits; a suspend of B is an agent's choice: nobody moves up.
+        # B's 2 places freed (cancelled, moved, unbooked, its subscription deleted), C's 1 (moved onto the same
+        # event: it goes behind D), B resized to 1 or one more place: 2 free, D fits; a suspend of B is an agent's
+        # choice: nobody moves up.
         assert moved_up == {'accept', 'agent-cancel', 'cancel', 'delete', 'move', 'move-same', 'raise-places',
-                            'recurring-unbook', 'resize-down', 'unbook'}
+                            'recurring-unbook', 'resize-down', 'unbook', 'unsubscribe'}
 
 
 # The target on which each operation, alone, succeeds (the others take B: 2 places, main list).
