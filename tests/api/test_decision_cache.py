@@ -232,3 +232,19 @@ def test_holds_are_decided_from_the_cache_and_checked_by_the_write(api, calls, c
     assert places == [3, 4, 3, 5]
     status, answer = api.get('/api/agenda/piscine/status/atelier/')
     assert answer['places']['reserved'] == 5
+
+
+@pytest.mark.parametrize('raw, seconds', [('', 5.0), ('0', 0.0), ('2.5', 2.5), (' 60 ', 60.0)])
+def test_the_setting(monkeypatch, raw, seconds):
+    monkeypatch.setenv('CHRONO_DECISION_CACHE_SECONDS', raw)
+    config.reset()
+    assert config.settings().decision_cache_seconds == seconds
+
+
+@pytest.mark.parametrize('raw', ['-1', '61', 'five', 'nan'])
+def test_a_bad_setting_stops_the_service(monkeypatch, raw):
+    monkeypatch.setenv('CHRONO_DECISION_CACHE_SECONDS', raw)
+    config.reset()
+    with pytest.raises(config.ConfigurationError, match='CHRONO_DECISION_CACHE_SECONDS'):
+        config.settings()
+    config.reset()
