@@ -18,6 +18,7 @@ from chalicelib.domain.holds import DEFAULT_HOLD_SECONDS
 
 # 1 min, 5 min, 30 min, 2 h, 6 h, then every 12 h: 3 days and 8.6 hours in all (Stripe-like).
 DEFAULT_CALLBACK_RETRY_DELAYS = (60, 300, 1800, 7200, 21600) + (43200,) * 6
+DEFAULT_DECISION_CACHE_SECONDS = 5.0
 
 
 class ConfigurationError(RuntimeError):
@@ -41,6 +42,9 @@ class Settings:
     reminder_from: str | None = None  # CHRONO_REMINDER_FROM: the SES sender of e-mail reminders; None: none sent
     sms_url: str | None = None  # CHRONO_SMS_URL: the SMS gateway (Publik's SMS connector); None: no SMS sent
     sms_from: str = ''  # CHRONO_SMS_FROM: the sender the gateway shows
+    # CHRONO_DECISION_CACHE_SECONDS: how long a warm process decides an events fillslot from what it last read
+    # (store/decision_cache.py); 0 turns the cache off.
+    decision_cache_seconds: float = DEFAULT_DECISION_CACHE_SECONDS
 
     def callback_key(self, host: str) -> str | None:
         """Publik uses one shared secret per pair of services, whichever the direction."""
@@ -105,6 +109,19 @@ def _hold_seconds() -> int:
     return int(raw)
 
 
+def _decision_cache_seconds() -> float:
+    raw = os.environ.get('CHRONO_DECISION_CACHE_SECONDS', '').strip()
+    if not raw:
+        return DEFAULT_DECISION_CACHE_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 60:
+        raise ConfigurationError('CHRONO_DECISION_CACHE_SECONDS must be a number of seconds from 0 (off) to 60')
+    return seconds
+
+
 def _base_url() -> str | None:
     raw = os.environ.get('CHRONO_BASE_URL', '').strip()
     if not raw:
@@ -163,6 +180,7 @@ def settings() -> Settings:
         reminder_from=_reminder_from(),
         sms_url=_sms_url(),
         sms_from=os.environ.get('CHRONO_SMS_FROM', '').strip(),
+        decision_cache_seconds=_decision_cache_seconds(),
     )
 
 

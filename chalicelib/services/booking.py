@@ -46,6 +46,7 @@ from chalicelib.domain.meeting_slots import (
     read_resources,
     utc_days,
 )
+from chalicelib.domain.promotion_rules import AUTOMATIC
 from chalicelib.domain.recurrence import slug_of_occurrence_id
 from chalicelib.domain.reminder_rules import ReminderPlan
 from chalicelib.domain.specs import AgendaSpec, DeskSpec, MeetingTypeSpec
@@ -135,6 +136,12 @@ def _book(
     slugs = list(sent)
     replacing = request.cancel_booking_id if not request.holding else None  # a hold replaces at its confirmation
     key = request.hold
+    if request.lock_code is None and request.cancel_booking_id is None and not request.subscriptions:
+        cached = store.cached_for_booking(agenda_slug, slugs)
+        if cached is not None:
+            done = _book_cached(cached, slugs, request, tz, now)
+            if done is not None:
+                return done
     snapshot = store.read_for_booking(agenda_slug, slugs, request.user_external_id, replacing, key)
     agenda = snapshot.agenda
     if agenda is None:
@@ -202,6 +209,42 @@ def _book(
     booked = until_written(attempt, DECISIONS, 'places')
     planner.settle()
     return booked
+
+
+def _book_cached(
+    snapshot: store.BookingSnapshot, slugs: list[str], request: BookingRequest, tz: ZoneInfo, now: datetime
+) -> Booked | None:
+    """A warm process's events fillslot (docs/api.md, "The decision cache"): decided from the cache, as the
+    read would have been, and written in one transaction that holds only while what it decided from still
+    holds (the agenda's version, each event's configuration and holds, the capacity conditions; the user's
+    bookings with `exclude_user` are a condition already). None when this cannot answer as a cold process
+    would: a refusal (decided again on a read, which may not refuse), a failed condition (the cache was
+    behind). Nothing is written then, and the caller reads and decides again: no lock code, no booking
+    replaced, no subscription here (their reads stay the slow path's)."""
+    agenda = snapshot.agenda
+    if agenda is None:
+        return None
+    try:
+        placements = [place(agenda, snapshot.events[slug], request, now, tz) for slug in slugs]
+    except (BusinessError, BadRequest):
+        return None
+    if agenda.waiting_list_promotion == AUTOMATIC and any(
+        p.released and p.event.waiting_list_reserved for p in placements
+    ):
+        return None  # expired holds given back while someone waits: a promotion, decided on the slow path's read
+    deadline = booking_deadline(agenda, [p.event.spec.start for p in placements], tz)
+    plans = reminder_plans(agenda, [(i, p.event.spec.start) for i, p in enumerate(placements)], request, tz, now)
+
+    def answer(booking_id: int) -> Booked:
+        return Booked(agenda, booking_id, placements, [], deadline)
+
+    try:
+        booking_id = store.book(
+            agenda.slug, placements, request, [], now, answer=answer, reminders=plans, cached=snapshot.cached
+        )
+    except store.Stale:
+        return None
+    return answer(booking_id)
 
 
 def _hold_places(

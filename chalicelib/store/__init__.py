@@ -5,10 +5,12 @@ that a capacity or consistency rule guards carries its condition here, next to t
 declares the table, `tables` binds it and runs transactions, `configuration` holds agendas and
 events, `closure_calendars` the unavailability calendars, `legs` reads bookings, `booking_writes`
 writes them with the place counters they move, `outbox` the callbacks to send,
-`idempotency_records` the answers of idempotent calls.
+`idempotency_records` the answers of idempotent calls, `decision_cache` what a warm process decides an
+events fillslot from.
 """
 
 from chalicelib.store.booking_writes import (
+    AgendaChanged,
     AlreadyBookedByUser,
     BookingChanged,
     DeskTaken,
@@ -66,6 +68,7 @@ from chalicelib.store.legs import (
     MeetingSnapshot,
     UserDays,
     booking_ids_starting,
+    cached_for_booking,
     event_legs,
     events_between,
     get_events,

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pynamodb.exceptions import CancellationReason
+from pynamodb.expressions.condition import size
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.booking_rules import BookingRequest, Leg, Placement
@@ -29,14 +30,16 @@ from chalicelib.domain.promotion_rules import Promotion
 from chalicelib.domain.reminder_rules import ReminderPlan
 from chalicelib.domain.specs import EventSpec
 from chalicelib.errors import BadRequest, Busy
-from chalicelib.store import outbox
+from chalicelib.store import decision_cache, outbox
 from chalicelib.store.configuration import _event_record, _event_update_actions, _fits_bookings
 from chalicelib.store.idempotency_records import commit
 from chalicelib.store.legs import RETENTION_SK, STORED_FIELDS, USER_COUNT_SK, UserDays, span_text
 from chalicelib.store.models import (
+    CONFIG_PREFIX,
     EVENT_PREFIX,
     HOLD_SK,
     LOCK_SK,
+    Agenda,
     Booking,
     Callback,
     Event,
@@ -64,6 +67,7 @@ from chalicelib.store.models import (
 )
 from chalicelib.store.tables import MAX_TRANSACTION_ITEMS, Tag, Transaction, _bind, _utc_key, conditional
 
+AGENDA_SK = f'{CONFIG_PREFIX}agenda'
 ID_EPOCH_MS = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 ID_RANDOM_BITS = 12
 
@@ -111,6 +115,10 @@ class BookingChanged(Stale):
     def __init__(self, booking_ids: Iterable[int] = ()) -> None:
         super().__init__(sorted(booking_ids))
         self.booking_ids = set(booking_ids)
+
+
+class AgendaChanged(Stale):
+    """The agenda's configuration changed since the copy a cached decision was taken from (its version)."""
 
 
 class UserMeetingsChanged(Stale):
@@ -296,7 +304,12 @@ class _Shared:
             if read is not None and read.user == user and day in read.versions:
                 entry['read'] = (read.versions[day], read.spans[day])
 
-    def write(self, tx: Transaction) -> None:
+    def write(self, tx: Transaction, cached: bool = False) -> None:
+        """Add the writes to `tx`. This process's decision cache forgets the events they change, unless
+        `cached` (the caller sets them once the transaction is written: `book`)."""
+        if not cached:
+            for agenda, slug in self.events:
+                decision_cache.forget(agenda, [slug])
         for (agenda, slug), entry in self.events.items():
             actions = [
                 getattr(Event, name).add(entry[name]) for name in ('reserved', 'waiting_list_reserved') if entry[name]
@@ -770,6 +783,9 @@ def _raise_failure(
     if not failures:
         return True
     kinds = {tag.kind for tag, _ in failures}
+    if 'agenda' in kinds:
+        decision_cache.forget(agenda)
+        raise AgendaChanged()
     if 'leg' in kinds:
         raise BookingChanged(
             {tag.booking_id for tag, _ in failures if tag.kind == 'leg' and tag.booking_id is not None}
@@ -808,6 +824,7 @@ def book(
     held: HoldRecord | None = None,
     reminders: Sequence[ReminderPlan] = (),
     promotions: Sequence[Promotion] = (),
+    cached: decision_cache.Cached | None = None,
 ) -> int:
     """Write a booking (one leg per placement: an event's places, or a meeting's desk time) and
     cancel `replaced`, in one transaction; `answer(booking_id)` is the call's answer, kept with
@@ -822,7 +839,9 @@ def book(
     With a lock code (`request.lock_code`, a confirmation), what it held (`held`, as read) is given back
     in the same transaction (its cells and places taken by this booking are its own); HoldChanged when
     the lock code's hold changed meanwhile. `reminders` are written with the legs, `promotions` with the
-    cancel of `replaced` (PromotionTooLarge).
+    cancel of `replaced` (PromotionTooLarge). `cached`: the events placements were decided from this
+    process's cache (store/decision_cache.py), so the write also holds only while the agenda's version and
+    each event's configuration and holds are the ones cached (AgendaChanged, EventsChanged).
     """
     _bind()
     released = {key for leg in replaced for key, _ in _locks(leg)}
@@ -852,6 +871,9 @@ def book(
                 item = _booking_item(booking_id, index, agenda, placement, request, len(placements), now)
                 shared.event(agenda, placement.event.slug, placement.in_waiting_list, placement.count, placement)
                 shared.user(agenda, placement.event.slug, request.user_external_id, 1, request.exclude_user)
+                if cached is not None:
+                    entry = shared._event(agenda, placement.event.slug)
+                    entry['condition'] &= _as_cached(cached.events[placement.event.slug], placement)
             _with_reminders(tx, item, index, reminders, now)
             tx.put(item, condition=Booking.pk.does_not_exist(), tag=Tag('booking', index))
         if own is not None:  # a confirmation: the lock code's hold ends with this booking
@@ -859,12 +881,52 @@ def book(
             _release_hold(tx, shared, held, now, placed, kept_locks, set())
             _hold_record_write(tx, own, held)
         _promote(tx, shared, promotions, now)
-        shared.write(tx)
+        alone = not replaced and not promotions and own is None  # the counters move by this booking alone
+        shared.write(tx, cached=alone)
+        if cached is not None:
+            version = cached.version
+            tx.check(
+                Agenda(agenda_pk(agenda), AGENDA_SK),
+                condition=Agenda.version.does_not_exist() if version is None else Agenda.version == version,
+                tag=Tag('agenda'),
+            )
         _check_size(tx)
         if _raise_failure(commit(tx, answer(booking_id) if answer else None), agenda, placements, replaced):
+            if alone:
+                decision_cache.booked(
+                    [(p.event, p.in_waiting_list, p.count) for p in placements if isinstance(p, Placement)]
+                )
             return booking_id
         # Only the new booking's key was taken: another booking drew the same id. Draw again.
     raise Busy('busy', 'could not allocate a booking id: try again')
+
+
+def _as_cached(event: EventRecord, placement: Placement):
+    """A decision taken from the cached `event` (beside `_placement_condition`: places, start, cancelled,
+    counters) stays right while the rest of what it read is unchanged: what decides whether the event is
+    bookable and what the answer shows (its duration, publication, label, description, not a recurring
+    primary), and its holds (the same entries: one that expired unseen would be given back by a fresh
+    decision)."""
+    spec = event.spec
+
+    def same(attribute: Any, value: Any):
+        return attribute.does_not_exist() if value is None else attribute == value
+
+    condition = (
+        same(Event.duration, spec.duration)
+        & same(Event.publication_datetime, spec.publication_datetime)
+        & same(Event.label, spec.label)
+        & same(Event.description, spec.description)
+        & same(Event.recurrence_days, list(spec.recurrence_days) if spec.recurrence_days is not None else None)
+    )
+    if not event.holds:
+        return condition & (Event.holds.does_not_exist() | (size(Event.holds) == 0))
+    condition &= size(Event.holds) == len(event.holds)
+    released = {held.key for held in placement.released}  # conditioned on their `until` already
+    for held in event.holds:
+        if held.key not in released:
+            condition &= Event.holds[held.key].exists()
+    return condition
 
 
 def _check_size(tx: Transaction) -> None:
@@ -878,14 +940,20 @@ def _check_size(tx: Transaction) -> None:
 
 
 def _events_found(failures: list[tuple[Tag, CancellationReason]], by_agenda: bool) -> dict[Any, EventRecord | None]:
-    """The events whose counters refused the transaction, as it found them (ALL_OLD)."""
-    return {
+    """The events whose counters refused the transaction, as it found them (ALL_OLD): the decision cache
+    takes them too."""
+    found = {
         (tag.agenda, tag.key) if by_agenda else tag.key: _event_record(Event.from_raw_data(reason.raw_item))
         if reason.raw_item
         else None
         for tag, reason in failures
         if tag.kind == 'event'
     }
+    decision_cache.seen(None, None, [record for record in found.values() if record is not None])
+    for tag, reason in failures:
+        if tag.kind == 'event' and not reason.raw_item and tag.agenda:
+            decision_cache.forget(tag.agenda, [tag.key])
+    return found
 
 
 def book_each(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
@@ -18,6 +19,7 @@ from chalicelib.domain.holds import HeldPlaces
 from chalicelib.domain.promotion_rules import MANUAL
 from chalicelib.domain.reminder_rules import ReminderSettings
 from chalicelib.domain.specs import AgendaSpec, DeskSpec, EventSpec, ExcludedPeriodSpec, MeetingTypeSpec, TimePeriodSpec
+from chalicelib.store import decision_cache
 from chalicelib.store.models import (
     AGENDA_PREFIX,
     AGENDAS_PARTITION,
@@ -48,6 +50,13 @@ from chalicelib.store.tables import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def new_version() -> int:
+    """An agenda item's `version`: random, 53 bits (two writes drawing the same one: one in 2**53)."""
+    return secrets.randbits(53) or 1
+
+
 MAX_TRANSACTION_BYTES = 3_000_000
 
 
@@ -73,7 +82,10 @@ AGENDA_FIELDS = (
 
 
 def _agenda_item(spec: AgendaSpec) -> Agenda:
+    """The agenda's item, with a new `version`: every write of it moves the version on (a put of this item,
+    an import's undo too), whoever writes it, without reading the one it replaces."""
     return Agenda(
+        version=new_version(),
         pk=agenda_pk(spec.slug),
         sk=f'{CONFIG_PREFIX}agenda',
         gsi1pk=AGENDAS_PARTITION,
@@ -361,6 +373,7 @@ def create_event(agenda: str, spec: EventSpec) -> bool:
 def mark_event(agenda: str, slug: str, unlocked: bool = False, **flags: bool) -> bool:
     """Set `checked` or `cancelled` on an event that exists (agent actions); with `unlocked`, only while
     its attendance is not locked (check-lock). False when the condition failed."""
+    decision_cache.forget(agenda, [slug])
     _bind()
     condition = Event.pk.exists()
     if unlocked:
@@ -374,6 +387,7 @@ def mark_event(agenda: str, slug: str, unlocked: bool = False, **flags: bool) ->
 
 def update_event(agenda: str, spec: EventSpec) -> None:
     """Replace an event's configuration, never its counters; Refused if bookings no longer fit."""
+    decision_cache.forget(agenda, [spec.slug])
     with_transaction(
         lambda tx: tx.update(
             Event(agenda_pk(agenda), f'{EVENT_PREFIX}{spec.slug}'),
@@ -385,6 +399,7 @@ def update_event(agenda: str, spec: EventSpec) -> None:
 
 def delete_event(agenda: str, slug: str) -> None:
     """Delete an event that has no booking; Refused otherwise."""
+    decision_cache.forget(agenda, [slug])
     with_transaction(
         lambda tx: tx.delete(
             Event(agenda_pk(agenda), f'{EVENT_PREFIX}{slug}'), condition=Event.pk.exists() & _has_no_bookings()
@@ -620,15 +635,19 @@ def plan_agenda(new: AgendaSpec, current: LoadedAgenda | None) -> list[Operation
     """The writes that turn `current` into `new`; each event write guarded by its bookings."""
     ops: list[Operation] = []
     agenda_item = _agenda_item(new)
+    below = plan_events(new.slug, list(new.events) if new.kind == 'events' else [], current.events if current else [])
+    below += _plan_config(new, current)
     if current is None:
         ops.append(Operation(_put(agenda_item, Agenda.pk.does_not_exist()), _delete(agenda_item), _size(agenda_item)))
-    elif current.spec.settings_only() != new.settings_only() or current.spec.past_lock_steps != new.past_lock_steps:
+    elif (
+        below
+        or current.spec.settings_only() != new.settings_only()
+        or current.spec.past_lock_steps != new.past_lock_steps
+    ):
+        # Any change of the agenda's configuration (its events, meeting types, desks too) moves its version on.
         old_item = _agenda_item(current.spec)
         ops.append(Operation(_put(agenda_item), _put(old_item), _size(agenda_item, old_item)))
-    ops.extend(
-        plan_events(new.slug, list(new.events) if new.kind == 'events' else [], current.events if current else [])
-    )
-    return ops + _plan_config(new, current)
+    return ops + below
 
 
 def _plan_config(new: AgendaSpec, current: LoadedAgenda | None, guard_desks: bool = False) -> list[Operation]:

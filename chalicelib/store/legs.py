@@ -21,7 +21,8 @@ from chalicelib.domain.meeting_slots import MeetingLeg, utc_days
 from chalicelib.domain.specs import MAX_DURATION, AgendaSpec
 from chalicelib.errors import Busy
 from chalicelib.parsing import SLUG_RE
-from chalicelib.store.configuration import _agenda_spec, _event_record, listed_events
+from chalicelib.store import decision_cache
+from chalicelib.store.configuration import _agenda_spec, _event_record, _number, listed_events
 from chalicelib.store.models import (
     CONFIG_PREFIX,
     EVENT_PREFIX,
@@ -112,6 +113,9 @@ class BookingSnapshot:
     user_bookings: dict[str, int] = field(default_factory=dict)  # event slug -> the user's live bookings
     replaced: list[Leg] = field(default_factory=list)  # the booking named by cancel_booking_id
     hold: HoldRecord | None = None  # the lock code's hold
+    # Read from this process's cache rather than the table (`cached_for_booking`): the write must then say
+    # that what it was decided from still holds (store.book's `cached`).
+    cached: decision_cache.Cached | None = None
 
 
 def read_for_booking(
@@ -135,9 +139,11 @@ def read_for_booking(
         keys.append((hold_pk(hold), HOLD_SK))
     snapshot = BookingSnapshot(agenda=None)
     user_counts = {user_event_pk(agenda, s, user_external_id or ''): s for s in slugs}
+    version = None
     for item in TableItem.batch_get(keys, consistent_read=True):
         if isinstance(item, Agenda):
             snapshot.agenda = _agenda_spec(item)
+            version = _number(item.version)
         elif isinstance(item, Event):
             record = _event_record(item)
             snapshot.events[record.slug] = record
@@ -149,7 +155,23 @@ def read_for_booking(
             snapshot.hold = _hold_record(item)
     if replaced_id is not None and snapshot.replaced and snapshot.replaced[0].legs > 1:
         snapshot.replaced = get_legs(replaced_id)
+    decision_cache.seen(snapshot.agenda, version, snapshot.events.values())
+    missing = [s for s in slugs if s not in snapshot.events]
+    if missing:
+        decision_cache.forget(agenda, missing)
+    if snapshot.agenda is None or snapshot.agenda.kind != 'events':
+        decision_cache.forget(agenda)
     return snapshot
+
+
+def cached_for_booking(agenda: str, slugs: Iterable[str]) -> BookingSnapshot | None:
+    """What `read_for_booking` would read of an events agenda and its events (not the user's counts, a booking
+    to replace nor a hold), from this process's cache, without a call; None when it does not hold all of it,
+    young enough (store/decision_cache.py)."""
+    cached = decision_cache.lookup(agenda, slugs)
+    if cached is None:
+        return None
+    return BookingSnapshot(agenda=cached.agenda, events=dict(cached.events), cached=cached)
 
 
 def _hold_record(item: Hold) -> HoldRecord:

@@ -215,6 +215,10 @@ class Agenda(TableItem, discriminator='agenda'):
     past_lock_steps = _list_of(NumberAttribute, null=True)  # meetings: earlier lock grids (seconds)
     reminder_settings = JSONAttribute(null=True)  # domain/reminder_rules.py ReminderSettings.export()
     waiting_list_promotion = UnicodeAttribute(null=True)  # absent: manual; 'automatic' (domain/promotion_rules.py)
+    # A new random value at every write of this item (configuration._agenda_item): a fillslot decided from a
+    # cached copy of the agenda holds only while it is the value cached (store/decision_cache.py). Absent on
+    # items written before it existed.
+    version = NumberAttribute(null=True)
 
 
 class Event(TableItem, discriminator='event'):

@@ -25,6 +25,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import aws, config
 from chalicelib.errors import Busy, ChronoError, Unavailable
+from chalicelib.store import decision_cache
 from chalicelib.store.models import MODELS, Nonce, TableItem
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def reset() -> None:
     _connection = None
     for model in MODELS:
         model._connection = None
+    decision_cache.clear()
     aws.reset()
 
 

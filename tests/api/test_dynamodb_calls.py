@@ -44,8 +44,21 @@ def book(api, **body):
     return answer
 
 
-def test_a_fillslot_costs_one_read_and_one_transaction(api, cours, calls):
-    """With 500 bookings on the event too: tests/conformance/test_booking_concurrency.py."""
+def test_a_cold_fillslot_costs_one_read_and_one_transaction_a_warm_one_the_transaction(api, cours, calls):
+    """With 500 bookings on the event too: tests/conformance/test_booking_concurrency.py. Warm: decided from
+    what the process last read (store/decision_cache.py; tests/api/test_decision_cache.py)."""
+    answer = book(api, user_external_id='first')
+    assert dict(calls) == {'BatchGetItem': 1, 'TransactWriteItems': 1}
+    calls.clear()
+    answer = book(api, user_external_id='last', exclude_user='true', label='Dernier')
+    assert dict(calls) == {'TransactWriteItems': 1}
+    assert answer['places']['reserved'] == 2
+
+
+def test_without_the_cache_every_fillslot_reads(api, cours, calls, monkeypatch):
+    from chalicelib import config
+    monkeypatch.setenv('CHRONO_DECISION_CACHE_SECONDS', '0')
+    config.reset()
     book(api, user_external_id='first')
     calls.clear()
     answer = book(api, user_external_id='last', exclude_user='true', label='Dernier')

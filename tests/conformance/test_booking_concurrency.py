@@ -130,14 +130,22 @@ def test_parallel_cancels_of_one_booking_free_its_places_once(http_api):
 
 @pytest.mark.parametrize('existing', [1, 500])
 def test_a_fillslot_costs_two_round_trips_whatever_the_bookings(http_api, monkeypatch, existing):
-    """One BatchGetItem and one TransactWriteItems, with 1 or 500 bookings on the event: a
-    fillslot never reads the event's bookings."""
+    """Cold, one BatchGetItem and one TransactWriteItems, with 1 or 500 bookings on the event: a
+    fillslot never reads the event's bookings. Warm (the process read the event a moment ago), the
+    TransactWriteItems alone (store/decision_cache.py)."""
+    from chalicelib.store import decision_cache
     from tests.api.test_dynamodb_calls import count_calls
     setup_events(http_api, cours=(1000, 0))
     parallel([fillslot(http_api, 'piscine', 'cours', user_external_id=f'u{n}') for n in range(existing)],
              threads=min(existing, THREADS))
+    decision_cache.clear()  # a cold process
     calls = count_calls(monkeypatch)
     status, answer = http_api.post('/api/agenda/piscine/fillslot/cours/', {
         'user_external_id': 'last', 'exclude_user': 'true', 'count': '2'})
     assert (status, answer['err'], answer['places']['reserved']) == (200, 0, existing + 2)
     assert dict(calls) == {'BatchGetItem': 1, 'TransactWriteItems': 1}
+    calls.clear()
+    status, answer = http_api.post('/api/agenda/piscine/fillslot/cours/', {
+        'user_external_id': 'next', 'exclude_user': 'true'})
+    assert (status, answer['err'], answer['places']['reserved']) == (200, 0, existing + 3)
+    assert dict(calls) == {'TransactWriteItems': 1}

@@ -256,6 +256,7 @@ EXPECTED_VARIABLES = {
     'CHRONO_SMS_FROM': {'Ref': 'SmsFrom'},
     'CHRONO_LOG_LEVEL': {'Ref': 'LogLevel'},
     'CHRONO_HOLD_SECONDS': {'Ref': 'HoldSeconds'},
+    'CHRONO_DECISION_CACHE_SECONDS': {'Ref': 'DecisionCacheSeconds'},
 }
 
 
@@ -269,7 +270,7 @@ def test_every_function_gets_every_variable_the_code_reads_from_the_stack(templa
         assert parameters[secret]['NoEcho'] is True and 'Default' not in parameters[secret]
     assert parameters['TimeZone']['Default'] == 'Europe/Paris'
     optional = ('BaseUrl', 'CallbackHosts', 'Orig', 'CallbackRetryDelays', 'CallbackOwners', 'IcsHosts', 'HoldSeconds',
-                'ReminderFrom', 'SmsUrl', 'SmsFrom')
+                'DecisionCacheSeconds', 'ReminderFrom', 'SmsUrl', 'SmsFrom')
     assert {p: parameters[p]['Default'] for p in optional} == dict.fromkeys(optional, '')  # nothing set: no message
     assert (parameters['LogLevel']['Default'], parameters['LogLevel']['AllowedValues']) == (
         'INFO', ['DEBUG', 'INFO', 'WARNING', 'ERROR'])
