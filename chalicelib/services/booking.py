@@ -530,7 +530,8 @@ def cancel_booking(
 
     def decide(legs: list[Leg], stale: store.Stale | None) -> dict[str, Any]:
         live = require_live(legs, 'already cancelled')
-        on_start = check_deadline(live, now, tz, bypass_delays)
+        known = planner.agenda(live[0].agenda) if not bypass_delays else None  # one read for both decisions
+        on_start = check_deadline(live, now, tz, bypass_delays, known=known)
         answer = {'booking_id': live[0].booking_id}
         planner.begin(stale)
         store.cancel(live, now, answer=answer, on_start=on_start, promotions=planner.after([(leg, 0) for leg in live]))

@@ -61,10 +61,14 @@ class Planner:
         if isinstance(stale, store.PromotionTooLarge):
             self.cap = stale.fits
 
-    def automatic(self, agenda: str) -> AgendaSpec | None:
+    def agenda(self, agenda: str) -> AgendaSpec | None:
+        """The agenda's settings, read once per call (the use case may decide other things on them)."""
         if agenda not in self._agendas:
             self._agendas[agenda] = store.get_agenda(agenda)
-        spec = self._agendas[agenda]
+        return self._agendas[agenda]
+
+    def automatic(self, agenda: str) -> AgendaSpec | None:
+        spec = self.agenda(agenda)
         return spec if spec is not None and spec.waiting_list_promotion == AUTOMATIC else None
 
     def read(self, key: Key) -> tuple[EventRecord, list[Leg]] | None:

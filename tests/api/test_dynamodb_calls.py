@@ -98,3 +98,13 @@ def test_contention_on_a_cancel_is_retried(api, cours, calls):
     status, answer = api.post(f"/api/booking/{booking['booking_id']}/cancel/")
     assert (status, answer) == (200, {'err': 0, 'booking_id': booking['booking_id']})
     assert api.get('/api/agenda/piscine/status/cours/')[1]['places']['reserved'] == 0
+
+
+def test_a_cancel_reads_its_booking_and_its_agenda_once_then_writes(api, cours, calls):
+    """The booking's legs (one Query), its agenda once for both decisions it takes (the cancellation deadline,
+    and whether freed places promote the waiting list), the transaction."""
+    booking = book(api, user_external_id='first')
+    calls.clear()
+    status, answer = api.post(f"/api/booking/{booking['booking_id']}/cancel/")
+    assert (status, answer) == (200, {'err': 0, 'booking_id': booking['booking_id']})
+    assert dict(calls) == {'Query': 1, 'GetItem': 1, 'TransactWriteItems': 1}
