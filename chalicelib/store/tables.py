@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 NONCE_TTL = timedelta(seconds=120)  # longer than the ±30 s window in which a signature is valid
 MAX_TRANSACTION_ITEMS = 100
 BATCH_GET_KEYS = 100  # the keys one BatchGetItem reads
+MAX_POOL_CONNECTIONS = 64
 _bound_table: str | None = None
 _connection: Connection | None = None
 
@@ -89,7 +90,9 @@ def _shared() -> Connection:
     global _connection
     with aws.lock:
         if _connection is None:
-            _connection = _SharedConnection()
+            # A Lambda sends one request at a time; the local server's threads share this client (botocore's
+            # pool of 10 made the 11th concurrent call open, then discard, a connection of its own).
+            _connection = _SharedConnection(max_pool_connections=MAX_POOL_CONNECTIONS)
         return _connection
 
 
