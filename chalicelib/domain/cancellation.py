@@ -1,6 +1,6 @@
 """Cancellation deadlines: `minimal_cancellation_delay` (spec chrono-api.md §2.1, open question 13.8).
 No I/O here; the deadline is decided from an event's (a meeting's) start, and the write that follows
-holds only while that start does (store/booking_writes.py `_cancel_leg`).
+holds only while that start does (store/transaction_parts.py `_cancel_leg`).
 
 The rule mirrors the lower bound of the booking window (§9.1): a user may cancel as long as the
 event could still be booked with `minimal_booking_delay = minimal_cancellation_delay`, i.e. until

@@ -1,16 +1,16 @@
 """Sending reminders and promotion notices (spec chrono-api.md §9.12; issue 19; domain/reminder_rules.py
 says who gets what, and when).
 
-A reminder is an outbox item written in its booking's transaction (store/booking_writes.py), deleted in
-its cancel's, moved with its event; a promotion notice is written by the promotion's transaction. The
-scheduled `send_reminders` function (app.py, every minute) takes what is due (`send_due`): it leases
-each message (one sender at a time), reads the booking again (a cancelled, anonymised or waiting booking
-gets nothing), sends the e-mail through Amazon SES (sesv2 SendEmail, from CHRONO_REMINDER_FROM) or the
-SMS through the SMS gateway (CHRONO_SMS_URL, Publik's SMS connector: a signed POST of {"message",
-"from", "to"} through the callbacks' guarded HTTP client), and records the outcome as callbacks do: sent,
-due again on CHRONO_CALLBACK_RETRY_DELAYS, or parked in the failed callbacks (kind `reminder-email`,
-`reminder-sms`, `promotion-email`, `promotion-sms`), where an operator redrives it.
-Nothing configured: no message is written, nothing is sent, nothing fails.
+A reminder is an outbox item written in its booking's transaction (store/transaction_parts.py
+`_with_reminders`), deleted in its cancel's, moved with its event; a promotion notice is written by the
+promotion's transaction. The scheduled `send_reminders` function (app.py, every minute) takes what is due
+(`send_due`): it leases each message (one sender at a time), reads the booking again (a cancelled, anonymised
+or waiting booking gets nothing), sends the e-mail through Amazon SES (sesv2 SendEmail, from
+CHRONO_REMINDER_FROM) or the SMS through the SMS gateway (CHRONO_SMS_URL, Publik's SMS connector: a signed
+POST of {"message", "from", "to"} through the callbacks' guarded HTTP client), and records the outcome as
+callbacks do: sent, due again on CHRONO_CALLBACK_RETRY_DELAYS, or parked in the failed callbacks (kind
+`reminder-email`, `reminder-sms`, `promotion-email`, `promotion-sms`), where an operator redrives it. Nothing
+configured: no message is written, nothing is sent, nothing fails.
 """
 
 from __future__ import annotations

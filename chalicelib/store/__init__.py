@@ -4,36 +4,13 @@ It turns pynamodb items into the domain's dataclasses and back, and it owns ever
 that a capacity or consistency rule guards carries its condition here, next to the write. `models`
 declares the table, `tables` binds it and runs transactions, `configuration` holds agendas and
 events, `closure_calendars` the unavailability calendars, `legs` reads bookings, `booking_writes`
-writes them with the place counters they move, `outbox` the callbacks to send,
+writes them with the place counters they move (from the parts of `transaction_parts`), `hold_writes` lock
+codes' holds, `leg_changes` a booking's lifecycle, `outbox` the callbacks to send,
 `idempotency_records` the answers of idempotent calls, `decision_cache` what a warm process decides an
 events fillslot from.
 """
 
-from chalicelib.store.booking_writes import (
-    AgendaChanged,
-    AlreadyBookedByUser,
-    BookingChanged,
-    DeskTaken,
-    EventsChanged,
-    HoldChanged,
-    PromotionTooLarge,
-    ResourceTaken,
-    Stale,
-    UserMeetingsChanged,
-    advance_retention,
-    anonymize,
-    book,
-    book_each,
-    cancel,
-    follow_event,
-    hold,
-    move,
-    promote,
-    release_holds,
-    resize,
-    update_event_promoting,
-    update_legs,
-)
+from chalicelib.store.booking_writes import book, book_each, follow_event
 from chalicelib.store.closure_calendars import (
     LoadedCalendar,
     calendar_closures,
@@ -62,6 +39,17 @@ from chalicelib.store.configuration import (
     plan_events,
     plan_resources,
     update_event,
+)
+from chalicelib.store.hold_writes import hold, release_holds
+from chalicelib.store.leg_changes import (
+    advance_retention,
+    anonymize,
+    cancel,
+    move,
+    promote,
+    resize,
+    update_event_promoting,
+    update_legs,
 )
 from chalicelib.store.legs import (
     BookingSnapshot,
@@ -95,4 +83,16 @@ from chalicelib.store.tables import (
     reset,
     warm,
     with_transaction,
+)
+from chalicelib.store.transaction_parts import (
+    AgendaChanged,
+    AlreadyBookedByUser,
+    BookingChanged,
+    DeskTaken,
+    EventsChanged,
+    HoldChanged,
+    PromotionTooLarge,
+    ResourceTaken,
+    Stale,
+    UserMeetingsChanged,
 )

@@ -1,7 +1,7 @@
-"""What an events fillslot decides from, kept per process for a few seconds (docs/api.md, "The decision
-cache"): an agenda's settings with its item's `version`, and its events' records (configuration, state, place
-counters and holds as last seen). A warm process decides from them and books in one TransactWriteItems whose
-conditions say that what it decided from still holds (store/booking_writes.py `CachedDecision`): the agenda's
+"""What an events fillslot decides from, kept per process for a few seconds (docs/api.md, "The decision cache"): an
+agenda's settings with its item's `version`, and its events' records (configuration, state, place counters and
+holds as last seen). A warm process decides from them and books in one TransactWriteItems whose conditions say
+that what it decided from still holds (store/booking_writes.py `book(cached=...)`, `_as_cached`): the agenda's
 version, each event's configuration, and the capacity conditions every booking carries. When one fails, the
 caller reads and decides again, so correctness never depends on this cache; it only saves the read.
 

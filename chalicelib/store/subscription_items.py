@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from chalicelib.domain.subscription_rules import SubscriptionSpec, UserPeriods
-from chalicelib.store.booking_writes import Stale, new_booking_id
+from chalicelib.store.booking_writes import new_booking_id
 from chalicelib.store.idempotency_records import commit
 from chalicelib.store.models import (
     SUBSCRIPTION_PREFIX,
@@ -21,6 +21,7 @@ from chalicelib.store.models import (
     subscriptions_pk,
 )
 from chalicelib.store.tables import Tag, Transaction, _bind
+from chalicelib.store.transaction_parts import Stale
 
 
 class SubscriptionsChanged(Stale):

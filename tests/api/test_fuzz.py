@@ -47,7 +47,7 @@ from urllib3 import HTTPHeaderDict, HTTPResponse
 from chalicelib import config, store
 from chalicelib.web import openapi
 from chalicelib.store.models import Lock
-from chalicelib.store.booking_writes import _locks as lock_keys  # the store's own cells of a meeting leg
+from chalicelib.store.transaction_parts import _locks as lock_keys  # the store's own cells of a meeting leg
 from tests.conftest import BASIC
 
 EXAMPLES = int(os.environ.get('CHRONO_FUZZ_EXAMPLES') or 1300)  # ~40 s here: about 23 per operation

@@ -269,7 +269,7 @@ def test_a_crash_right_after_the_booking_then_a_replay_books_nothing_more(piscin
 def test_a_cancel_answer_is_kept_with_the_cancellation(piscine, monkeypatch):
     _, made, _ = post(piscine, key='book')
     booking_id = json.loads(made)['booking_id']
-    from chalicelib.store import booking_writes as store_bookings
+    from chalicelib.store import leg_changes as store_bookings
     real_commit = store_bookings.commit
 
     def commit_then_crash(*args, **kwargs):
