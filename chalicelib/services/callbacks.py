@@ -127,20 +127,30 @@ def deliver(ident: str, now: datetime) -> str:
         log.warning('callback refused: %s', refused, extra={**fields, 'reason': str(refused)})
         return 'refused'
     error = _post(target, sign_url(url, signing_key, orig, now=now), record.body)
-    if error is None:
-        outbox.sent(record, now)
-        log.info('callback sent', extra=fields)
-        return 'sent'
-    when = next_attempt(record.attempts + 1, settings.callback_retry_delays, now)
-    outbox.attempt_failed(record, error, when)
-    attempt = {**fields, 'reason': error, 'attempt': record.attempts + 1}
-    if when is None:  # parked: an operator redrives it (GET /api/callbacks/failed/)
-        log.warning('callback failed, retries spent: %s', error, extra=attempt)
-    else:
-        log.info('callback attempt failed: %s', error, extra=attempt)
+    outcome, when = record_outcome(record, error, now, fields, 'callback', log)
     if when is not None and (when - now).total_seconds() <= MAX_SQS_DELAY:
         enqueue([record], int((when - now).total_seconds()))
-    return 'failed' if when is None else 'retry'
+    return outcome
+
+
+def record_outcome(
+    record: CallbackRecord, error: str | None, now: datetime, fields: dict[str, Any], what: str, logger: logging.Logger
+) -> tuple[str, datetime | None]:
+    """One attempt's outcome in the outbox and the log, the same for callbacks and messages (reminders,
+    notices): 'sent'; else due again on CHRONO_CALLBACK_RETRY_DELAYS ('retry', and when), or parked once they
+    are spent ('failed': an operator redrives it, GET /api/callbacks/failed/)."""
+    if error is None:
+        outbox.sent(record, now)
+        logger.info(f'{what} sent', extra=fields)
+        return 'sent', None
+    when = next_attempt(record.attempts + 1, config.settings().callback_retry_delays, now)
+    outbox.attempt_failed(record, error, when)
+    attempt = {**fields, 'reason': error, 'attempt': record.attempts + 1}
+    if when is None:
+        logger.warning('%s failed, retries spent: %s', what, error, extra=attempt)
+        return 'failed', None
+    logger.info('%s attempt failed: %s', what, error, extra=attempt)
+    return 'retry', when
 
 
 def sweep(now: datetime) -> int:

@@ -33,7 +33,6 @@ from chalicelib.domain.callback_rules import (
     TargetRefused,
     check_target,
     loggable_url,
-    next_attempt,
     sendable_url,
 )
 from chalicelib.domain.reminder_rules import (
@@ -125,18 +124,7 @@ def deliver(record: CallbackRecord, now: datetime) -> str:
         outbox.attempt_failed(record, f'refused: {refused}', None)  # a configuration to fix: parked at once
         log.warning('message refused: %s', refused, extra={**fields, 'reason': str(refused)})
         return 'refused'
-    if error is None:
-        outbox.sent(record, now)
-        log.info('message sent', extra=fields)
-        return 'sent'
-    when = next_attempt(record.attempts + 1, settings.callback_retry_delays, now)
-    outbox.attempt_failed(record, error, when)
-    attempt = {**fields, 'reason': error, 'attempt': record.attempts + 1}
-    if when is None:
-        log.warning('message failed, retries spent: %s', error, extra=attempt)
-        return 'failed'
-    log.info('message attempt failed: %s', error, extra=attempt)
-    return 'retry'
+    return callbacks.record_outcome(record, error, now, fields, 'message', log)[0]
 
 
 def _nothing_to_send(record: CallbackRecord, leg: Leg | None, now: datetime, settings: config.Settings) -> str | None:
