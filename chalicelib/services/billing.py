@@ -22,7 +22,7 @@ from chalicelib.domain.specs import AgendaSpec
 from chalicelib.domain.window import FIRST_DAY, LAST_DAY, local_midnight
 from chalicelib.errors import InvalidPayload
 from chalicelib.parsing import SLUG_RE, Payload
-from chalicelib.services.listings import MAX_AGENDAS
+from chalicelib.services.listings import MAX_AGENDAS, events_agendas
 from chalicelib.services.retry import until_written
 from chalicelib.store import billing_records
 
@@ -79,15 +79,7 @@ def _read_period(body: Payload, tz: ZoneInfo) -> tuple[list[AgendaSpec], datetim
     if read_start and read_end and read_end <= read_start:
         body.error('date_end', 'Must be after date_start (the end is excluded).')
     date_start, date_end = body.checked(read_start), body.checked(read_end)
-    agendas, unknown = [], []
-    for slug in slugs:
-        agenda = store.get_agenda(slug) if SLUG_RE.match(slug) else None
-        if agenda is None or agenda.kind != 'events':
-            unknown.append(slug)
-        else:
-            agendas.append(agenda)
-    if unknown:
-        raise InvalidPayload({'agendas': [f'Unknown events agendas: {", ".join(unknown)}.']})
+    agendas = events_agendas(slugs)
     start = local_midnight(min(max(date_start, FIRST_DAY), LAST_DAY), tz)
     end = local_midnight(min(max(date_end, FIRST_DAY), LAST_DAY), tz)
     return agendas, start, end
