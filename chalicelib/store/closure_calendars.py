@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from chalicelib.domain.closures import ExceptionSpec, UnavailabilityCalendarSpec, exception_order
-from chalicelib.store.configuration import Operation, _delete, _put, _size, source_spec, source_value
+from chalicelib.store.configuration import Operation, _delete, _numbered, _put, _size, source_spec, source_value
 from chalicelib.store.models import (
     CALENDARS_PARTITION,
     CONFIG_PREFIX,
@@ -39,14 +39,10 @@ def _calendar_item(spec: UnavailabilityCalendarSpec, version: int) -> Unavailabi
 
 
 def _exception_items(spec: UnavailabilityCalendarSpec) -> list[CalendarException]:
-    """Closures numbered as a desk's (configuration._config_items): a refresh that moves the 600 days
+    """Closures numbered as a desk's (configuration._numbered): a refresh that moves the 600 days
     rewrites only what changed."""
     items = []
-    positions: dict[object, int] = {}
-    for exception in spec.exceptions:
-        counter = None if exception.source is None else (exception.source, exception.start)
-        position = positions[counter] = positions.get(counter, -1) + 1
-        suffix = f'{position:04d}' if counter is None else f's{exception.source:02d}-{position:04d}'
+    for exception, position, suffix in _numbered(spec.exceptions):
         items.append(
             CalendarException(
                 pk=calendar_pk(spec.slug),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from typing import Any
@@ -455,13 +455,7 @@ def _config_items(spec: AgendaSpec) -> list[TableItem]:
                     end_time=period.end_time.strftime('%H:%M:%S'),
                 )
             )
-        positions: dict[Any, int] = {}
-        for exception in desk.exceptions:
-            # Entered by hand: numbered in order. From an ICS file: numbered among the closures of that
-            # file with the same start, so that an import that moves the 600 days rewrites only what changed.
-            counter = None if exception.source is None else (exception.source, exception.start)
-            position = positions[counter] = positions.get(counter, -1) + 1
-            suffix = f'{position:04d}' if counter is None else f's{exception.source:02d}-{position:04d}'
+        for exception, position, suffix in _numbered(desk.exceptions):
             items.append(
                 TimePeriodException(
                     pk=pk,
@@ -476,6 +470,17 @@ def _config_items(spec: AgendaSpec) -> list[TableItem]:
                 )
             )
     return items
+
+
+def _numbered(exceptions: Iterable[ExceptionSpec]) -> Iterator[tuple[ExceptionSpec, int, str]]:
+    """Each closure with its position and the suffix of its sort key (a desk's or a calendar's). Entered by
+    hand: numbered in order. From an ICS file: numbered among the closures of that file with the same start,
+    so that an import that moves the 600 days rewrites only what changed."""
+    positions: dict[Any, int] = {}
+    for exception in exceptions:
+        counter = None if exception.source is None else (exception.source, exception.start)
+        position = positions[counter] = positions.get(counter, -1) + 1
+        yield exception, position, f'{position:04d}' if counter is None else f's{exception.source:02d}-{position:04d}'
 
 
 def source_value(source: ExceptionsSourceSpec) -> dict[str, Any]:
