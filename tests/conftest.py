@@ -10,6 +10,8 @@ import itertools
 import json
 import os
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -172,3 +174,24 @@ def ddb(dynamodb_local, monkeypatch, request):
     yield dynamodb_local
     store.reset()
     config.reset()
+
+
+# ---- HTTP servers on loopback (callback receivers, ICS files): tests send traffic nowhere else -------------
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that writes no access log."""
+
+    def log_message(self, *args):
+        pass
+
+
+class LoopbackServer:
+    """An HTTP server on a free loopback port, serving `handler` from a thread of its own."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f'http://127.0.0.1:{self.port}{path}'

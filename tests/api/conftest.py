@@ -4,13 +4,12 @@ The fixtures `client`, `api`, `env` and `aws` come from tests/conftest.py; these
 """
 from __future__ import annotations
 
-import threading
 from datetime import timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from chalicelib.store.models import Event, agenda_pk
+from tests.conftest import LoopbackServer, QuietHandler
 
 ERROR_KEYS = {'err', 'err_class', 'err_desc'}
 GENERIC_401 = 'authentication failed: give valid API client credentials or a valid signature'
@@ -52,7 +51,7 @@ def export(api):
 
 # ---- a callback receiver on loopback (tests/api/test_callbacks.py, test_faults.py) ----------------------
 
-class Receiver:
+class Receiver(LoopbackServer):
     """Records every request; answers the next status of `statuses` (then 200)."""
 
     def __init__(self) -> None:
@@ -60,7 +59,7 @@ class Receiver:
         self.statuses: list[int] = []
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 length = int(self.headers.get('Content-Length') or 0)
                 receiver.requests.append({'path': self.path, 'body': self.rfile.read(length),
@@ -72,15 +71,7 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(b'{"err": 0}')
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f'http://127.0.0.1:{self.port}{path}'
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -12,10 +12,8 @@ from __future__ import annotations
 import base64
 import copy
 import socket
-import threading
 import time
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,6 +21,7 @@ import pytest
 from chalicelib import store
 from chalicelib.services import guarded_http, ics_sources
 from tests.api.test_http_conventions import EVERY_ROUTE, UNSUPPORTED, send
+from tests.conftest import LoopbackServer, QuietHandler
 
 PARIS = ZoneInfo('Europe/Paris')
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=PARIS)  # a Friday
@@ -41,7 +40,7 @@ MONDAY_4, MONDAY_11 = ics('20300304'), ics('20300311')
 TOO_LARGE = 'BEGIN:VCALENDAR\r\n' + 'X' * 1_000_001
 
 
-class IcsServer:
+class IcsServer(LoopbackServer):
     """Serves `files[path]` (text, or (status, body, headers)); records each request's path."""
 
     def __init__(self) -> None:
@@ -49,7 +48,7 @@ class IcsServer:
         self.requests: list[str] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):  # noqa: N802 - http.server's naming
                 server.requests.append(self.path)
                 found = server.files.get(self.path, (404, b'', {}))
@@ -69,15 +68,7 @@ class IcsServer:
                     return
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f'http://127.0.0.1:{self.port}{path}'
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from chalicelib.signature import sign_query
-from tests.conftest import ROOT, path_without_java
+from tests.conftest import ROOT, LoopbackServer, QuietHandler, path_without_java
 from tests.http.wire import exchange
 
 # A service stops within STOP_BOUND seconds of a signal: the tests that assert it are marked `serial` (a
@@ -395,22 +395,15 @@ def test_a_wcs_appointment_workflow_over_signed_calls(service):
 def test_make_run_delivers_a_cancel_callback_for_real(launch):
     """The recipe of docs/api.md "Watch one arrive": make run with a loopback callback host and its key; an agent cancel
     reaches the receiver, signed, through the local worker (SQS on moto, then the app's handler)."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from threading import Thread
-
     from chalicelib.signature import verify_raw
     received = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):  # noqa: N802
             received.append(self.path)
             self.send_response(200)
             self.end_headers()
-
-        def log_message(self, *args):
-            pass
-    receiver = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-    Thread(target=receiver.serve_forever, daemon=True).start()
+    receiver = LoopbackServer(Handler)
     keys = {'demo.localhost': 'demo', '127.0.0.1': 'demo'}
     started = launch({'CHRONO_CALLBACK_HOSTS': '127.0.0.1', 'CHRONO_ORIG': 'chrono.localhost',
                       'CHRONO_SIGNATURE_KEYS': json.dumps(keys)})
@@ -418,7 +411,7 @@ def test_make_run_delivers_a_cancel_callback_for_real(launch):
         started.wait_ready()
         base = started.url
         listing = requests.get(f'{base}/api/agenda/piscine/datetimes/', auth=('demo', 'demo'), timeout=10).json()
-        hook = f'http://127.0.0.1:{receiver.server_address[1]}/hooks/cancel/'
+        hook = receiver.url('/hooks/cancel/')
         booking = requests.post(listing['data'][0]['api']['fillslot_url'], auth=('demo', 'demo'), timeout=10,
                                 json={'cancel_callback_url': hook}).json()
         cancelled = requests.post(f"{base}/api/booking/{booking['booking_id']}/agent-cancel/", auth=('demo', 'demo'),
@@ -432,7 +425,7 @@ def test_make_run_delivers_a_cancel_callback_for_real(launch):
         assert caller.orig == 'chrono.localhost'
         assert started.stop() == 0
     finally:
-        receiver.shutdown()
+        receiver.server.shutdown()
 
 
 def dynamodb_port(banner: str) -> int:

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from chalicelib.store.models import TableItem
-from tests.conftest import BASIC, ROOT, TEST_ENV
+from tests.conftest import BASIC, ROOT, TEST_ENV, LoopbackServer, QuietHandler
 
 # Chalice's logical ids for the functions of app.py, and the handler each one must run.
 FUNCTIONS = {'APIHandler': 'app.http_handler', 'DeliverCallbacks': 'app.deliver_callbacks',
@@ -398,16 +398,14 @@ def meetings_agenda(*types: tuple[str, int]) -> dict[str, Any]:
                       for desk in ('g1', 'g2')]}
 
 
-class IcsFiles:
+class IcsFiles(LoopbackServer):
     """A loopback server of ICS files (`files[path]`), for the remote sources the refresh fetches."""
 
     def __init__(self) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         self.files: dict[str, str] = {}
         files = self.files
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):  # noqa: N802 - http.server's naming
                 body = files.get(self.path, '').encode()
                 self.send_response(200 if body else 404)
@@ -415,14 +413,7 @@ class IcsFiles:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f'http://127.0.0.1:{self.server.server_address[1]}{path}'
+        super().__init__(Handler)
 
 
 def holidays(*days: str) -> str:
