@@ -13,6 +13,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,16 +88,35 @@ def env(monkeypatch):
     config.reset()
 
 
+# The clients the last moto test used, kept for the next one: making them is most of a short test's setup
+# (~25 ms), and they need nothing new, since moto's stub is on every client made after moto's import and
+# each mock_aws() starts with empty accounts. A test that changed them (a reset, other endpoints) ends this.
+_moto_clients: tuple[Any, ...] = ()
+
+
+def _clients_in_use() -> tuple[Any, ...]:
+    """The session, the DynamoDB connection and the endpoints they were made for (None: not made yet)."""
+    from chalicelib import aws as aws_clients
+    from chalicelib.store import tables
+    return aws_clients._session, tables._connection, aws_clients.endpoints()
+
+
 @pytest.fixture
 def aws():
     """A fresh in-process moto account with the table created."""
+    global _moto_clients
     from moto import mock_aws
+
+    from chalicelib.store import decision_cache
     with mock_aws():
         config.reset()
-        store.reset()
+        if _moto_clients and _moto_clients == _clients_in_use():
+            decision_cache.clear()
+        else:
+            store.reset()
         store.create_table()
+        _moto_clients = _clients_in_use()
         yield
-    store.reset()
     config.reset()
 
 
@@ -191,7 +211,8 @@ class LoopbackServer:
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         self.server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # Polled for a stop every 10 ms, not 0.5 s: each test that stops one waited half a second for it.
+        threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True).start()
 
     def url(self, path: str) -> str:
         return f'http://127.0.0.1:{self.port}{path}'

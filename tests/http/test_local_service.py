@@ -66,9 +66,11 @@ class Service:
     that times out kills it with DynamoDB Local, its child: a failed run leaves no process behind."""
 
     def __init__(self, extra_env: dict[str, str]) -> None:
-        self.port = free_port()
+        # PORT=0 unless given: the service opens a free port and its banner tells which (a port picked here
+        # and opened seconds later may be taken meanwhile, by any of the connections the other tests make).
         env = {k: v for k, v in os.environ.items() if not k.startswith(('AWS_', 'CHRONO_'))}
-        env.update(PORT=str(self.port), PYTHONUNBUFFERED='1', **extra_env)
+        env.update({'PORT': '0', 'PYTHONUNBUFFERED': '1', **extra_env})
+        self.port = int(env['PORT'])
         # As a shell does for a background job: ignored in the parent at fork, so ignored in the child
         # (no preexec_fn: it is unsafe with threads, and pytest runs some).
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -99,6 +101,7 @@ class Service:
         if 'Ctrl-C stops everything' not in banner:
             self.kill()
             raise AssertionError('the local service did not start:\n' + banner)
+        self.port = int(re.search(r'ready in [0-9.]+ s: http://127\.0\.0\.1:(\d+)/', banner).group(1))
         return banner
 
     def stop(self, how: signal.Signals = signal.SIGINT, timeout: float = STOP_PATIENCE) -> int:
@@ -447,7 +450,7 @@ def assert_closed(*ports: int) -> None:
 def test_the_port_opens_on_the_demo_data_and_a_signal_stops_everything_even_with_sigint_ignored(launch, how):
     """Started as a background job (SIGINT ignored): the first answer the port ever gives already lists
     the demo agendas; SIGINT or SIGTERM stops the service within 5 s, DynamoDB Local included."""
-    started = launch()
+    started = launch({'PORT': str(free_port())})  # known before the banner: the port is asked from its opening
     first = None
     deadline = time.monotonic() + 120
     while first is None and time.monotonic() < deadline and started.process.poll() is None:
