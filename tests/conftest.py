@@ -6,6 +6,7 @@ test may reach AWS: credentials are fake and every endpoint is on loopback or mo
 from __future__ import annotations
 
 import base64
+import copy
 import itertools
 import json
 import os
@@ -74,6 +75,48 @@ def shared_botocore_loader():
     botocore.session.create_loader = original
 
 
+class _TableCopiedOncePerTransaction:
+    """What moto.dynamodb.models sees as `copy` (speed only): its TransactWriteItems deep-copies the whole
+    table once per item of the transaction, to roll back if one fails, where one copy made before any write
+    is the same backup. A 33-event fillslot on a table of thousands of items spent most of its time there
+    (moto 5.1.22, requirements-dev.txt). Only tables, only within one TransactWriteItems of this thread."""
+
+    def __init__(self) -> None:
+        self.calls = threading.local()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table
+        made = getattr(self.calls, 'made', None)
+        if made is None or memo is not None or not isinstance(value, Table):
+            return copy.deepcopy(value, memo)
+        if id(value) not in made:
+            made[id(value)] = (value, copy.deepcopy(value))  # the table kept: its id stays its own
+        return made[id(value)][1]
+
+    def wrap(self, transact_write_items: Any) -> Any:
+        def once_per_table(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            self.calls.made = {}
+            try:
+                return transact_write_items(backend, *args, **kwargs)
+            finally:
+                self.calls.made = None
+        return once_per_table
+
+
+@pytest.fixture(scope='session', autouse=True)
+def moto_copies_a_table_once_per_transaction():
+    from moto.dynamodb import models
+    original_copy, original_transact = models.copy, models.DynamoDBBackend.transact_write_items
+    shim = _TableCopiedOncePerTransaction()
+    models.copy = shim
+    models.DynamoDBBackend.transact_write_items = shim.wrap(original_transact)
+    yield
+    models.copy, models.DynamoDBBackend.transact_write_items = original_copy, original_transact
+
+
 @pytest.fixture
 def env(monkeypatch):
     """Change configuration variables for one test; the settings are read again."""
@@ -114,10 +157,26 @@ def aws():
             decision_cache.clear()
         else:
             store.reset()
-        store.create_table()
+        _create_table_in_moto()
         _moto_clients = _clients_in_use()
         yield
     config.reset()
+
+
+_empty_tables: dict[str, Any] = {}  # table name -> moto's table as store.create_table() first made it
+
+
+def _create_table_in_moto() -> None:
+    """store.create_table() on a copy of the empty table it made the first time (speed only: creating it
+    again through the API, with its indexes and TTL, is four calls)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][os.environ['AWS_DEFAULT_REGION']]
+    name = config.settings().table_name
+    if name in _empty_tables:
+        backend.tables[name] = copy.deepcopy(_empty_tables[name])
+    store.create_table()  # binds the models to the table (and finds it there)
+    _empty_tables.setdefault(name, copy.deepcopy(backend.tables[name]))
 
 
 @pytest.fixture
