@@ -98,9 +98,11 @@ def wait_until(moment: float) -> None:
     time.sleep(max(0.0, moment - time.time()))
 
 
-def until_answered(call, deadline: float):
-    """Try again every 50 ms while refused (`sold out`), until `deadline`: the caller who keeps trying."""
+def until_answered(call, deadline: float, start: float = 0.0):
+    """From `start`, try again every 50 ms while refused (`sold out`), until `deadline`: the caller who keeps
+    trying."""
     def run(session):
+        wait_until(start)
         while True:
             result = call(session)
             if outcome(result) != 'sold out' or time.time() > deadline:
@@ -140,14 +142,15 @@ def test_a_confirmation_racing_the_expiry(http_api, env):
         status, answer = fillslot(http_api, event, lock_code=f'holder-{round_number}')(None)
         assert answer['err'] == 0, answer
         ends = held_until(answer)
-        wait_until(ends - 0.3)
+        wait_until(ends + min(offset, -0.3))  # the others start 0.3 s before the end, the holder when it says
         holder = fillslot(http_api, event, lock_code=f'holder-{round_number}', confirm_after_lock='true')
 
         def confirm_at(session, call=holder, at=ends + offset):
             wait_until(at)
             return call(session), time.time()
         calls = [confirm_at]
-        calls += [until_answered(fillslot(http_api, event, user_external_id=f'u{n}'), ends + 1.5) for n in range(20)]
+        calls += [until_answered(fillslot(http_api, event, user_external_id=f'u{n}'), ends + 1.5, start=ends - 0.3)
+                  for n in range(20)]
         results = parallel(calls, threads=21)
         outcomes = [outcome(result) for result, _ in results]
         assert outcomes.count('booked') == 1, outcomes
