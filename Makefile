@@ -30,11 +30,12 @@ run: install
 	PORT=$(PORT) $(BIN)/python -m local
 
 # On every core (pytest-xdist; a file's tests stay in one worker, so `make package` and each module's service run
-# once; one DynamoDB Local per worker), then the tests marked `serial` (a wall-clock bound) alone. Both always
-# run unless interrupted; any failure, or a step that finds no test (pytest's 5), fails. TEST_WORKERS=0: no workers.
+# once; one DynamoDB Local per worker; the longest modules first: tests/conftest.py), then the tests marked
+# `serial` (a wall-clock bound) alone. Both always run unless interrupted; any failure, or a step that finds no
+# test (pytest's 5), fails. TEST_WORKERS=0: no workers.
 TEST_WORKERS ?= auto
 test: install lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m 'not serial' tests; parallel=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m 'not serial' tests; parallel=$$?; \
 	[ $$parallel -ne 2 ] || exit 2; \
 	$(BIN)/python -m pytest -m serial tests && exit $$parallel
 

@@ -55,6 +55,23 @@ def path_without_java() -> str:
                            if directory and not (Path(directory) / 'java').exists())
 
 
+# The modules that take longest (a minute and more of a worker's time for the first, half a minute for the
+# others), collected first: `make test` hands whole modules to the workers in collection order (--dist
+# loadfile --no-loadscope-reorder), so none of them starts last and runs alone while the other worker waits.
+LONGEST_FIRST = (
+    'tests/conformance/test_race_matrix.py',
+    'tests/conformance/test_hold_concurrency.py',
+    'tests/http/test_local_service.py',
+    'tests/api/test_fuzz.py',
+    'tests/api/test_booking_inputs.py',
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: number for number, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split('::')[0], len(rank)))  # stable: the rest as found
+
+
 @pytest.fixture(scope='session', autouse=True)
 def shared_botocore_loader():
     """Speed only: every test makes new botocore sessions (pynamodb's connections, boto3's default session,
