@@ -54,8 +54,11 @@ def main() -> int:
         stack.serve()  # the port opens on a loaded stack
         print(banner(stack.url, stack.dynamodb.endpoint, stack.is_default, time.monotonic() - started,
                      stack.mailbox.url), flush=True)
+        # Short naps, not one long sleep: the kernel may hand SIGINT or SIGTERM to any of the process's threads,
+        # and Python runs its handler in this thread only once this thread runs again (a sleep of an hour was
+        # then an hour without a stop: seen once in ten quick stops).
         while True:
-            time.sleep(3600)
+            time.sleep(0.2)
     except KeyboardInterrupt:
         pass
     finally:
