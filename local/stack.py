@@ -109,13 +109,17 @@ class LocalStack:
         self._stop.set()
         if self.server:
             self.server.stop()
+        self.dynamodb.terminate()  # the slowest to go: it goes while the others stop
+        # Side by side: each server polls for its stop (moto's every 0.5 s), the worker ends its long poll of
+        # 1 s. A worker still busy after that (in a sweep or a delivery; its first one imports and makes its
+        # clients) is abandoned, as everything is in memory: it ends quietly once the engines are gone.
+        stopping = [threading.Thread(target=engine.stop) for engine in (self.moto, self.mailbox) if engine]
+        for thread in stopping:
+            thread.start()
         if self.worker:
-            self.worker.join(timeout=3)  # a long poll of 1 s; a delivery in flight is abandoned (all in memory)
-        self.dynamodb.terminate()  # the slowest to go: it goes while moto stops
-        if self.moto:
-            self.moto.stop()
-        if self.mailbox:
-            self.mailbox.stop()
+            self.worker.join(timeout=1.5)
+        for thread in stopping:
+            thread.join()
         self.dynamodb.stop()
 
     def __enter__(self) -> 'LocalStack':
