@@ -478,11 +478,14 @@ def test_a_signal_the_kernel_hands_to_another_thread_stops_the_service_too(launc
     may send it, and nothing else: the service must stop on it alone."""
     started = launch()
     started.wait_ready()
+    time.sleep(1)  # past the banner: the main thread is where it spends the service's life, waiting
     pid = started.process.pid
+    # Its other threads, oldest first: moto's server, the mailbox, the front door and the callback worker live as
+    # long as the service; a thread that ended meanwhile (one per connection to moto's server) is passed over.
     others = sorted(int(tid) for tid in os.listdir(f'/proc/{pid}/task') if int(tid) != pid)
-    assert len(others) >= 3  # the front door, the callback worker, moto's server and the mailbox at least
+    assert len(others) >= 4
     libc = ctypes.CDLL(None, use_errno=True)
-    assert libc.tgkill(pid, others[-1], how) == 0, os.strerror(ctypes.get_errno())
+    assert any(libc.tgkill(pid, tid, how) == 0 for tid in others), os.strerror(ctypes.get_errno())
     try:
         code = started.process.wait(timeout=STOP_PATIENCE)
     except subprocess.TimeoutExpired:
