@@ -453,67 +453,60 @@ def _user_sort_key(start: datetime, sort_id: str) -> str:
     return f'{_utc_key(start)}#{sort_id}'
 
 
-def _stored_fields(request: BookingRequest) -> dict[str, Any]:
-    """The fields of the request a leg keeps (None: not given)."""
-    return {name: request.fields.get(name) for name in STORED_FIELDS}
+def _leg_fields(
+    booking_id: int, index: int, legs: int, start: datetime, request: BookingRequest, now: datetime
+) -> dict[str, Any]:
+    """What every leg item holds, of an event or a meeting: its key, its place in its user's bookings (gsi1)
+    and the fields of the request it keeps (None: not given)."""
+    user = request.user_external_id
+    return {
+        'pk': booking_pk(booking_id),
+        'sk': leg_sk(index),
+        'booking_id': booking_id,
+        'leg': index,
+        'legs': legs,
+        'start': start,
+        'created_at': now,
+        'gsi1pk': user_key(user) if user else None,
+        'gsi1sk': _user_sort_key(start, _leg_sort_id(booking_id, index)) if user else None,
+        **{name: request.fields.get(name) for name in STORED_FIELDS},
+    }
 
 
 def _booking_item(
     booking_id: int, index: int, agenda: str, placement: Placement, request: BookingRequest, legs: int, now: datetime
 ) -> Booking:
     event = placement.event
-    user = request.user_external_id
-    sort_id = _leg_sort_id(booking_id, index)
     return Booking(
-        pk=booking_pk(booking_id),
-        sk=leg_sk(index),
-        booking_id=booking_id,
-        leg=index,
-        legs=legs,
+        **_leg_fields(booking_id, index, legs, event.spec.start, request, now),
         agenda=agenda,
         event=event.slug,
         count=placement.count,
         in_waiting_list=placement.in_waiting_list,
-        start=event.spec.start,
         end=event.end,
-        created_at=now,
-        gsi1pk=user_key(user) if user else None,
-        gsi1sk=_user_sort_key(event.spec.start, sort_id) if user else None,
         gsi2pk=event_bookings_key(agenda, event.slug),
-        gsi2sk=sort_id,
+        gsi2sk=_leg_sort_id(booking_id, index),
         start_time=hours_text(request.start_time),
         end_time=hours_text(request.end_time),
-        **_stored_fields(request),
     )
 
 
 def _meeting_item(
     booking_id: int, index: int, leg: MeetingLeg, request: BookingRequest, legs: int, now: datetime
 ) -> Booking:
-    user = request.user_external_id
-    sort_id = _leg_sort_id(booking_id, index)
     return Booking(
-        pk=booking_pk(booking_id),
-        sk=leg_sk(index),
-        booking_id=booking_id,
-        leg=index,
-        legs=legs,
+        **_leg_fields(booking_id, index, legs, leg.start, request, now),
         agenda=leg.agenda,
         count=1,
         in_waiting_list=False,
-        start=leg.start,
         end=leg.end,
         desk=leg.desk,
         meeting_type=leg.meeting_type,
         lock_step=leg.lock_step,
         resources=list(leg.resources) or None,
         color=request.color,
-        created_at=now,
-        gsi1pk=user_key(user) if user else None,
-        gsi1sk=_user_sort_key(leg.start, sort_id) if user else None,
         gsi2pk=meeting_bookings_key(leg.agenda),
-        gsi2sk=_user_sort_key(leg.start, sort_id),
-        **_stored_fields(request),
+        gsi2sk=_user_sort_key(leg.start, _leg_sort_id(booking_id, index)),
     )
 
 
